@@ -1,0 +1,110 @@
+/* relay-application.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "relay-application"
+
+#include <glib/gi18n.h>
+
+#include "relay-application.h"
+#include "relay-window.h"
+
+struct _RelayApplication
+{
+  AdwApplication parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (RelayApplication, relay_application, ADW_TYPE_APPLICATION)
+
+static void
+relay_application_activate (GApplication *app)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+
+  if (window == NULL)
+    window = GTK_WINDOW (relay_window_new (GTK_APPLICATION (app), NULL));
+  gtk_window_present (window);
+}
+
+static void
+quit_action (GSimpleAction *action,
+             GVariant      *parameter,
+             gpointer       user_data)
+{
+  GtkApplication *app = GTK_APPLICATION (user_data);
+  GList *windows = gtk_application_get_windows (app);
+
+  /* Close rather than g_application_quit(): closing saves a pending password, and the
+   * application keeps running until the keyring has it (see relay-window.c). */
+  for (GList *l = windows; l != NULL;)
+    {
+      GtkWindow *window = l->data;
+
+      l = l->next;
+      gtk_window_close (window);
+    }
+}
+
+static void
+about_action (GSimpleAction *action,
+              GVariant      *parameter,
+              gpointer       user_data)
+{
+  GtkApplication *app = GTK_APPLICATION (user_data);
+  const char *developers[] = { _("The SMTP Relay authors"), NULL };
+
+  adw_show_about_window (gtk_application_get_active_window (app),
+                         "application-name", _("SMTP Relay"),
+                         "application-icon", APP_ID,
+                         "developer-name", _("The SMTP Relay authors"),
+                         "version", PACKAGE_VERSION,
+                         "website", "https://github.com/smtprelay/SmtpRelay",
+                         "issue-url", "https://github.com/smtprelay/SmtpRelay/issues",
+                         "developers", developers,
+                         "copyright", "© 2026 The SMTP Relay authors",
+                         "license-type", GTK_LICENSE_GPL_3_0,
+                         NULL);
+}
+
+static const GActionEntry app_actions[] = {
+  { "quit", quit_action },
+  { "about", about_action },
+};
+
+static void
+relay_application_startup (GApplication *app)
+{
+  static const char *quit_accels[] = { "<Control>q", NULL };
+  static const char *close_accels[] = { "<Control>w", NULL };
+
+  G_APPLICATION_CLASS (relay_application_parent_class)->startup (app);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions),
+                                   app);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "window.close", close_accels);
+}
+
+static void
+relay_application_class_init (RelayApplicationClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  app_class->activate = relay_application_activate;
+  app_class->startup = relay_application_startup;
+}
+
+static void
+relay_application_init (RelayApplication *self)
+{
+}
+
+RelayApplication *
+relay_application_new (void)
+{
+  return g_object_new (RELAY_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "resource-base-path", "/io/github/smtprelay/SmtpRelay",
+                       NULL);
+}

@@ -1,0 +1,171 @@
+/* relay-hostname.c
+ *
+ * GLib's IDNA helper converts names but does not validate them (it passes "a b" or "-x-" through),
+ * so the rules of RFC 1123 / RFC 5890 for what may be looked up and put on the wire live here.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "relay-hostname"
+
+#include <glib/gi18n-lib.h>
+#include <string.h>
+
+#include "relay-hostname.h"
+
+G_DEFINE_QUARK (relay-hostname-error-quark, relay_hostname_error)
+
+/* RFC 1035 limits the wire form to 255 octets, i.e. 253 characters of text without the root dot. */
+#define MAX_NAME_LENGTH 253
+#define MAX_LABEL_LENGTH 63
+
+static gboolean
+has_control_or_space (const char *s)
+{
+  for (const guchar *p = (const guchar *) s; *p; p++)
+    if (*p <= 0x20 || *p == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * relay_hostname_is_ldh_name:
+ * @ascii: an ASCII host name, without trailing dot
+ *
+ * Whether @ascii is made of letter-digit-hyphen labels of 1 to 63 characters that neither start
+ * nor end with a hyphen, with a top-level label that is not all digits (so that "127.1" or
+ * "2130706433" are never taken for names).
+ */
+gboolean
+relay_hostname_is_ldh_name (const char *ascii)
+{
+  g_auto(GStrv) labels = NULL;
+  const char *last;
+  gboolean all_digits = TRUE;
+
+  if (ascii == NULL || *ascii == '\0' || strlen (ascii) > MAX_NAME_LENGTH)
+    return FALSE;
+
+  labels = g_strsplit (ascii, ".", -1);
+  for (guint i = 0; labels[i] != NULL; i++)
+    {
+      const char *label = labels[i];
+      gsize len = strlen (label);
+
+      if (len == 0 || len > MAX_LABEL_LENGTH || label[0] == '-' || label[len - 1] == '-')
+        return FALSE;
+      for (gsize j = 0; j < len; j++)
+        if (!g_ascii_isalnum (label[j]) && label[j] != '-')
+          return FALSE;
+    }
+
+  last = labels[g_strv_length (labels) - 1];
+  for (const char *p = last; *p; p++)
+    if (!g_ascii_isdigit (*p))
+      all_digits = FALSE;
+
+  return !all_digits;
+}
+
+/**
+ * relay_hostname_normalize:
+ * @input: a host name or IP address as the user typed it
+ * @is_ip_literal: (out) (optional): whether the result is an IP address
+ * @error: return location for a #RELAY_HOSTNAME_ERROR
+ *
+ * Normalises @input to the form that is looked up, connected to and used as the TLS identity:
+ * surrounding white space and a trailing root dot removed, IDN converted to ASCII (punycode),
+ * lower case; IPv6 literals lose their brackets.
+ *
+ * Returns: (transfer full): the normalised name, or %NULL with @error set
+ */
+char *
+relay_hostname_normalize (const char  *input,
+                          gboolean    *is_ip_literal,
+                          GError     **error)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *ascii = NULL;
+  gsize len;
+
+  if (is_ip_literal)
+    *is_ip_literal = FALSE;
+
+  text = g_strstrip (g_strdup (input ? input : ""));
+  len = strlen (text);
+
+  if (len == 0)
+    {
+      g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_EMPTY,
+                   _("No server is set"));
+      return NULL;
+    }
+
+  if (!g_utf8_validate (text, -1, NULL) || has_control_or_space (text))
+    {
+      g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_INVALID_CHARACTER,
+                   _("The server name contains spaces or control characters"));
+      return NULL;
+    }
+
+  /* "[2001:db8::1]" as in URLs and SMTP address literals */
+  if (len > 2 && text[0] == '[' && text[len - 1] == ']')
+    {
+      g_autofree char *inner = g_strndup (text + 1, len - 2);
+
+      if (g_hostname_is_ip_address (inner) && strchr (inner, ':') != NULL)
+        {
+          if (is_ip_literal)
+            *is_ip_literal = TRUE;
+          return g_ascii_strdown (inner, -1);
+        }
+    }
+
+  if (g_hostname_is_ip_address (text))
+    {
+      if (is_ip_literal)
+        *is_ip_literal = TRUE;
+      return g_ascii_strdown (text, -1);
+    }
+
+  if (text[len - 1] == '.')
+    text[len - 1] = '\0';
+
+  if (strlen (text) > MAX_NAME_LENGTH)
+    {
+      g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_TOO_LONG,
+                   _("The server name is longer than 253 characters"));
+      return NULL;
+    }
+
+  ascii = g_hostname_to_ascii (text);
+  if (ascii == NULL)
+    {
+      g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_BAD_LABEL,
+                   _("“%s” is not a valid internationalised server name"), text);
+      return NULL;
+    }
+
+  {
+    g_autofree char *lower = g_ascii_strdown (ascii, -1);
+
+    if (!relay_hostname_is_ldh_name (lower))
+      {
+        const char *dot = strrchr (lower, '.');
+        const char *tld = dot ? dot + 1 : lower;
+        gboolean numeric = *tld != '\0' && strspn (tld, "0123456789") == strlen (tld);
+
+        if (numeric)
+          g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_NUMERIC,
+                       _("“%s” is neither a complete IP address nor a host name"), text);
+        else if (strlen (lower) > MAX_NAME_LENGTH)
+          g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_TOO_LONG,
+                       _("The server name is longer than 253 characters"));
+        else
+          g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_BAD_LABEL,
+                       _("A server name may contain only letters, digits, hyphens and dots, and no part may be empty or start or end with a hyphen"));
+        return NULL;
+      }
+
+    return g_steal_pointer (&lower);
+  }
+}

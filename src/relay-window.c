@@ -1,0 +1,652 @@
+/* relay-window.c: the settings window
+ *
+ * Glue between the template's rows and GSettings (bound, so changes apply at once and a key the
+ * administrator locked makes its row insensitive) and the keyring (async, debounced).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "relay-window"
+
+#include <glib/gi18n.h>
+
+#include "relay-address.h"
+#include "relay-secret-store.h"
+#include "relay-security.h"
+#include "relay-window.h"
+
+/* Long enough for a burst of keystrokes, short enough that a quick close rarely has to wait. */
+#define PASSWORD_STORE_DELAY_MS 600
+#define KEY_CHANGE_LOOKUP_DELAY_MS 800
+
+struct _RelayWindow
+{
+  AdwApplicationWindow  parent_instance;
+
+  GSettings            *settings;
+  GCancellable         *cancellable;
+
+  /* Template children */
+  AdwToastOverlay      *toast_overlay;
+  AdwEntryRow          *server_row;
+  AdwActionRow         *port_row;
+  GtkSpinButton        *port_spin;
+  AdwComboRow          *security_row;
+  AdwActionRow         *auth_row;
+  GtkSwitch            *auth_switch;
+  AdwEntryRow          *username_row;
+  AdwPasswordEntryRow  *password_row;
+  GtkLabel             *keyring_status_label;
+  AdwEntryRow          *sender_row;
+  GtkLabel             *sender_error_label;
+
+  /* Password state. The row is the source of truth while the keyring cannot take it. */
+  guint                 store_timeout_id;
+  guint                 lookup_timeout_id;
+  guint                 stores_in_flight;
+  guint                 password_edits;     /* bumped by each edit, to spot stale lookups */
+  gboolean              password_dirty;     /* the row holds text that the keyring lacks */
+  gboolean              setting_password;   /* the row is being filled from the keyring */
+};
+
+G_DEFINE_FINAL_TYPE (RelayWindow, relay_window, ADW_TYPE_APPLICATION_WINDOW)
+
+enum {
+  PROP_0,
+  PROP_SETTINGS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static gboolean on_store_timeout_cb (gpointer user_data);
+
+/* Settings mappings */
+
+static gboolean
+security_get_mapping (GValue   *value,
+                      GVariant *variant,
+                      gpointer  user_data)
+{
+  RelaySecurity security;
+
+  if (!relay_security_from_nick (g_variant_get_string (variant, NULL), &security))
+    return FALSE;
+  g_value_set_uint (value, security);
+  return TRUE;
+}
+
+static GVariant *
+security_set_mapping (const GValue       *value,
+                      const GVariantType *expected_type,
+                      gpointer            user_data)
+{
+  const char *nick = relay_security_to_nick (g_value_get_uint (value));
+
+  return nick != NULL ? g_variant_new_string (nick) : NULL;
+}
+
+/* Port: 0 is shown as an empty field; the row's subtitle says which port that means. */
+
+static int
+on_port_spin_input_cb (GtkSpinButton *spin,
+                       double        *new_value,
+                       gpointer       user_data)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (spin));
+  g_autofree char *stripped = g_strstrip (g_strdup (text));
+  guint64 port = 0;
+
+  if (*stripped == '\0')
+    {
+      *new_value = 0;
+      return TRUE;
+    }
+  if (!g_ascii_string_to_unsigned (stripped, 10, 0, 65535, &port, NULL))
+    return GTK_INPUT_ERROR;
+  *new_value = port;
+  return TRUE;
+}
+
+static gboolean
+on_port_spin_output_cb (GtkSpinButton *spin,
+                        gpointer       user_data)
+{
+  guint port = (guint) gtk_spin_button_get_value (spin);
+  g_autofree char *text = port == 0 ? g_strdup ("") : g_strdup_printf ("%u", port);
+
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (spin)), text) != 0)
+    gtk_editable_set_text (GTK_EDITABLE (spin), text);
+  return TRUE;
+}
+
+static void
+update_port_subtitle (RelayWindow *self)
+{
+  RelaySecurity security = g_settings_get_enum (self->settings, "security");
+  guint16 port = 0;
+  guint standard = relay_security_default_port (security);
+  g_autofree char *subtitle = NULL;
+
+  g_settings_get (self->settings, "port", "q", &port);
+  switch (security)
+    {
+    case RELAY_SECURITY_NONE:
+      subtitle = port == 0
+        ? g_strdup_printf (_("Empty: port %u, the standard for connections without encryption"), standard)
+        : g_strdup_printf (_("Leave empty for %u, the standard for connections without encryption"), standard);
+      break;
+    case RELAY_SECURITY_TLS:
+      subtitle = port == 0
+        ? g_strdup_printf (_("Empty: port %u, the standard for TLS"), standard)
+        : g_strdup_printf (_("Leave empty for %u, the standard for TLS"), standard);
+      break;
+    case RELAY_SECURITY_STARTTLS:
+    default:
+      subtitle = port == 0
+        ? g_strdup_printf (_("Empty: port %u, the standard for STARTTLS"), standard)
+        : g_strdup_printf (_("Leave empty for %u, the standard for STARTTLS"), standard);
+      break;
+    }
+  adw_action_row_set_subtitle (self->port_row, subtitle);
+}
+
+/* Authentication rows follow the switch, and a locked user name stays insensitive. */
+
+static void
+update_auth_sensitivity (RelayWindow *self)
+{
+  gboolean requires_auth = g_settings_get_boolean (self->settings, "requires-auth");
+
+  gtk_widget_set_sensitive (GTK_WIDGET (self->username_row),
+                            requires_auth && g_settings_is_writable (self->settings, "username"));
+  gtk_widget_set_sensitive (GTK_WIDGET (self->password_row), requires_auth);
+}
+
+/* Sender */
+
+static void
+update_sender_error (RelayWindow *self)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->sender_row));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *normalized = NULL;
+  gboolean invalid;
+
+  /* An empty sender is "not set yet", not a typing mistake: the group description says why
+   * it matters; a test refuses to run without one. */
+  normalized = relay_address_normalize (text, &error);
+  invalid = normalized == NULL && !g_error_matches (error, RELAY_ADDRESS_ERROR,
+                                                    RELAY_ADDRESS_ERROR_EMPTY);
+  if (invalid)
+    {
+      gtk_label_set_text (self->sender_error_label, error->message);
+      gtk_widget_add_css_class (GTK_WIDGET (self->sender_row), "error");
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->sender_row), "error");
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->sender_error_label), invalid);
+  gtk_accessible_update_state (GTK_ACCESSIBLE (self->sender_row),
+                               GTK_ACCESSIBLE_STATE_INVALID,
+                               invalid ? GTK_ACCESSIBLE_INVALID_TRUE : GTK_ACCESSIBLE_INVALID_FALSE,
+                               -1);
+}
+
+/* Password */
+
+static void
+show_keyring_problem (RelayWindow *self,
+                      const char  *message)
+{
+  gtk_label_set_text (self->keyring_status_label, message);
+  gtk_widget_set_visible (GTK_WIDGET (self->keyring_status_label), message != NULL);
+}
+
+static void
+hold_application (RelayWindow *self)
+{
+  GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+
+  if (app != NULL)
+    g_application_hold (app);
+}
+
+static void
+release_application (RelayWindow *self)
+{
+  GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+
+  if (app != NULL)
+    g_application_release (app);
+}
+
+static void
+handle_save_result (RelayWindow *self,
+                    GError      *error)
+{
+  g_autofree char *message = NULL;
+  AdwToast *toast;
+
+  self->stores_in_flight--;
+  release_application (self);
+
+  if (self->toast_overlay == NULL)
+    {
+      /* The window is gone: the log is the only place left to say it (never the password). */
+      if (error != NULL)
+        g_warning ("Could not save the password in the keyring: %s", error->message);
+      return;
+    }
+
+  if (error == NULL)
+    {
+      show_keyring_problem (self, NULL);
+      return;
+    }
+
+  g_debug ("Could not save the password in the keyring: %s", error->message);
+  self->password_dirty = TRUE;
+  message = g_strdup_printf (_("The password could not be saved in the keyring: %s. "
+                               "It stays in this window and is saved when you edit it "
+                               "or choose Retry."), error->message);
+  show_keyring_problem (self, message);
+
+  toast = adw_toast_new (_("Password not saved in the keyring"));
+  adw_toast_set_button_label (toast, _("_Retry"));
+  adw_toast_set_action_name (toast, "win.retry-password");
+  adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+on_password_stored_cb (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(RelayWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  relay_secret_store_store_finish (result, &error);
+  handle_save_result (self, error);
+}
+
+static void
+on_password_cleared_cb (GObject      *object,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(RelayWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  relay_secret_store_clear_finish (result, &error);
+  handle_save_result (self, error);
+}
+
+static void
+store_password_now (RelayWindow *self)
+{
+  g_autofree char *server = g_settings_get_string (self->settings, "server");
+  g_autofree char *user = g_settings_get_string (self->settings, "username");
+  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+
+  g_clear_handle_id (&self->store_timeout_id, g_source_remove);
+  if (!self->password_dirty)
+    return;
+  self->password_dirty = FALSE;
+
+  /* Held until the keyring answers, so that closing the window right after typing still saves
+   * the password: the application does not exit while it is held. */
+  self->stores_in_flight++;
+  hold_application (self);
+
+  /* No cancellable: a store that has started must finish even if the window goes away. */
+  if (*password == '\0')
+    relay_secret_store_clear_async (server, user, NULL, on_password_cleared_cb,
+                                    g_object_ref (self));
+  else
+    relay_secret_store_store_async (server, user, password, NULL, on_password_stored_cb,
+                                    g_object_ref (self));
+}
+
+static void
+schedule_store (RelayWindow *self)
+{
+  self->password_dirty = TRUE;
+  g_clear_handle_id (&self->store_timeout_id, g_source_remove);
+  self->store_timeout_id = g_timeout_add (PASSWORD_STORE_DELAY_MS, on_store_timeout_cb, self);
+}
+
+static gboolean
+on_store_timeout_cb (gpointer user_data)
+{
+  RelayWindow *self = user_data;
+
+  self->store_timeout_id = 0;
+  store_password_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_password_row_changed_cb (RelayWindow *self)
+{
+  if (self->setting_password)
+    return;
+
+  self->password_edits++;
+  schedule_store (self);
+}
+
+typedef struct
+{
+  RelayWindow *self;
+  guint        password_edits;
+} LookupData;
+
+static void
+on_password_looked_up_cb (GObject      *object,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  g_autofree LookupData *data = user_data;
+  g_autoptr(GError) error = NULL;
+  RelayWindow *self;
+  char *password;
+
+  password = relay_secret_store_lookup_finish (result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;   /* the window is gone, or a newer server/user pair superseded this lookup */
+
+  self = data->self;
+  if (error != NULL)
+    {
+      g_autofree char *message = NULL;
+
+      g_debug ("Could not read the password from the keyring: %s", error->message);
+      message = g_strdup_printf (_("The keyring could not be read: %s. A password typed here "
+                                   "is saved once the keyring is available."), error->message);
+      show_keyring_problem (self, message);
+      return;
+    }
+
+  show_keyring_problem (self, NULL);
+
+  /* What the user typed and the keyring does not have yet is never replaced: it is saved under
+   * the new server and user instead. Likewise when nothing is stored for them yet, so that
+   * correcting the server name does not make the user type the password again. */
+  if (self->password_dirty || data->password_edits != self->password_edits ||
+      (password == NULL && *gtk_editable_get_text (GTK_EDITABLE (self->password_row)) != '\0'))
+    {
+      schedule_store (self);
+    }
+  else if (password != NULL)
+    {
+      self->setting_password = TRUE;
+      gtk_editable_set_text (GTK_EDITABLE (self->password_row), password);
+      self->setting_password = FALSE;
+    }
+
+  if (password != NULL)
+    secret_password_free (password);
+}
+
+static void
+lookup_password (RelayWindow *self)
+{
+  g_autofree char *server = g_settings_get_string (self->settings, "server");
+  g_autofree char *user = g_settings_get_string (self->settings, "username");
+  LookupData *data = g_new0 (LookupData, 1);
+
+  data->self = self;
+  data->password_edits = self->password_edits;
+  relay_secret_store_lookup_async (server, user, self->cancellable, on_password_looked_up_cb, data);
+}
+
+static gboolean
+on_lookup_timeout_cb (gpointer user_data)
+{
+  RelayWindow *self = user_data;
+
+  self->lookup_timeout_id = 0;
+  lookup_password (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_settings_changed_cb (RelayWindow *self,
+                        const char  *key,
+                        GSettings   *settings)
+{
+  if (g_str_equal (key, "security") || g_str_equal (key, "port"))
+    {
+      update_port_subtitle (self);
+    }
+  else if (g_str_equal (key, "requires-auth"))
+    {
+      update_auth_sensitivity (self);
+    }
+  else if (g_str_equal (key, "sender"))
+    {
+      update_sender_error (self);
+    }
+  else if (g_str_equal (key, "server") || g_str_equal (key, "username"))
+    {
+      /* A pending edit stays pending (password_dirty): the lookup for the new pair decides where
+       * it goes, and closing the window meanwhile still saves it. */
+      g_clear_handle_id (&self->store_timeout_id, g_source_remove);
+      g_clear_handle_id (&self->lookup_timeout_id, g_source_remove);
+      self->lookup_timeout_id = g_timeout_add (KEY_CHANGE_LOOKUP_DELAY_MS, on_lookup_timeout_cb,
+                                               self);
+    }
+}
+
+static void
+on_writable_changed_cb (RelayWindow *self,
+                        const char  *key,
+                        GSettings   *settings)
+{
+  if (g_str_equal (key, "username") || g_str_equal (key, "requires-auth"))
+    update_auth_sensitivity (self);
+}
+
+static void
+retry_password_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  RelayWindow *self = RELAY_WINDOW (widget);
+
+  self->password_dirty = TRUE;
+  store_password_now (self);
+}
+
+static gboolean
+relay_window_close_request (GtkWindow *window)
+{
+  RelayWindow *self = RELAY_WINDOW (window);
+
+  /* A pending edit is saved now rather than lost; the application waits for it (see above). */
+  g_clear_handle_id (&self->lookup_timeout_id, g_source_remove);
+  store_password_now (self);
+
+  return GTK_WINDOW_CLASS (relay_window_parent_class)->close_request (window);
+}
+
+static void
+bind_settings (RelayWindow *self)
+{
+  g_settings_bind (self->settings, "server", self->server_row, "text", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "port", self->port_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_writable (self->settings, "port", self->port_row, "sensitive", FALSE);
+  g_settings_bind_with_mapping (self->settings, "security", self->security_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT,
+                                security_get_mapping, security_set_mapping, NULL, NULL);
+  g_settings_bind (self->settings, "requires-auth", self->auth_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_writable (self->settings, "requires-auth", self->auth_row, "sensitive", FALSE);
+  /* Its sensitivity also depends on requires-auth: see update_auth_sensitivity(). */
+  g_settings_bind (self->settings, "username", self->username_row, "text",
+                   G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY);
+  g_settings_bind (self->settings, "sender", self->sender_row, "text", G_SETTINGS_BIND_DEFAULT);
+
+  g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "writable-changed",
+                           G_CALLBACK (on_writable_changed_cb), self, G_CONNECT_SWAPPED);
+
+  update_port_subtitle (self);
+  update_auth_sensitivity (self);
+  update_sender_error (self);
+}
+
+static void
+relay_window_constructed (GObject *object)
+{
+  RelayWindow *self = RELAY_WINDOW (object);
+
+  G_OBJECT_CLASS (relay_window_parent_class)->constructed (object);
+
+  if (self->settings == NULL)
+    self->settings = g_settings_new (APP_ID);
+
+  bind_settings (self);
+  lookup_password (self);
+}
+
+static void
+relay_window_dispose (GObject *object)
+{
+  RelayWindow *self = RELAY_WINDOW (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->lookup_timeout_id, g_source_remove);
+  store_password_now (self);
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), RELAY_TYPE_WINDOW);
+
+  G_OBJECT_CLASS (relay_window_parent_class)->dispose (object);
+}
+
+static void
+relay_window_finalize (GObject *object)
+{
+  RelayWindow *self = RELAY_WINDOW (object);
+
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (relay_window_parent_class)->finalize (object);
+}
+
+static void
+relay_window_set_property (GObject      *object,
+                           guint         prop_id,
+                           const GValue *value,
+                           GParamSpec   *pspec)
+{
+  RelayWindow *self = RELAY_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SETTINGS:
+      self->settings = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+relay_window_get_property (GObject    *object,
+                           guint       prop_id,
+                           GValue     *value,
+                           GParamSpec *pspec)
+{
+  RelayWindow *self = RELAY_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SETTINGS:
+      g_value_set_object (value, self->settings);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+relay_window_class_init (RelayWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->constructed = relay_window_constructed;
+  object_class->dispose = relay_window_dispose;
+  object_class->finalize = relay_window_finalize;
+  object_class->set_property = relay_window_set_property;
+  object_class->get_property = relay_window_get_property;
+  window_class->close_request = relay_window_close_request;
+
+  /**
+   * RelayWindow:settings:
+   *
+   * The settings the window edits; tests pass one on a private backend.
+   */
+  properties[PROP_SETTINGS] =
+    g_param_spec_object ("settings", NULL, NULL,
+                         G_TYPE_SETTINGS,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/smtprelay/SmtpRelay/relay-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, port_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, port_spin);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, security_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, auth_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, auth_switch);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, username_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, password_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, keyring_status_label);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_error_label);
+  gtk_widget_class_bind_template_callback (widget_class, on_port_spin_input_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_port_spin_output_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_password_row_changed_cb);
+
+  gtk_widget_class_install_action (widget_class, "win.retry-password", NULL,
+                                   retry_password_action);
+}
+
+static void
+relay_window_init (RelayWindow *self)
+{
+  self->cancellable = g_cancellable_new ();
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+RelayWindow *
+relay_window_new (GtkApplication *application,
+                  GSettings      *settings)
+{
+  return g_object_new (RELAY_TYPE_WINDOW,
+                       "application", application,
+                       "settings", settings,
+                       NULL);
+}
+
+/**
+ * relay_window_has_pending_password:
+ *
+ * Whether an edited password has not reached the keyring yet (waiting or being stored).
+ */
+gboolean
+relay_window_has_pending_password (RelayWindow *self)
+{
+  g_return_val_if_fail (RELAY_IS_WINDOW (self), FALSE);
+
+  return self->store_timeout_id != 0 || self->stores_in_flight > 0;
+}

@@ -1,0 +1,90 @@
+/* test-hostname.c: the server name validator
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "relay-hostname.h"
+
+static void
+assert_name (const char *input,
+             const char *expected,
+             gboolean    expected_ip)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean is_ip = !expected_ip;
+  g_autofree char *result = relay_hostname_normalize (input, &is_ip, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (result, ==, expected);
+  g_assert_cmpint (is_ip, ==, expected_ip);
+}
+
+static void
+assert_bad (const char         *input,
+            RelayHostnameError  code)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *result = relay_hostname_normalize (input, NULL, &error);
+
+  g_assert_null (result);
+  g_assert_error (error, RELAY_HOSTNAME_ERROR, (int) code);
+}
+
+static void
+test_names (void)
+{
+  assert_name ("smtp.example.com", "smtp.example.com", FALSE);
+  assert_name (" SMTP.Example.COM. ", "smtp.example.com", FALSE);
+  assert_name ("mail", "mail", FALSE);
+  assert_name ("bücher.example", "xn--bcher-kva.example", FALSE);
+  assert_name ("xn--bcher-kva.example", "xn--bcher-kva.example", FALSE);
+  assert_name ("a-b.c1.example", "a-b.c1.example", FALSE);
+}
+
+static void
+test_ip_literals (void)
+{
+  assert_name ("192.0.2.10", "192.0.2.10", TRUE);
+  assert_name ("2001:DB8::10", "2001:db8::10", TRUE);
+  assert_name ("[2001:db8::10]", "2001:db8::10", TRUE);
+  assert_name ("::1", "::1", TRUE);
+}
+
+static void
+test_invalid (void)
+{
+  g_autofree char *long_label = g_strnfill (64, 'a');
+  g_autofree char *long_label_name = g_strconcat (long_label, ".example", NULL);
+  g_autofree char *label = g_strnfill (63, 'a');
+  g_autofree char *long_name = g_strjoin (".", label, label, label, label, "example", NULL);
+
+  assert_bad ("", RELAY_HOSTNAME_ERROR_EMPTY);
+  assert_bad ("   ", RELAY_HOSTNAME_ERROR_EMPTY);
+  assert_bad ("smtp example.com", RELAY_HOSTNAME_ERROR_INVALID_CHARACTER);
+  assert_bad ("smtp.example.com\r\nQUIT", RELAY_HOSTNAME_ERROR_INVALID_CHARACTER);
+  assert_bad ("smtp\x01.example.com", RELAY_HOSTNAME_ERROR_INVALID_CHARACTER);
+  assert_bad ("-smtp.example.com", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad ("smtp-.example.com", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad ("smtp..example.com", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad ("smtp_relay.example.com", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad ("smtp.example.com:25", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad (long_label_name, RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad (long_name, RELAY_HOSTNAME_ERROR_TOO_LONG);
+  /* Non-canonical IPv4 forms that getaddrinfo() might take are not names either. */
+  assert_bad ("127.1", RELAY_HOSTNAME_ERROR_NUMERIC);
+  assert_bad ("2130706433", RELAY_HOSTNAME_ERROR_NUMERIC);
+  assert_bad ("192.0.2.300", RELAY_HOSTNAME_ERROR_NUMERIC);
+  assert_bad ("[192.0.2.1]", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/relay/hostname/names", test_names);
+  g_test_add_func ("/relay/hostname/ip-literals", test_ip_literals);
+  g_test_add_func ("/relay/hostname/invalid", test_invalid);
+
+  return g_test_run ();
+}

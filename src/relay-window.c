@@ -520,7 +520,9 @@ relay_window_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->lookup_timeout_id, g_source_remove);
-  store_password_now (self);
+  /* dispose may run more than once; the rows are only there the first time. */
+  if (self->password_row != NULL)
+    store_password_now (self);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), RELAY_TYPE_WINDOW);
 

@@ -1,1 +1,539 @@
-int main (void) { return 77; }
+/* test-window.c: the settings window under a real display
+ *
+ * Settings live on a lockable in-memory backend (relay-test-backend.c) shared with a second
+ * GSettings that plays "gsettings set" from elsewhere; the password goes to libsecret's file
+ * backend in a throw-away file.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+
+#include "relay-secret-store.h"
+#include "relay-test-backend.h"
+#include "relay-window.h"
+
+#define KEY_PATH "/io/github/smtprelay/SmtpRelay/"
+
+typedef struct
+{
+  RelayTestBackend *backend;
+  GSettings        *settings;    /* the window's */
+  GSettings        *elsewhere;   /* another client of the same backend */
+  RelayWindow      *window;
+} Fixture;
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+on_timeout_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until @condition holds; fails the test after @timeout_ms. */
+static void
+wait_until (Condition condition,
+            gpointer  data,
+            guint     timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add (timeout_ms, on_timeout_cb, &timed_out);
+
+  while (!condition (data) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (id);
+  g_assert_true (condition (data));
+}
+
+static void
+spin_main_loop (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, on_timeout_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gpointer
+child (Fixture    *f,
+       const char *name)
+{
+  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (f->window), RELAY_TYPE_WINDOW,
+                                                   name);
+  g_assert_nonnull (object);
+  return object;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  f->backend = relay_test_backend_new ();
+  f->settings = g_settings_new_with_backend (APP_ID, G_SETTINGS_BACKEND (f->backend));
+  f->elsewhere = g_settings_new_with_backend (APP_ID, G_SETTINGS_BACKEND (f->backend));
+  f->window = relay_window_new (NULL, f->settings);
+  gtk_window_present (GTK_WINDOW (f->window));
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  /* Let pending keyring calls finish: they hold a reference to the window. */
+  spin_main_loop (50);
+  g_clear_object (&f->elsewhere);
+  g_clear_object (&f->settings);
+  g_clear_object (&f->backend);
+}
+
+static gboolean
+is_visible (gpointer widget)
+{
+  return gtk_widget_get_visible (widget);
+}
+
+typedef struct
+{
+  gpointer    editable;
+  const char *text;
+} TextCheck;
+
+static gboolean
+has_text (gpointer data)
+{
+  TextCheck *check = data;
+
+  return g_strcmp0 (gtk_editable_get_text (check->editable), check->text) == 0;
+}
+
+/* Editing a row writes its key at once. */
+static void
+test_row_writes_key (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *server = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *sender = NULL;
+  guint16 port = 0;
+
+  gtk_editable_set_text (child (f, "server_row"), "smtp.example.com");
+  server = g_settings_get_string (f->elsewhere, "server");
+  g_assert_cmpstr (server, ==, "smtp.example.com");
+
+  gtk_spin_button_set_value (child (f, "port_spin"), 2525);
+  g_settings_get (f->elsewhere, "port", "q", &port);
+  g_assert_cmpuint (port, ==, 2525);
+
+  adw_combo_row_set_selected (child (f, "security_row"), 2);
+  g_assert_cmpint (g_settings_get_enum (f->elsewhere, "security"), ==, 2);
+  adw_combo_row_set_selected (child (f, "security_row"), 0);
+  g_assert_cmpint (g_settings_get_enum (f->elsewhere, "security"), ==, 0);
+
+  gtk_switch_set_active (child (f, "auth_switch"), TRUE);
+  g_assert_true (g_settings_get_boolean (f->elsewhere, "requires-auth"));
+
+  gtk_editable_set_text (child (f, "username_row"), "alerts");
+  user = g_settings_get_string (f->elsewhere, "username");
+  g_assert_cmpstr (user, ==, "alerts");
+
+  gtk_editable_set_text (child (f, "sender_row"), "alerts@example.com");
+  sender = g_settings_get_string (f->elsewhere, "sender");
+  g_assert_cmpstr (sender, ==, "alerts@example.com");
+}
+
+/* A change made by another client shows up in the open window. */
+static void
+test_key_updates_row (Fixture       *f,
+                      gconstpointer  data)
+{
+  TextCheck server = { child (f, "server_row"), "relay.example.org" };
+  TextCheck sender = { child (f, "sender_row"), "ops@example.org" };
+
+  g_settings_set_string (f->elsewhere, "server", "relay.example.org");
+  wait_until (has_text, &server, 2000);
+
+  g_settings_set_string (f->elsewhere, "sender", "ops@example.org");
+  wait_until (has_text, &sender, 2000);
+
+  g_settings_set (f->elsewhere, "port", "q", (guint16) 465);
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_cmpfloat (gtk_spin_button_get_value (child (f, "port_spin")), ==, 465);
+
+  g_settings_set_string (f->elsewhere, "security", "tls");
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_cmpuint (adw_combo_row_get_selected (child (f, "security_row")), ==, 2);
+
+  g_settings_set_boolean (f->elsewhere, "requires-auth", TRUE);
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_true (gtk_switch_get_active (child (f, "auth_switch")));
+}
+
+/* A key the administrator locked makes its row insensitive, and unlocking gives it back. */
+static void
+test_locked_key_insensitive (Fixture       *f,
+                             gconstpointer  data)
+{
+  static const struct { const char *key; const char *widget; } rows[] = {
+    { "server", "server_row" },
+    { "port", "port_row" },
+    { "security", "security_row" },
+    { "requires-auth", "auth_row" },
+    { "sender", "sender_row" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      g_autofree char *path = g_strconcat (KEY_PATH, rows[i].key, NULL);
+      GtkWidget *widget = child (f, rows[i].widget);
+
+      g_test_message ("key %s", rows[i].key);
+      g_assert_true (gtk_widget_get_sensitive (widget));
+      relay_test_backend_lock (f->backend, path, TRUE);
+      while (g_main_context_iteration (NULL, FALSE));
+      g_assert_false (gtk_widget_get_sensitive (widget));
+      relay_test_backend_lock (f->backend, path, FALSE);
+      while (g_main_context_iteration (NULL, FALSE));
+      g_assert_true (gtk_widget_get_sensitive (widget));
+    }
+
+  /* The user name also depends on the switch: locked stays insensitive even with auth on. */
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  g_assert_true (gtk_widget_get_sensitive (child (f, "username_row")));
+  relay_test_backend_lock (f->backend, KEY_PATH "username", TRUE);
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_false (gtk_widget_get_sensitive (child (f, "username_row")));
+  g_assert_true (gtk_widget_get_sensitive (child (f, "password_row")));
+}
+
+/* The user name and password rows are usable only when the server requires authentication. */
+static void
+test_auth_switch_sensitivity (Fixture       *f,
+                              gconstpointer  data)
+{
+  GtkWidget *username = child (f, "username_row");
+  GtkWidget *password = child (f, "password_row");
+
+  g_assert_false (gtk_switch_get_active (child (f, "auth_switch")));
+  g_assert_false (gtk_widget_get_sensitive (username));
+  g_assert_false (gtk_widget_get_sensitive (password));
+
+  gtk_switch_set_active (child (f, "auth_switch"), TRUE);
+  g_assert_true (gtk_widget_get_sensitive (username));
+  g_assert_true (gtk_widget_get_sensitive (password));
+
+  g_settings_set_boolean (f->elsewhere, "requires-auth", FALSE);
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_false (gtk_widget_get_sensitive (username));
+  g_assert_false (gtk_widget_get_sensitive (password));
+}
+
+/* An invalid sender shows the inline error; a valid one clears it. */
+static void
+test_sender_validation (Fixture       *f,
+                        gconstpointer  data)
+{
+  GtkWidget *row = child (f, "sender_row");
+  GtkLabel *label = child (f, "sender_error_label");
+
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (label)));
+
+  gtk_editable_set_text (GTK_EDITABLE (row), "alerts@localhost");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (label)));
+  g_assert_true (gtk_widget_has_css_class (row, "error"));
+  g_assert_nonnull (strstr (gtk_label_get_text (label), "fully qualified"));
+
+  gtk_editable_set_text (GTK_EDITABLE (row), "alerts example.com");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (label)));
+  g_assert_nonnull (strstr (gtk_label_get_text (label), "@"));
+
+  /* What the user typed is kept, even while invalid. */
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "alerts example.com");
+
+  gtk_editable_set_text (GTK_EDITABLE (row), "alerts@bücher.example");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (label)));
+  g_assert_false (gtk_widget_has_css_class (row, "error"));
+
+  /* An invalid value that arrives through GSettings is flagged too. */
+  g_settings_set_string (f->elsewhere, "sender", "root@@example.com");
+  wait_until (is_visible, label, 2000);
+}
+
+/* The port row says which port an empty field means, for the chosen security. */
+static void
+test_port_default_shown (Fixture       *f,
+                         gconstpointer  data)
+{
+  AdwActionRow *row = child (f, "port_row");
+  GtkSpinButton *spin = child (f, "port_spin");
+
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (row), "587"));
+  adw_combo_row_set_selected (child (f, "security_row"), 0);
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (row), "25"));
+  adw_combo_row_set_selected (child (f, "security_row"), 2);
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (row), "465"));
+
+  /* 0 is shown as an empty field, and typing nothing means 0 again. */
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (spin)), ==, "");
+  gtk_editable_set_text (GTK_EDITABLE (spin), "2525");
+  gtk_spin_button_update (spin);
+  g_assert_cmpfloat (gtk_spin_button_get_value (spin), ==, 2525);
+  gtk_editable_set_text (GTK_EDITABLE (spin), "");
+  gtk_spin_button_update (spin);
+  g_assert_cmpfloat (gtk_spin_button_get_value (spin), ==, 0);
+}
+
+/* Keyring helpers */
+
+typedef struct
+{
+  gboolean  done;
+  char     *password;
+  GError   *error;
+} Lookup;
+
+static void
+lookup_done_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Lookup *lookup = user_data;
+
+  lookup->password = relay_secret_store_lookup_finish (result, &lookup->error);
+  lookup->done = TRUE;
+}
+
+static char *
+keyring_lookup (const char *server,
+                const char *user)
+{
+  Lookup lookup = { 0 };
+
+  relay_secret_store_lookup_async (server, user, NULL, lookup_done_cb, &lookup);
+  while (!lookup.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (lookup.error);
+  return lookup.password;
+}
+
+static void
+store_done_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (relay_secret_store_store_finish (result, &error));
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+static void
+keyring_store (const char *server,
+               const char *user,
+               const char *password)
+{
+  gboolean done = FALSE;
+
+  relay_secret_store_store_async (server, user, password, NULL, store_done_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+typedef struct
+{
+  const char *server;
+  const char *user;
+  const char *expected;
+} KeyringCheck;
+
+static gboolean
+keyring_has (gpointer data)
+{
+  KeyringCheck *check = data;
+  g_autofree char *password = keyring_lookup (check->server, check->user);
+
+  return g_strcmp0 (password, check->expected) == 0;
+}
+
+static gboolean
+no_pending_password (gpointer window)
+{
+  return !relay_window_has_pending_password (window);
+}
+
+/* The typed password reaches the keyring (debounced), never GSettings. */
+static void
+test_password_stored (Fixture       *f,
+                      gconstpointer  data)
+{
+  KeyringCheck check = { "stored.example.com", "alice", "correct horse" };
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_auto(GStrv) keys = NULL;
+
+  g_settings_set_string (f->settings, "server", "stored.example.com");
+  g_settings_set_string (f->settings, "username", "alice");
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  spin_main_loop (1000);   /* the lookup for the new server/user has answered: nothing stored */
+
+  gtk_editable_set_text (child (f, "password_row"), "correct horse");
+  g_assert_true (relay_window_has_pending_password (f->window));
+  wait_until (keyring_has, &check, 5000);
+  wait_until (no_pending_password, f->window, 1000);
+  g_assert_false (gtk_widget_get_visible (child (f, "keyring_status_label")));
+
+  g_object_get (f->settings, "settings-schema", &schema, NULL);
+  keys = g_settings_schema_list_keys (schema);
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      g_autoptr(GVariant) value = g_settings_get_value (f->settings, keys[i]);
+      g_autofree char *text = g_variant_print (value, FALSE);
+
+      g_assert_null (strstr (text, "correct horse"));
+    }
+}
+
+/* Opening the window shows the stored password for the configured server and user. */
+static void
+test_password_loaded (Fixture       *f,
+                      gconstpointer  data)
+{
+  TextCheck shown;
+
+  keyring_store ("loaded.example.com", "bob", "from the keyring");
+  gtk_window_destroy (GTK_WINDOW (f->window));
+
+  g_settings_set_string (f->settings, "server", "loaded.example.com");
+  g_settings_set_string (f->settings, "username", "bob");
+  f->window = relay_window_new (NULL, f->settings);
+  gtk_window_present (GTK_WINDOW (f->window));
+
+  shown = (TextCheck) { child (f, "password_row"), "from the keyring" };
+  wait_until (has_text, &shown, 5000);
+  g_assert_false (relay_window_has_pending_password (f->window));
+}
+
+/* Closing the window right after typing still saves the password. */
+static void
+test_password_saved_on_close (Fixture       *f,
+                              gconstpointer  data)
+{
+  KeyringCheck check = { "close.example.com", "carol", "typed then closed" };
+
+  g_settings_set_string (f->settings, "server", "close.example.com");
+  g_settings_set_string (f->settings, "username", "carol");
+  spin_main_loop (1000);
+
+  gtk_editable_set_text (child (f, "password_row"), "typed then closed");
+  gtk_window_close (GTK_WINDOW (f->window));
+  wait_until (keyring_has, &check, 5000);
+}
+
+/* Correcting the server name keeps the typed password and saves it for the new name. */
+static void
+test_password_follows_server (Fixture       *f,
+                              gconstpointer  data)
+{
+  KeyringCheck check = { "fixed.example.com", "dave", "keep me" };
+
+  g_settings_set_string (f->settings, "server", "fixd.example.com");
+  g_settings_set_string (f->settings, "username", "dave");
+  spin_main_loop (1000);
+  gtk_editable_set_text (child (f, "password_row"), "keep me");
+
+  /* Before the debounced store: the pending edit must not be lost either. */
+  gtk_editable_set_text (child (f, "server_row"), "fixed.example.com");
+  wait_until (keyring_has, &check, 5000);
+  g_assert_cmpstr (gtk_editable_get_text (child (f, "password_row")), ==, "keep me");
+}
+
+/* When the keyring cannot take the password, the window says so and keeps what was typed.
+ * Runs in a subprocess whose keyring file cannot be written. */
+static void
+test_keyring_unavailable (Fixture       *f,
+                          gconstpointer  data)
+{
+  GtkLabel *label;
+
+  if (!g_test_subprocess ())
+    {
+      g_autofree char *saved = g_strdup (g_getenv ("SECRET_FILE_TEST_PATH"));
+
+      g_setenv ("SECRET_FILE_TEST_PATH", "/proc/self/no-such-dir/keyring", TRUE);
+      g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+      g_setenv ("SECRET_FILE_TEST_PATH", saved, TRUE);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  label = child (f, "keyring_status_label");
+  g_settings_set_string (f->settings, "server", "broken.example.com");
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  spin_main_loop (1000);
+
+  gtk_editable_set_text (child (f, "password_row"), "not lost");
+  wait_until (is_visible, label, 5000);
+  g_assert_nonnull (strstr (gtk_label_get_text (label), "keyring"));
+  g_assert_cmpstr (gtk_editable_get_text (child (f, "password_row")), ==, "not lost");
+  g_assert_null (strstr (gtk_label_get_text (label), "not lost"));
+
+  /* Closing tries once more; with the window gone, only the log can say it failed. */
+  g_test_expect_message ("relay-window", G_LOG_LEVEL_WARNING, "*Could not save the password*");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  if (!g_getenv ("SECRET_FILE_TEST_PATH"))
+    {
+      dir = g_dir_make_tmp ("relay-window-XXXXXX", NULL);
+      path = g_build_filename (dir, "test.keyring", NULL);
+      g_setenv ("SECRET_BACKEND", "file", TRUE);
+      g_setenv ("SECRET_FILE_TEST_PATH", path, TRUE);
+      g_setenv ("SECRET_FILE_TEST_PASSWORD", "test-keyring-password", TRUE);
+    }
+
+  if (!gtk_init_check ())
+    {
+      if (g_getenv ("CI"))
+        g_error ("No display in CI: run the tests with build-aux/test.sh");
+      g_print ("1..0 # SKIP no display: run under xvfb-run -a, or use build-aux/test.sh\n");
+      return 0;
+    }
+  adw_init ();
+
+#define ADD(name, func) \
+  g_test_add ("/relay/window/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("row-writes-key", test_row_writes_key);
+  ADD ("key-updates-row", test_key_updates_row);
+  ADD ("locked-key-insensitive", test_locked_key_insensitive);
+  ADD ("auth-switch-sensitivity", test_auth_switch_sensitivity);
+  ADD ("sender-validation", test_sender_validation);
+  ADD ("port-default-shown", test_port_default_shown);
+  ADD ("password/stored", test_password_stored);
+  ADD ("password/loaded", test_password_loaded);
+  ADD ("password/saved-on-close", test_password_saved_on_close);
+  ADD ("password/follows-server", test_password_follows_server);
+  ADD ("password/keyring-unavailable", test_keyring_unavailable);
+#undef ADD
+
+  ret = g_test_run ();
+
+  if (path != NULL)
+    {
+      g_unlink (path);
+      g_rmdir (dir);
+    }
+  return ret;
+}

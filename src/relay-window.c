@@ -35,6 +35,8 @@ struct _RelayWindow
   GtkSwitch            *auth_switch;
   AdwEntryRow          *username_row;
   AdwPasswordEntryRow  *password_row;
+  AdwActionRow         *plaintext_row;
+  GtkSwitch            *plaintext_switch;
   GtkLabel             *keyring_status_label;
   AdwEntryRow          *sender_row;
   GtkLabel             *sender_error_label;
@@ -160,6 +162,11 @@ update_auth_sensitivity (RelayWindow *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->username_row),
                             requires_auth && g_settings_is_writable (self->settings, "username"));
   gtk_widget_set_sensitive (GTK_WIDGET (self->password_row), requires_auth);
+
+  /* The opt-in to send the password in clear text only means something without encryption. */
+  gtk_widget_set_visible (GTK_WIDGET (self->plaintext_row),
+                          requires_auth &&
+                          g_settings_get_enum (self->settings, "security") == RELAY_SECURITY_NONE);
 }
 
 /* Sender */
@@ -420,6 +427,7 @@ on_settings_changed_cb (RelayWindow *self,
   if (g_str_equal (key, "security") || g_str_equal (key, "port"))
     {
       update_port_subtitle (self);
+      update_auth_sensitivity (self);
     }
   else if (g_str_equal (key, "requires-auth"))
     {
@@ -484,6 +492,10 @@ bind_settings (RelayWindow *self)
   g_settings_bind (self->settings, "requires-auth", self->auth_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_writable (self->settings, "requires-auth", self->auth_row, "sensitive", FALSE);
+  g_settings_bind (self->settings, "allow-plaintext-auth", self->plaintext_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_writable (self->settings, "allow-plaintext-auth", self->plaintext_row,
+                            "sensitive", FALSE);
   /* Its sensitivity also depends on requires-auth: see update_auth_sensitivity(). */
   g_settings_bind (self->settings, "username", self->username_row, "text",
                    G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY);
@@ -612,6 +624,8 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, auth_switch);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, username_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, password_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, plaintext_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, plaintext_switch);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, keyring_status_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_error_label);

@@ -232,6 +232,31 @@ test_auth_switch_sensitivity (Fixture       *f,
   g_assert_false (gtk_widget_get_sensitive (password));
 }
 
+/* Sending the password in clear text is offered, and only as an explicit opt-in, when the
+ * connection security is None. */
+static void
+test_plaintext_opt_in (Fixture       *f,
+                       gconstpointer  data)
+{
+  GtkWidget *row = child (f, "plaintext_row");
+
+  g_assert_false (gtk_widget_get_visible (row));
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  g_assert_false (gtk_widget_get_visible (row));
+  adw_combo_row_set_selected (child (f, "security_row"), 0);
+  g_assert_true (gtk_widget_get_visible (row));
+  g_assert_false (gtk_switch_get_active (child (f, "plaintext_switch")));
+
+  gtk_switch_set_active (child (f, "plaintext_switch"), TRUE);
+  g_assert_true (g_settings_get_boolean (f->elsewhere, "allow-plaintext-auth"));
+
+  adw_combo_row_set_selected (child (f, "security_row"), 1);
+  g_assert_false (gtk_widget_get_visible (row));
+  gtk_switch_set_active (child (f, "auth_switch"), FALSE);
+  adw_combo_row_set_selected (child (f, "security_row"), 0);
+  g_assert_false (gtk_widget_get_visible (row));
+}
+
 /* An invalid sender shows the inline error; a valid one clears it. */
 static void
 test_sender_validation (Fixture       *f,
@@ -519,6 +544,7 @@ main (int   argc,
   ADD ("key-updates-row", test_key_updates_row);
   ADD ("locked-key-insensitive", test_locked_key_insensitive);
   ADD ("auth-switch-sensitivity", test_auth_switch_sensitivity);
+  ADD ("plaintext-opt-in", test_plaintext_opt_in);
   ADD ("sender-validation", test_sender_validation);
   ADD ("port-default-shown", test_port_default_shown);
   ADD ("password/stored", test_password_stored);

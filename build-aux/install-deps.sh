@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs what building, running and testing SMTP Relay needs on Debian 12.
 # Quiet and quick when everything is there already; uses sudo when not run as root.
+# With --screenshots it also installs what build-aux/screenshots.sh needs.
 set -euo pipefail
 
 packages=(
@@ -12,7 +13,13 @@ packages=(
   # tests: display, session bus, keyring, SMTP and DNS servers, data validators
   xvfb xauth dbus gnome-keyring libsecret-tools python3 python3-aiosmtpd openssl
   dnsmasq-base iproute2 nftables desktop-file-utils appstream flatpak-builder
+  # tests: the icons must render (tests/check-icons.py)
+  librsvg2-bin
 )
+if [ "${1:-}" = --screenshots ]; then
+  # capture with import, find the window with xwininfo, GNOME's UI font
+  packages+=(imagemagick x11-utils fonts-cantarell)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""Installs the build into a throw-away DESTDIR and checks what a package or Flatpak would get.
+
+Usage: check-install.py MESON BUILD_ROOT SOURCE_ROOT APP_ID
+
+* Every file the desktop needs is installed under the prefix: the executable, the desktop file,
+  the metainfo, both icons, the GSettings schema and the translations in po/LINGUAS.
+* `appstreamcli validate-tree --no-net` accepts the installed tree (metainfo, desktop file and
+  icon together), as AppStream generators on distributions and Flathub read it.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def main():
+    if len(sys.argv) != 5:
+        print(__doc__)
+        return 1
+    meson, build_root, source_root, app_id = sys.argv[1:]
+
+    with open(os.path.join(build_root, "meson-info", "intro-buildoptions.json"),
+              encoding="utf-8") as f:
+        options = {o["name"]: o["value"] for o in json.load(f)}
+    prefix = options["prefix"]
+
+    def under_prefix(name):
+        # Directory options are relative to the prefix, or absolute paths inside it.
+        value = options[name]
+        return os.path.relpath(value, prefix) if os.path.isabs(value) else value
+
+    datadir, bindir, localedir = (under_prefix(n) for n in ("datadir", "bindir", "localedir"))
+
+    with open(os.path.join(source_root, "po", "LINGUAS"), encoding="utf-8") as f:
+        languages = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+
+    expected = [
+        f"{bindir}/smtp-relay",
+        f"{datadir}/applications/{app_id}.desktop",
+        f"{datadir}/metainfo/{app_id}.metainfo.xml",
+        f"{datadir}/icons/hicolor/scalable/apps/{app_id}.svg",
+        f"{datadir}/icons/hicolor/symbolic/apps/{app_id}-symbolic.svg",
+        f"{datadir}/glib-2.0/schemas/{app_id}.gschema.xml",
+    ] + [f"{localedir}/{lang}/LC_MESSAGES/smtp-relay.mo" for lang in languages]
+
+    problems = []
+    with tempfile.TemporaryDirectory() as destdir:
+        proc = subprocess.run([meson, "install", "-C", build_root, "--no-rebuild", "--quiet",
+                               "--destdir", destdir], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(f"FAIL: meson install failed:\n{proc.stdout}{proc.stderr}")
+            return 1
+        root = destdir + prefix
+        for path in expected:
+            if not os.path.isfile(os.path.join(root, path)):
+                problems.append(f"{prefix}/{path} is not installed")
+
+        appstreamcli = shutil.which("appstreamcli")
+        if appstreamcli is None:
+            if os.environ.get("CI"):
+                problems.append("appstreamcli is missing (apt-get install appstream)")
+            else:
+                print("note: appstreamcli is missing, validate-tree skipped")
+        else:
+            proc = subprocess.run([appstreamcli, "validate-tree", "--no-net", "--explain", root],
+                                  capture_output=True, text=True, check=False)
+            print(proc.stdout, end="")
+            if proc.returncode != 0:
+                problems.append(f"appstreamcli validate-tree rejects the installed tree:\n"
+                                f"{proc.stdout}{proc.stderr}")
+
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    if problems:
+        return 1
+    print(f"ok: {len(expected)} files installed, the installed tree validates")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

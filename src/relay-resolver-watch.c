@@ -355,6 +355,14 @@ on_network_monitor_network_changed_cb (GNetworkMonitor *monitor,
       self->state != RELAY_RESOLVER_STATE_DNS_FAILURE)
     return;
 
+  /* Cancelling would not stop the running getaddrinfo() thread, and a burst of network-changed
+   * would pile them up: let the running retry end, and retry soon after if it fails. */
+  if (self->lookup_cancellable != NULL)
+    {
+      self->retry_delay_ms = self->retry_min_ms;
+      return;
+    }
+
   g_debug ("Network changed (available: %d), looking up “%s” again",
            network_available, self->name);
   relay_resolver_watch_recheck (self);

@@ -499,15 +499,18 @@ static void
 test_stale_answer (Fixture       *f,
                    gconstpointer  data)
 {
+  relay_mock_resolver_set_error (f->resolver, "slower.test", 400, G_RESOLVER_ERROR_NOT_FOUND);
+
   relay_resolver_watch_set_server (f->watch, "slow.test");
   wait_for_lookups (f, "slow.test", 1);
 
   /* the old answer comes while the new name is still being looked up */
-  relay_resolver_watch_set_server (f->watch, "hang.test");
-  wait_for_lookups (f, "hang.test", 1);
+  relay_resolver_watch_set_server (f->watch, "slower.test");
+  wait_for_lookups (f, "slower.test", 1);
   run_for (250);
   g_assert_cmpint (relay_resolver_watch_get_state (f->watch), ==, RELAY_RESOLVER_STATE_RESOLVING);
   assert_addresses (f->watch, NULL);
+  wait_for_state (f->watch, RELAY_RESOLVER_STATE_NOT_FOUND);
 
   /* and after the new name resolved */
   relay_resolver_watch_set_server (f->watch, "slow.test");
@@ -518,7 +521,8 @@ test_stale_answer (Fixture       *f,
   g_assert_cmpint (relay_resolver_watch_get_state (f->watch), ==, RELAY_RESOLVER_STATE_RESOLVED);
   assert_addresses (f->watch, "192.0.2.1", "2001:db8::1", NULL);
 
-  assert_states (f, RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_RESOLVED, -1);
+  assert_states (f, RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_NOT_FOUND,
+                 RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_RESOLVED, -1);
 }
 
 static void

@@ -33,7 +33,7 @@ struct _RelayResolverWatch
   GObject             parent_instance;
 
   char               *server;          /* as set, for the property */
-  char               *name;            /* normalised name or IP literal; NULL when idle or invalid */
+  char               *name;            /* normalised name or IP literal; NULL if idle or invalid */
   char               *display_name;    /* the name as typed (not punycode), for messages */
   gboolean            is_ip_literal;
 
@@ -236,7 +236,7 @@ schedule_retry (RelayResolverWatch *self)
     self->retry_delay_ms *= 2;
 }
 
-/* The failure state stays put while retries run in the background, so the warning doesn't flicker. */
+/* The failure state stays while retries run in the background: the warning must not flicker. */
 static void
 fail (RelayResolverWatch *self,
       RelayResolverState  state)

@@ -33,7 +33,7 @@ struct _RelayResolverWatch
   GObject             parent_instance;
 
   char               *server;          /* as set, for the property */
-  char               *name;            /* normalised name or IP literal; NULL when idle or invalid */
+  char               *name;            /* normalised name or IP literal; NULL if idle or invalid */
   char               *display_name;    /* the name as typed (not punycode), for messages */
   gboolean            is_ip_literal;
 
@@ -236,7 +236,7 @@ schedule_retry (RelayResolverWatch *self)
     self->retry_delay_ms *= 2;
 }
 
-/* The failure state stays put while retries run in the background, so the warning doesn't flicker. */
+/* The failure state stays while retries run in the background: the warning must not flicker. */
 static void
 fail (RelayResolverWatch *self,
       RelayResolverState  state)
@@ -354,6 +354,14 @@ on_network_monitor_network_changed_cb (GNetworkMonitor *monitor,
   if (self->state != RELAY_RESOLVER_STATE_NOT_FOUND &&
       self->state != RELAY_RESOLVER_STATE_DNS_FAILURE)
     return;
+
+  /* Cancelling would not stop the running getaddrinfo() thread, and a burst of network-changed
+   * would pile them up: let the running retry end, and retry soon after if it fails. */
+  if (self->lookup_cancellable != NULL)
+    {
+      self->retry_delay_ms = self->retry_min_ms;
+      return;
+    }
 
   g_debug ("Network changed (available: %d), looking up “%s” again",
            network_available, self->name);

@@ -140,8 +140,11 @@ script_answer (RelayMockResolver         *self,
           GInetAddress *address = g_inet_address_new_from_string (answer->addresses[i]);
           GSocketFamily family = g_inet_address_get_family (address);
 
-          if (((flags & G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY) && family != G_SOCKET_FAMILY_IPV4) ||
-              ((flags & G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY) && family != G_SOCKET_FAMILY_IPV6))
+          gboolean ipv4_only = (flags & G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY) != 0;
+          gboolean ipv6_only = (flags & G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY) != 0;
+
+          if ((ipv4_only && family != G_SOCKET_FAMILY_IPV4) ||
+              (ipv6_only && family != G_SOCKET_FAMILY_IPV6))
             g_object_unref (address);
           else
             *addresses = g_list_append (*addresses, address);

@@ -110,6 +110,7 @@ static const Tunables default_tunables = { 20, 200, 50, 200, FALSE };
 static const Tunables fast_retry = { 20, 200, 20, 80, FALSE };
 static const Tunables slow_typing = { 200, 200, 50, 200, FALSE };
 static const Tunables no_timed_retry = { 20, 200, 60000, 60000, FALSE };
+static const Tunables fast_deadline = { 20, 100, 50, 60000, FALSE };
 static const Tunables long_deadline = { 20, 2000, 50, 200, FALSE };
 static const Tunables long_deadline_deaf = { 20, 2000, 50, 200, TRUE };
 static const Tunables short_deadline_deaf = { 20, 100, 60000, 60000, TRUE };
@@ -401,6 +402,7 @@ test_invalid (Fixture       *f,
               gconstpointer  data)
 {
   const char *inputs[] = { "a b.test", "-bad-.test", "a..test", "127.1", "smtp_relay.test" };
+  g_autofree char *message = NULL;
 
   relay_resolver_watch_set_server (f->watch, "192.0.2.1");
 
@@ -416,6 +418,12 @@ test_invalid (Fixture       *f,
       g_assert_cmpstr (relay_resolver_watch_get_message (f->watch), ==, error->message);
       assert_addresses (f->watch, NULL);
     }
+
+  /* valid to the validator, but GInetAddress 2.74 cannot hold the zone of a link-local one */
+  relay_resolver_watch_set_server (f->watch, "fe80::1%eth0");
+  g_assert_cmpint (relay_resolver_watch_get_state (f->watch), ==, RELAY_RESOLVER_STATE_INVALID);
+  message = g_strdup (relay_resolver_watch_get_message (f->watch));
+  g_assert_nonnull (strstr (message, "“fe80::1%eth0”"));
 
   relay_resolver_watch_recheck (f->watch);
   run_for (100);
@@ -491,15 +499,18 @@ static void
 test_stale_answer (Fixture       *f,
                    gconstpointer  data)
 {
+  relay_mock_resolver_set_error (f->resolver, "slower.test", 400, G_RESOLVER_ERROR_NOT_FOUND);
+
   relay_resolver_watch_set_server (f->watch, "slow.test");
   wait_for_lookups (f, "slow.test", 1);
 
   /* the old answer comes while the new name is still being looked up */
-  relay_resolver_watch_set_server (f->watch, "hang.test");
-  wait_for_lookups (f, "hang.test", 1);
+  relay_resolver_watch_set_server (f->watch, "slower.test");
+  wait_for_lookups (f, "slower.test", 1);
   run_for (250);
   g_assert_cmpint (relay_resolver_watch_get_state (f->watch), ==, RELAY_RESOLVER_STATE_RESOLVING);
   assert_addresses (f->watch, NULL);
+  wait_for_state (f->watch, RELAY_RESOLVER_STATE_NOT_FOUND);
 
   /* and after the new name resolved */
   relay_resolver_watch_set_server (f->watch, "slow.test");
@@ -510,7 +521,8 @@ test_stale_answer (Fixture       *f,
   g_assert_cmpint (relay_resolver_watch_get_state (f->watch), ==, RELAY_RESOLVER_STATE_RESOLVED);
   assert_addresses (f->watch, "192.0.2.1", "2001:db8::1", NULL);
 
-  assert_states (f, RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_RESOLVED, -1);
+  assert_states (f, RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_NOT_FOUND,
+                 RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_RESOLVED, -1);
 }
 
 static void
@@ -676,6 +688,27 @@ test_network_changed (Fixture       *f,
                  RELAY_RESOLVER_STATE_RESOLVED, -1);
 }
 
+/* A retry already running is not restarted by every network-changed of a burst. */
+static void
+test_network_changed_during_lookup (Fixture       *f,
+                                    gconstpointer  data)
+{
+  relay_resolver_watch_set_server (f->watch, "hang.test");
+  wait_for_state (f->watch, RELAY_RESOLVER_STATE_DNS_FAILURE);
+
+  /* the first retry is running (for up to its 100 ms deadline) */
+  wait_for_lookups (f, "hang.test", 2);
+  for (guint i = 0; i < 5; i++)
+    g_signal_emit_by_name (f->monitor, "network-changed", TRUE);
+  g_assert_cmpuint (relay_mock_resolver_get_lookups (f->resolver, "hang.test"), ==, 2);
+
+  /* it still ends at its deadline, and the retries go on */
+  wait_for_lookups (f, "hang.test", 3);
+  g_assert_cmpint (relay_resolver_watch_get_state (f->watch), ==,
+                   RELAY_RESOLVER_STATE_DNS_FAILURE);
+  assert_states (f, RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_DNS_FAILURE, -1);
+}
+
 static void
 test_recheck (Fixture       *f,
               gconstpointer  data)
@@ -782,6 +815,7 @@ main (int   argc,
   ADD ("retry/not-found", &fast_retry, test_retry_not_found);
   ADD ("backoff", &fast_retry, test_backoff);
   ADD ("network-changed", &no_timed_retry, test_network_changed);
+  ADD ("network-changed/during-lookup", &fast_deadline, test_network_changed_during_lookup);
   ADD ("recheck", NULL, test_recheck);
   ADD ("dispose", NULL, test_dispose);
 

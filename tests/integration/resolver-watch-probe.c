@@ -52,7 +52,8 @@ main (int   argc,
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error) || argc < 3 || argc > 4)
     {
-      g_printerr ("%s\n", error ? error->message : "Usage: resolver-watch-probe NAME STATE [ADDRESS]");
+      g_printerr ("%s\n", error ? error->message
+                                 : "Usage: resolver-watch-probe NAME STATE [ADDRESS]");
       return 2;
     }
 

@@ -131,6 +131,15 @@ relay_address_normalize (const char  *address,
         }
     }
 
+  /* "Alerts <alerts@example.com>" is a header, not an address: say what to type instead. */
+  if (strchr (text, '<') != NULL || strchr (text, '>') != NULL)
+    {
+      g_set_error (error, RELAY_ADDRESS_ERROR, RELAY_ADDRESS_ERROR_LOCAL_PART,
+                   _("Enter only the address, such as alerts@example.com, without a name or "
+                     "angle brackets"));
+      return NULL;
+    }
+
   /* The domain cannot contain "@"; a quoted local part can. */
   at = strrchr (text, '@');
   if (at == NULL)

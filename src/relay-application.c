@@ -63,6 +63,8 @@ about_action (GSimpleAction *action,
                          "developers", developers,
                          "copyright", "© 2026 The SMTP Relay authors",
                          "license-type", GTK_LICENSE_GPL_3_0,
+                         /* Translators: your names, one per line, to be credited in About */
+                         "translator-credits", _("translator-credits"),
                          NULL);
 }
 

@@ -65,6 +65,7 @@ test_invalid (void)
   assert_invalid ("a@[300.0.2.1]", RELAY_ADDRESS_ERROR_DOMAIN);
   assert_invalid ("a@[2001:db8::1]", RELAY_ADDRESS_ERROR_DOMAIN);
   assert_invalid ("Alerts <a@example.com>", RELAY_ADDRESS_ERROR_LOCAL_PART);
+  assert_invalid ("<a@example.com>", RELAY_ADDRESS_ERROR_LOCAL_PART);
 }
 
 static void

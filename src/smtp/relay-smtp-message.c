@@ -288,6 +288,17 @@ encode_quoted_printable (const GString *body)
   return out;
 }
 
+/* relay_address_normalize() trims surrounding white space, which would quietly accept a trailing
+ * CRLF: in the envelope any control character is an injection attempt, so refuse it outright. */
+static gboolean
+has_control (const char *s)
+{
+  for (const guchar *p = (const guchar *) s; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
 static char **
 normalize_recipients (const char * const  *to,
                       GError             **error)
@@ -303,8 +314,15 @@ normalize_recipients (const char * const  *to,
   for (guint i = 0; to[i] != NULL; i++)
     {
       g_autoptr(GError) local_error = NULL;
-      char *address = relay_address_normalize (to[i], &local_error);
+      char *address = NULL;
 
+      if (has_control (to[i]))
+        {
+          g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                               _("A recipient address contains a line break or another control character."));
+          return NULL;
+        }
+      address = relay_address_normalize (to[i], &local_error);
       if (address == NULL)
         {
           g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
@@ -322,8 +340,15 @@ normalize_sender (const char  *from,
                   GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
-  char *address = relay_address_normalize (from, &local_error);
+  char *address = NULL;
 
+  if (from != NULL && has_control (from))
+    {
+      g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                           _("The sender address contains a line break or another control character."));
+      return NULL;
+    }
+  address = relay_address_normalize (from, &local_error);
   if (address == NULL)
     g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
                  _("The sender address is not valid: %s"), local_error->message);

@@ -374,7 +374,11 @@ close_connection (Session *s)
    * deadlocks. */
   /* Closing the socket itself is immediate; a TLS close_notify could block on a stuck peer. */
   if (s->connection != NULL)
-    g_io_stream_close (G_IO_STREAM (s->connection), NULL, NULL);
+    {
+      g_autoptr(GError) close_error = NULL;
+      if (!g_io_stream_close (G_IO_STREAM (s->connection), NULL, &close_error))
+        g_debug ("close: %s", close_error->message);
+    }
   s->self->busy = FALSE;
 }
 

@@ -1,0 +1,2153 @@
+/* relay-smtp-client.c
+ *
+ * One send is one session, driven by callbacks that each handle one reply. The rules that shape
+ * it come from real CVEs and measurements (see network-facts.md):
+ *
+ *  - nothing but EHLO/STARTTLS is sent before a TLS the user asked for is up (CVE-2016-0772),
+ *    and no byte read before the STARTTLS handshake is used after it (CVE-2021-22947);
+ *  - replies are read by our own bounded reader straight from the socket's stream: a
+ *    GDataInputStream would read ahead past the STARTTLS reply and has no line limit;
+ *  - every phase has a deadline enforced by cancelling, because socket time-outs do not stop a
+ *    server that drips one byte a second;
+ *  - every value reaching a command is checked before connecting.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "relay-smtp"
+
+#include <glib/gi18n-lib.h>
+#include <string.h>
+#ifdef G_OS_UNIX
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#endif
+
+#include "relay-hostname.h"
+#include "relay-smtp-client.h"
+#include "relay-smtp-error.h"
+#include "relay-smtp-reply.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS  15000
+#define DEFAULT_REPLY_TIMEOUT_MS    30000
+#define DEFAULT_SESSION_TIMEOUT_MS  120000
+/* QUIT is a courtesy: the message is already accepted, so do not wait long for the 221. */
+#define QUIT_TIMEOUT_MS             2000
+#define READ_CHUNK                  4096
+/* RFC 4954 lets the server send challenges forever; no mechanism here needs more than two. */
+#define MAX_AUTH_ROUNDS             2
+
+G_DEFINE_ENUM_TYPE (RelaySmtpStep, relay_smtp_step,
+  G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_IDLE, "idle"),
+  G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_RESOLVING, "resolving"),
+  G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_CONNECTING, "connecting"),
+  G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_SECURING, "securing"),
+  G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_GREETING, "greeting"),
+  G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_AUTHENTICATING, "authenticating"),
+  G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_SENDING, "sending"),
+  G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_DONE, "done"))
+
+struct _RelaySmtpClient
+{
+  GObject               parent_instance;
+
+  char                 *host;
+  guint16               port;
+  RelaySecurity         security;
+  char                 *username;
+  char                 *password;
+  gboolean              allow_plaintext_auth;
+  char                 *helo_name;
+  char                 *pinned_certificate;
+  GTlsDatabase         *tls_database;
+  guint                 connect_timeout_ms;
+  guint                 reply_timeout_ms;
+  guint                 session_timeout_ms;
+
+  RelaySmtpStep         step;
+  gboolean              busy;
+  GString              *transcript;
+  gint64                transcript_start;
+  GTlsCertificateFlags  certificate_errors;
+  char                 *peer_fingerprint;
+};
+
+G_DEFINE_FINAL_TYPE (RelaySmtpClient, relay_smtp_client, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_HOST,
+  PROP_PORT,
+  PROP_SECURITY,
+  PROP_USERNAME,
+  PROP_ALLOW_PLAINTEXT_AUTH,
+  PROP_HELO_NAME,
+  PROP_PINNED_CERTIFICATE,
+  PROP_TLS_DATABASE,
+  PROP_CONNECT_TIMEOUT,
+  PROP_REPLY_TIMEOUT,
+  PROP_SESSION_TIMEOUT,
+  PROP_STEP,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  STEP_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+typedef enum
+{
+  PHASE_RESOLVE,
+  PHASE_CONNECT,
+  PHASE_TLS,
+  PHASE_GREETING,
+  PHASE_EHLO,
+  PHASE_STARTTLS,
+  PHASE_AUTH,
+  PHASE_MAIL,
+  PHASE_RCPT,
+  PHASE_DATA,
+  PHASE_BODY,
+  PHASE_QUIT,
+} Phase;
+
+typedef struct _Session Session;
+typedef void (*ReplyHandler) (GTask          *task,
+                              RelaySmtpReply *reply);
+
+struct _Session
+{
+  RelaySmtpClient      *self;
+  RelaySmtpMessage     *message;
+  char                 *host;
+  gboolean              host_is_ip;
+  guint16               port;
+  RelaySecurity         security;
+  gboolean              authenticate;
+  char                 *username;
+  char                 *password;
+  char                 *pinned;
+
+  GCancellable         *op;          /* cancelled by the caller, the deadlines, or the end */
+  GCancellable         *caller;
+  gulong                caller_handler;
+  GSource              *session_timer;
+  GSource              *phase_timer;
+  Phase                 phase;
+  gboolean              phase_timed_out;
+  gboolean              session_timed_out;
+
+  GList                *addresses;
+  GList                *next_address;
+  char                 *current_address;
+  GCancellable         *attempt;
+  gulong                attempt_handler;
+  GSource              *attempt_timer;
+  gboolean              attempt_timed_out;
+  GError               *connect_error;
+  char                 *connect_error_address;
+  int                   connect_error_rank;
+
+  GSocketClient        *socket_client;
+  GSocketConnection    *connection;
+  GTlsConnection       *tls;
+  GIOStream            *stream;
+  char                 *helo;
+
+  GByteArray           *inbuf;
+  guint8                readbuf[READ_CHUNK];
+  GString              *outbuf;
+  ReplyHandler          handler;
+
+  RelaySmtpCapabilities caps;
+  gboolean              tried_helo;
+  RelaySmtpAuthMechs    mech;
+  guint                 auth_round;
+  gboolean              pipelined;
+  guint                 rcpt_index;
+  GBytes               *body;
+  gboolean              quitting;
+  char                 *final_reply;
+};
+
+static void send_ehlo          (GTask *task);
+static void after_capabilities (GTask *task);
+static void start_mail         (GTask *task);
+static void start_tls          (GTask *task);
+static void expect_greeting    (GTask *task);
+
+/* Passwords are overwritten before their memory is freed, so they do not linger in core dumps. */
+static void
+wipe_string (char *s)
+{
+  if (s != NULL)
+    {
+      explicit_bzero (s, strlen (s));
+      g_free (s);
+    }
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
+session_free (Session *s)
+{
+  clear_source (&s->session_timer);
+  clear_source (&s->phase_timer);
+  clear_source (&s->attempt_timer);
+  if (s->caller_handler != 0)
+    g_cancellable_disconnect (s->caller, s->caller_handler);
+  if (s->attempt_handler != 0)
+    g_cancellable_disconnect (s->op, s->attempt_handler);
+  g_clear_object (&s->caller);
+  g_clear_object (&s->attempt);
+  g_clear_object (&s->op);
+  g_clear_pointer (&s->message, relay_smtp_message_unref);
+  g_free (s->host);
+  g_free (s->username);
+  wipe_string (s->password);
+  g_free (s->pinned);
+  g_list_free_full (s->addresses, g_object_unref);
+  g_free (s->current_address);
+  g_clear_error (&s->connect_error);
+  g_free (s->connect_error_address);
+  g_clear_object (&s->socket_client);
+  g_clear_object (&s->tls);
+  g_clear_object (&s->connection);
+  g_free (s->helo);
+  g_clear_pointer (&s->inbuf, g_byte_array_unref);
+  if (s->outbuf != NULL)
+    {
+      explicit_bzero (s->outbuf->str, s->outbuf->len);
+      g_string_free (s->outbuf, TRUE);
+    }
+  relay_smtp_capabilities_clear (&s->caps);
+  g_clear_pointer (&s->body, g_bytes_unref);
+  g_free (s->final_reply);
+  g_free (s);
+}
+
+static const char *
+phase_describe (Phase phase)
+{
+  switch (phase)
+    {
+    case PHASE_RESOLVE:
+      return _("looking up the server name");
+    case PHASE_CONNECT:
+      return _("connecting");
+    case PHASE_TLS:
+      return _("setting up encryption (TLS)");
+    case PHASE_GREETING:
+      return _("waiting for the server’s greeting");
+    case PHASE_EHLO:
+      return _("introducing the client (EHLO)");
+    case PHASE_STARTTLS:
+      return _("asking for encryption (STARTTLS)");
+    case PHASE_AUTH:
+      return _("logging in");
+    case PHASE_MAIL:
+      return _("announcing the sender");
+    case PHASE_RCPT:
+      return _("announcing the recipients");
+    case PHASE_DATA:
+      return _("starting the message");
+    case PHASE_BODY:
+      return _("sending the message");
+    case PHASE_QUIT:
+    default:
+      return _("closing the session");
+    }
+}
+
+static void
+set_step (RelaySmtpClient *self,
+          RelaySmtpStep    step)
+{
+  if (self->step == step)
+    return;
+  self->step = step;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STEP]);
+  g_signal_emit (self, signals[STEP_CHANGED], 0, step);
+}
+
+static void
+transcript_add (RelaySmtpClient *self,
+                const char      *prefix,
+                const char      *text)
+{
+  gint64 elapsed = g_get_monotonic_time () - self->transcript_start;
+  g_autofree char *clean = relay_smtp_sanitize_text (text, -1);
+
+  g_string_append_printf (self->transcript, "[%3u.%03u] %s%s\n",
+                          (guint) (elapsed / G_USEC_PER_SEC),
+                          (guint) (elapsed % G_USEC_PER_SEC / 1000),
+                          prefix, clean);
+  g_debug ("%s%s", prefix, clean);
+}
+
+static void
+transcript_reply (RelaySmtpClient      *self,
+                  const RelaySmtpReply *reply)
+{
+  for (guint i = 0; reply->lines[i] != NULL; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("%03u%c%s", reply->code,
+                                               reply->lines[i + 1] ? '-' : ' ', reply->lines[i]);
+
+      transcript_add (self, "S: ", line);
+    }
+}
+
+static gboolean
+on_timer_cb (gpointer user_data)
+{
+  gboolean *flag = user_data;
+
+  *flag = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static GSource *
+add_timer (guint        ms,
+           GSourceFunc  func,
+           gpointer     data)
+{
+  GSource *source = g_timeout_source_new (ms);
+
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+static gboolean
+on_phase_timeout_cb (gpointer user_data)
+{
+  Session *s = user_data;
+
+  on_timer_cb (&s->phase_timed_out);
+  g_cancellable_cancel (s->op);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_session_timeout_cb (gpointer user_data)
+{
+  Session *s = user_data;
+
+  on_timer_cb (&s->session_timed_out);
+  g_cancellable_cancel (s->op);
+  return G_SOURCE_REMOVE;
+}
+
+/* Each phase gets its own deadline from its start: a reply that trickles in cannot move it. */
+static void
+arm_phase (Session *s,
+           Phase    phase,
+           guint    ms)
+{
+  clear_source (&s->phase_timer);
+  s->phase = phase;
+  s->phase_timer = add_timer (ms, on_phase_timeout_cb, s);
+}
+
+static void
+close_connection (Session *s)
+{
+  clear_source (&s->session_timer);
+  clear_source (&s->phase_timer);
+  clear_source (&s->attempt_timer);
+  /* The caller's cancellable stays connected until the task is freed: disconnecting here could
+   * be reached from inside its own "cancelled" emission, where g_cancellable_disconnect()
+   * deadlocks. */
+  /* Closing the socket itself is immediate; a TLS close_notify could block on a stuck peer. */
+  if (s->connection != NULL)
+    {
+      g_autoptr(GError) close_error = NULL;
+      if (!g_io_stream_close (G_IO_STREAM (s->connection), NULL, &close_error))
+        g_debug ("close: %s", close_error->message);
+    }
+  s->self->busy = FALSE;
+}
+
+static void
+session_succeed (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  close_connection (s);
+  transcript_add (s->self, "", _("Message accepted"));
+  set_step (s->self, RELAY_SMTP_STEP_DONE);
+  g_task_return_pointer (task, g_steal_pointer (&s->final_reply), g_free);
+}
+
+/* The one exit for failures: turns our own cancellations into the reason behind them. */
+static void
+session_fail (GTask  *task,
+              GError *error)
+{
+  Session *s = g_task_get_task_data (task);
+  const char *during = phase_describe (s->phase);
+
+  if (s->quitting)
+    {
+      /* The message was accepted before QUIT: a late hiccup does not undo that. */
+      g_error_free (error);
+      session_succeed (task);
+      return;
+    }
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      if (s->caller != NULL && g_cancellable_is_cancelled (s->caller))
+        ;
+      else if (s->phase_timed_out && s->phase == PHASE_RESOLVE)
+        {
+          g_clear_error (&error);
+          error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DNS_FAILURE,
+                               _("Could not look up the server name “%s”: DNS did not answer within %u seconds."),
+                               s->host, (s->self->connect_timeout_ms + 999) / 1000);
+        }
+      else if (s->phase_timed_out)
+        {
+          g_clear_error (&error);
+          error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TIMEOUT,
+                               _("The server %s did not answer in time while %s."), s->host, during);
+        }
+      else if (s->session_timed_out)
+        {
+          g_clear_error (&error);
+          error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TIMEOUT,
+                               _("The session with %s took longer than %u seconds; it was stopped while %s."),
+                               s->host, (s->self->session_timeout_ms + 999) / 1000, during);
+        }
+    }
+  else if (error->domain != RELAY_SMTP_ERROR)
+    {
+      g_autofree char *detail = relay_smtp_sanitize_text (error->message, -1);
+      gboolean closed = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+                        || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)
+                        || g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_EOF);
+
+      g_clear_error (&error);
+      if (closed)
+        error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CLOSED,
+                             _("The server closed the connection while %s."), during);
+      else
+        error = g_error_new (RELAY_SMTP_ERROR, s->tls ? RELAY_SMTP_ERROR_TLS : RELAY_SMTP_ERROR_CLOSED,
+                             _("The connection to the server failed while %s: %s"), during, detail);
+    }
+
+  transcript_add (s->self, _("Error: "), error->message);
+  close_connection (s);
+  g_task_return_error (task, error);
+}
+
+static void
+fail_with_reply (GTask                *task,
+                 RelaySmtpError        code,
+                 const char           *what,
+                 const RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+  g_autofree char *shown = relay_smtp_reply_to_display (reply);
+  const char *hint = NULL;
+  GError *error;
+
+  error = g_error_new_literal (RELAY_SMTP_ERROR, code, "");
+  hint = relay_smtp_error_hint (error);
+  g_free (error->message);
+  /* Translators: the first %s says which step failed, the second is the server's reply, the
+   * third what to do. */
+  error->message = g_strdup_printf (_("%s. The server %s replied: “%s”. %s"),
+                                    what, s->host, shown, hint ? hint : "");
+  g_strchomp (error->message);
+  session_fail (task, error);
+}
+
+/* --- reading and writing ------------------------------------------------------------------ */
+
+static void read_more (GTask *task);
+
+static void
+try_parse (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelaySmtpReply) reply = NULL;
+  gsize consumed = 0;
+
+  reply = relay_smtp_reply_parse (s->inbuf->data, s->inbuf->len, &consumed, &error);
+  if (error != NULL)
+    {
+      g_prefix_error (&error, _("Unexpected data while %s: "), phase_describe (s->phase));
+      session_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  if (reply == NULL)
+    {
+      read_more (task);
+      return;
+    }
+  g_byte_array_remove_range (s->inbuf, 0, consumed);
+  transcript_reply (s->self, reply);
+  s->handler (task, reply);
+}
+
+static void
+on_read_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Session *s = g_task_get_task_data (task);
+  GError *error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
+  if (n < 0)
+    {
+      session_fail (task, error);
+      return;
+    }
+  if (n == 0)
+    {
+      session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CLOSED,
+                                       _("The server closed the connection while %s."),
+                                       phase_describe (s->phase)));
+      return;
+    }
+  g_byte_array_append (s->inbuf, s->readbuf, n);
+  try_parse (task);
+}
+
+static void
+read_more (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  g_input_stream_read_async (g_io_stream_get_input_stream (s->stream),
+                             s->readbuf, sizeof s->readbuf, G_PRIORITY_DEFAULT, s->op,
+                             on_read_cb, g_object_ref (task));
+}
+
+/* Reads the next reply, from bytes already received (pipelining) or from the network. */
+static void
+expect_reply (GTask        *task,
+              Phase         phase,
+              ReplyHandler  handler)
+{
+  Session *s = g_task_get_task_data (task);
+
+  arm_phase (s, phase, phase == PHASE_QUIT ? MIN (QUIT_TIMEOUT_MS, s->self->reply_timeout_ms)
+                                           : s->self->reply_timeout_ms);
+  s->handler = handler;
+  try_parse (task);
+}
+
+static void
+on_written_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Session *s = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  /* The flight may hold credentials: wipe it as soon as it is on the wire. */
+  explicit_bzero (s->outbuf->str, s->outbuf->len);
+  g_string_truncate (s->outbuf, 0);
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
+    {
+      session_fail (task, error);
+      return;
+    }
+  expect_reply (task, s->phase, s->handler);
+}
+
+/* Writes a whole flight of commands in one write (PIPELINING, and no Nagle delay), then reads
+ * one reply for @handler. */
+static void
+send_flight (GTask        *task,
+             Phase         phase,
+             ReplyHandler  handler)
+{
+  Session *s = g_task_get_task_data (task);
+
+  arm_phase (s, phase, phase == PHASE_QUIT ? MIN (QUIT_TIMEOUT_MS, s->self->reply_timeout_ms)
+                                           : s->self->reply_timeout_ms);
+  s->handler = handler;
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (s->stream),
+                                   s->outbuf->str, s->outbuf->len, G_PRIORITY_DEFAULT, s->op,
+                                   on_written_cb, g_object_ref (task));
+}
+
+/* Adds one command to the next flight; @shown replaces it in the transcript (credentials). */
+static void
+queue_command (Session    *s,
+               const char *command,
+               const char *shown)
+{
+  transcript_add (s->self, "C: ", shown ? shown : command);
+  g_string_append (s->outbuf, command);
+  g_string_append (s->outbuf, "\r\n");
+}
+
+static void
+send_command (GTask        *task,
+              Phase         phase,
+              const char   *command,
+              const char   *shown,
+              ReplyHandler  handler)
+{
+  Session *s = g_task_get_task_data (task);
+
+  queue_command (s, command, shown);
+  send_flight (task, phase, handler);
+}
+
+/* --- QUIT, message transfer --------------------------------------------------------------- */
+
+static void
+on_quit_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  session_succeed (task);
+}
+
+static void
+on_body_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (reply->code / 100 != 2)
+    {
+      fail_with_reply (task, RELAY_SMTP_ERROR_DATA, _("The server refused the message"), reply);
+      return;
+    }
+  s->final_reply = relay_smtp_reply_to_display (reply);
+  s->quitting = TRUE;
+  send_command (task, PHASE_QUIT, "QUIT", NULL, on_quit_reply);
+}
+
+static void
+on_body_written_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
+    {
+      session_fail (task, error);
+      return;
+    }
+  expect_reply (task, PHASE_BODY, on_body_reply);
+}
+
+static void
+on_data_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+  g_autofree char *shown = NULL;
+  gsize length;
+  const guint8 *data;
+
+  if (reply->code != 354)
+    {
+      fail_with_reply (task, RELAY_SMTP_ERROR_DATA, _("The server would not accept the message"), reply);
+      return;
+    }
+
+  data = g_bytes_get_data (s->body, &length);
+  shown = g_strdup_printf (_("<message of %" G_GSIZE_FORMAT " bytes>"), length);
+  transcript_add (s->self, "C: ", shown);
+  arm_phase (s, PHASE_BODY, s->self->reply_timeout_ms);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (s->stream), data, length,
+                                   G_PRIORITY_DEFAULT, s->op, on_body_written_cb,
+                                   g_object_ref (task));
+}
+
+static void send_next_rcpt (GTask *task);
+
+static void
+after_recipients (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (s->pipelined)
+    expect_reply (task, PHASE_DATA, on_data_reply);
+  else
+    send_command (task, PHASE_DATA, "DATA", NULL, on_data_reply);
+}
+
+static void
+on_rcpt_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+  const char * const *rcpts = relay_smtp_message_get_recipients (s->message);
+
+  if (reply->code / 100 != 2)
+    {
+      g_autofree char *what = g_strdup_printf (_("The server refused the recipient %s"),
+                                               rcpts[s->rcpt_index]);
+
+      /* Closing without the final dot makes the server drop the transaction. */
+      fail_with_reply (task, RELAY_SMTP_ERROR_RECIPIENT, what, reply);
+      return;
+    }
+  s->rcpt_index++;
+  if (rcpts[s->rcpt_index] == NULL)
+    after_recipients (task);
+  else if (s->pipelined)
+    expect_reply (task, PHASE_RCPT, on_rcpt_reply);
+  else
+    send_next_rcpt (task);
+}
+
+static void
+send_next_rcpt (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+  const char * const *rcpts = relay_smtp_message_get_recipients (s->message);
+  g_autofree char *command = g_strdup_printf ("RCPT TO:<%s>", rcpts[s->rcpt_index]);
+
+  send_command (task, PHASE_RCPT, command, NULL, on_rcpt_reply);
+}
+
+static void
+on_mail_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (reply->code / 100 != 2)
+    {
+      g_autofree char *what = g_strdup_printf (_("The server refused the sender %s"),
+                                               relay_smtp_message_get_sender (s->message));
+
+      fail_with_reply (task, RELAY_SMTP_ERROR_SENDER, what, reply);
+      return;
+    }
+  if (s->pipelined)
+    expect_reply (task, PHASE_RCPT, on_rcpt_reply);
+  else
+    send_next_rcpt (task);
+}
+
+static void
+start_mail (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+  RelaySmtpMessage *message = s->message;
+  GBytes *data = relay_smtp_message_get_data (message);
+  g_autoptr(GString) mail = g_string_new (NULL);
+  gsize length;
+
+  set_step (s->self, RELAY_SMTP_STEP_SENDING);
+  s->body = relay_smtp_dot_stuff (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+  length = g_bytes_get_size (s->body);
+
+  g_string_printf (mail, "MAIL FROM:<%s>", relay_smtp_message_get_sender (message));
+  if (relay_smtp_message_is_8bit (message))
+    {
+      if (!s->caps.eightbitmime)
+        {
+          session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
+                                           _("The message has 8-bit content but the server %s does not accept it (no 8BITMIME); nothing was sent."),
+                                           s->host));
+          return;
+        }
+      g_string_append (mail, " BODY=8BITMIME");
+    }
+  if (s->caps.size)
+    {
+      if (s->caps.size_limit > 0 && length > s->caps.size_limit)
+        {
+          session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
+                                           _("The message is %" G_GSIZE_FORMAT " bytes but the server %s accepts at most %" G_GUINT64_FORMAT "; nothing was sent."),
+                                           length, s->host, s->caps.size_limit));
+          return;
+        }
+      g_string_append_printf (mail, " SIZE=%" G_GSIZE_FORMAT, length);
+    }
+
+  s->rcpt_index = 0;
+  s->pipelined = s->caps.pipelining;
+  queue_command (s, mail->str, NULL);
+  if (s->pipelined)
+    {
+      /* RFC 2920: MAIL, every RCPT and DATA in one flight; the replies come back in order. */
+      for (const char * const *r = relay_smtp_message_get_recipients (message); *r; r++)
+        {
+          g_autofree char *rcpt = g_strdup_printf ("RCPT TO:<%s>", *r);
+
+          queue_command (s, rcpt, NULL);
+        }
+      queue_command (s, "DATA", NULL);
+    }
+  send_flight (task, PHASE_MAIL, on_mail_reply);
+}
+
+/* --- AUTH (RFC 4954) ---------------------------------------------------------------------- */
+
+static char *
+base64_of (const char *text,
+           gsize       length)
+{
+  return g_base64_encode ((const guchar *) text, length);
+}
+
+static void on_auth_reply (GTask *task, RelaySmtpReply *reply);
+
+static void
+send_auth_response (GTask          *task,
+                    RelaySmtpReply *challenge)
+{
+  Session *s = g_task_get_task_data (task);
+  g_autofree char *response = NULL;
+
+  if (s->mech == RELAY_SMTP_AUTH_LOGIN)
+    {
+      const char *value = s->auth_round == 1 ? s->username : s->password;
+
+      response = base64_of (value, strlen (value));
+    }
+  else /* CRAM-MD5, RFC 2195 */
+    {
+      gsize length = 0;
+      g_autofree guchar *nonce = g_base64_decode (challenge->lines[0], &length);
+      g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_MD5, (const guchar *) s->password,
+                                          strlen (s->password));
+      g_autofree char *plain = NULL;
+
+      g_hmac_update (hmac, nonce, length);
+      plain = g_strdup_printf ("%s %s", s->username, g_hmac_get_string (hmac));
+      response = base64_of (plain, strlen (plain));
+      explicit_bzero (plain, strlen (plain));
+    }
+  send_command (task, PHASE_AUTH, response, "<redacted>", on_auth_reply);
+  explicit_bzero (response, strlen (response));
+}
+
+static void
+on_auth_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+  guint max_rounds = s->mech == RELAY_SMTP_AUTH_LOGIN ? 2 : s->mech == RELAY_SMTP_AUTH_CRAM_MD5 ? 1 : 0;
+
+  if (reply->code == 235)
+    {
+      start_mail (task);
+      return;
+    }
+  if (reply->code == 334)
+    {
+      if (s->auth_round >= MIN (max_rounds, MAX_AUTH_ROUNDS))
+        {
+          fail_with_reply (task, RELAY_SMTP_ERROR_AUTH,
+                           _("The server asked for more login steps than the method has"), reply);
+          return;
+        }
+      s->auth_round++;
+      send_auth_response (task, reply);
+      return;
+    }
+
+  switch (reply->code)
+    {
+    case 535:
+      fail_with_reply (task, RELAY_SMTP_ERROR_AUTH,
+                       _("The server rejected the user name or password"), reply);
+      break;
+    case 534:
+      fail_with_reply (task, RELAY_SMTP_ERROR_AUTH,
+                       _("The server wants a stronger login method, an app password or a web login first"),
+                       reply);
+      break;
+    case 538:
+      fail_with_reply (task, RELAY_SMTP_ERROR_AUTH,
+                       _("The server requires encryption for this login method"), reply);
+      break;
+    case 454:
+      fail_with_reply (task, RELAY_SMTP_ERROR_AUTH,
+                       _("The server could not check the login now (temporary failure); try again later"),
+                       reply);
+      break;
+    default:
+      fail_with_reply (task, RELAY_SMTP_ERROR_AUTH, _("Login failed"), reply);
+      break;
+    }
+}
+
+static void
+start_auth (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  set_step (s->self, RELAY_SMTP_STEP_AUTHENTICATING);
+  s->auth_round = 0;
+
+  if (!s->caps.auth || s->caps.auth_mechs == 0)
+    {
+      if (s->caps.auth)
+        session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_AUTH_UNAVAILABLE,
+                                         _("The server %s offers only login methods this application does not support (%s)."),
+                                         s->host, s->caps.auth_offered));
+      else
+        session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_AUTH_UNAVAILABLE,
+                                         _("The server %s does not offer login (AUTH) on this connection."),
+                                         s->host));
+      return;
+    }
+
+  /* Strongest first: CRAM-MD5 never sends the password itself. */
+  if (s->caps.auth_mechs & RELAY_SMTP_AUTH_CRAM_MD5)
+    {
+      s->mech = RELAY_SMTP_AUTH_CRAM_MD5;
+      send_command (task, PHASE_AUTH, "AUTH CRAM-MD5", NULL, on_auth_reply);
+    }
+  else if (s->caps.auth_mechs & RELAY_SMTP_AUTH_PLAIN)
+    {
+      gsize ulen = strlen (s->username);
+      gsize plen = strlen (s->password);
+      g_autofree char *token = g_malloc (ulen + plen + 2);
+      g_autofree char *b64 = NULL;
+      g_autofree char *command = NULL;
+
+      /* authzid (empty) NUL authcid NUL passwd, sent as the initial response */
+      token[0] = '\0';
+      memcpy (token + 1, s->username, ulen + 1);
+      memcpy (token + ulen + 2, s->password, plen);
+      b64 = base64_of (token, ulen + plen + 2);
+      explicit_bzero (token, ulen + plen + 2);
+      command = g_strconcat ("AUTH PLAIN ", b64, NULL);
+      explicit_bzero (b64, strlen (b64));
+      s->mech = RELAY_SMTP_AUTH_PLAIN;
+      send_command (task, PHASE_AUTH, command, "AUTH PLAIN <redacted>", on_auth_reply);
+      explicit_bzero (command, strlen (command));
+    }
+  else
+    {
+      s->mech = RELAY_SMTP_AUTH_LOGIN;
+      send_command (task, PHASE_AUTH, "AUTH LOGIN", NULL, on_auth_reply);
+    }
+}
+
+/* --- EHLO, STARTTLS ----------------------------------------------------------------------- */
+
+static void
+after_capabilities (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (s->security == RELAY_SECURITY_STARTTLS && s->tls == NULL)
+    {
+      start_tls (task);
+      return;
+    }
+  if (s->authenticate)
+    start_auth (task);
+  else
+    start_mail (task);
+}
+
+static void
+on_helo_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (reply->code != 250)
+    {
+      fail_with_reply (task, RELAY_SMTP_ERROR_EHLO,
+                       _("The server refused the client’s introduction (EHLO and HELO)"), reply);
+      return;
+    }
+  /* HELO means no extensions at all, hence no STARTTLS and no AUTH. */
+  relay_smtp_capabilities_clear (&s->caps);
+  if (s->security == RELAY_SECURITY_STARTTLS && s->tls == NULL)
+    {
+      session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_STARTTLS_UNAVAILABLE,
+                                       _("The server %s does not support encryption (STARTTLS), which this account requires; nothing was sent."),
+                                       s->host));
+      return;
+    }
+  after_capabilities (task);
+}
+
+static void
+on_ehlo_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (reply->code == 250)
+    {
+      relay_smtp_capabilities_parse (reply, &s->caps);
+      if (s->security == RELAY_SECURITY_STARTTLS && s->tls == NULL && !s->caps.starttls)
+        {
+          session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_STARTTLS_UNAVAILABLE,
+                                           _("The server %s does not offer encryption (STARTTLS), which this account requires; nothing was sent."),
+                                           s->host));
+          return;
+        }
+      after_capabilities (task);
+      return;
+    }
+  if (reply->code / 100 == 5 && reply->code != 554 && !s->tried_helo)
+    {
+      /* RFC 5321 §3.2: a server that does not know EHLO answers 5xx; fall back to HELO. */
+      g_autofree char *command = g_strconcat ("HELO ", s->helo, NULL);
+
+      s->tried_helo = TRUE;
+      send_command (task, PHASE_EHLO, command, NULL, on_helo_reply);
+      return;
+    }
+  fail_with_reply (task, RELAY_SMTP_ERROR_EHLO,
+                   _("The server refused the client’s introduction (EHLO)"), reply);
+}
+
+static void
+send_ehlo (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+  g_autofree char *command = g_strconcat ("EHLO ", s->helo, NULL);
+
+  /* RFC 3207 §4.2: what the server said before TLS may have been forged. */
+  relay_smtp_capabilities_clear (&s->caps);
+  s->tried_helo = FALSE;
+  set_step (s->self, RELAY_SMTP_STEP_GREETING);
+  send_command (task, PHASE_EHLO, command, NULL, on_ehlo_reply);
+}
+
+static void
+on_greeting (GTask          *task,
+             RelaySmtpReply *reply)
+{
+  if (reply->code != 220)
+    {
+      fail_with_reply (task, RELAY_SMTP_ERROR_GREETING, _("The server refused the session"), reply);
+      return;
+    }
+  send_ehlo (task);
+}
+
+static void
+expect_greeting (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  set_step (s->self, RELAY_SMTP_STEP_GREETING);
+  expect_reply (task, PHASE_GREETING, on_greeting);
+}
+
+/* --- TLS ---------------------------------------------------------------------------------- */
+
+static char *
+certificate_fingerprint (GTlsCertificate *certificate)
+{
+  g_autoptr(GByteArray) der = NULL;
+
+  g_object_get (certificate, "certificate", &der, NULL);
+  if (der == NULL)
+    return NULL;
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
+}
+
+static char *
+describe_certificate_flags (GTlsCertificateFlags flags,
+                            const char          *host)
+{
+  g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func (g_free);
+
+  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
+    g_ptr_array_add (reasons, g_strdup (_("it is signed by an unknown issuer")));
+  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
+    g_ptr_array_add (reasons, g_strdup_printf (_("it was issued for a different host name than %s"), host));
+  if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
+    g_ptr_array_add (reasons, g_strdup (_("it is not valid yet")));
+  if (flags & G_TLS_CERTIFICATE_EXPIRED)
+    g_ptr_array_add (reasons, g_strdup (_("it has expired")));
+  if (flags & G_TLS_CERTIFICATE_REVOKED)
+    g_ptr_array_add (reasons, g_strdup (_("it has been revoked")));
+  if (flags & G_TLS_CERTIFICATE_INSECURE)
+    g_ptr_array_add (reasons, g_strdup (_("it uses an insecure algorithm")));
+  if (reasons->len == 0)
+    g_ptr_array_add (reasons, g_strdup (_("it could not be verified")));
+  g_ptr_array_add (reasons, NULL);
+  return g_strjoinv (_(", and "), (char **) reasons->pdata);
+}
+
+/* Records why verification failed, so the UI can explain it and offer to pin; accepts only a
+ * certificate whose fingerprint the user pinned before, never "any" certificate. */
+static gboolean
+on_accept_certificate_cb (GTlsConnection       *tls,
+                          GTlsCertificate      *peer,
+                          GTlsCertificateFlags  errors,
+                          gpointer              user_data)
+{
+  Session *s = user_data;
+  RelaySmtpClient *self = s->self;
+
+  self->certificate_errors = errors;
+  g_free (self->peer_fingerprint);
+  self->peer_fingerprint = certificate_fingerprint (peer);
+
+  if (s->pinned != NULL && self->peer_fingerprint != NULL
+      && g_strcmp0 (s->pinned, self->peer_fingerprint) == 0)
+    {
+      g_autofree char *why = describe_certificate_flags (errors, s->host);
+      g_autofree char *line = g_strdup_printf (_("certificate accepted by its pinned fingerprint although %s"), why);
+
+      transcript_add (self, "TLS: ", line);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+on_handshake_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Session *s = g_task_get_task_data (task);
+  RelaySmtpClient *self = s->self;
+  GError *error = NULL;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (object), result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        session_fail (task, error);
+      else if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE)
+               || self->certificate_errors != 0)
+        {
+          g_autofree char *why = describe_certificate_flags (self->certificate_errors, s->host);
+
+          g_error_free (error);
+          if (s->pinned != NULL)
+            error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CERTIFICATE,
+                                 _("The certificate of %s is not trusted: %s. It does not match the pinned certificate either; its SHA-256 fingerprint is %s."),
+                                 s->host, why, self->peer_fingerprint ? self->peer_fingerprint : "?");
+          else
+            error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CERTIFICATE,
+                                 _("The certificate of %s is not trusted: %s. Its SHA-256 fingerprint is %s."),
+                                 s->host, why, self->peer_fingerprint ? self->peer_fingerprint : "?");
+          session_fail (task, error);
+        }
+      else
+        {
+          g_autofree char *detail = relay_smtp_sanitize_text (error->message, -1);
+
+          g_error_free (error);
+          session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TLS,
+                                           _("Encryption (TLS) with %s port %u failed: %s"),
+                                           s->host, s->port, detail));
+        }
+      return;
+    }
+
+  {
+    GTlsCertificate *peer = g_tls_connection_get_peer_certificate (s->tls);
+    const char *cipher = g_tls_connection_get_ciphersuite_name (s->tls);
+    const char *version = "TLS";
+    g_autofree char *line = NULL;
+
+    switch (g_tls_connection_get_protocol_version (s->tls))
+      {
+      case G_TLS_PROTOCOL_VERSION_TLS_1_2:
+        version = "TLS 1.2";
+        break;
+      case G_TLS_PROTOCOL_VERSION_TLS_1_3:
+        version = "TLS 1.3";
+        break;
+      default:
+        break;
+      }
+    if (peer != NULL && self->peer_fingerprint == NULL)
+      self->peer_fingerprint = certificate_fingerprint (peer);
+    line = g_strdup_printf (_("handshake done: %s, %s, certificate SHA-256 %s"), version,
+                            cipher ? cipher : "?",
+                            self->peer_fingerprint ? self->peer_fingerprint : "?");
+    transcript_add (self, "TLS: ", line);
+  }
+
+  s->stream = G_IO_STREAM (s->tls);
+  if (s->security == RELAY_SECURITY_TLS)
+    expect_greeting (task);
+  else
+    send_ehlo (task);
+}
+
+static void
+handshake (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+  RelaySmtpClient *self = s->self;
+  g_autoptr(GSocketConnectable) identity = NULL;
+  GIOStream *tls;
+  GError *error = NULL;
+
+  set_step (self, RELAY_SMTP_STEP_SECURING);
+  arm_phase (s, PHASE_TLS, self->reply_timeout_ms);
+
+  /* The configured name, normalised, is the identity: never what the server claims. */
+  identity = g_network_address_new (s->host, s->port);
+  tls = g_tls_client_connection_new (G_IO_STREAM (s->connection), identity, &error);
+  if (tls == NULL)
+    {
+      g_autofree char *detail = relay_smtp_sanitize_text (error->message, -1);
+
+      g_error_free (error);
+      session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TLS,
+                                       _("Encryption (TLS) is not available: %s"), detail));
+      return;
+    }
+  s->tls = G_TLS_CONNECTION (tls);
+  if (self->tls_database != NULL)
+    g_tls_connection_set_database (s->tls, self->tls_database);
+  g_signal_connect (s->tls, "accept-certificate", G_CALLBACK (on_accept_certificate_cb), s);
+  transcript_add (self, "TLS: ", _("starting handshake"));
+  g_tls_connection_handshake_async (s->tls, G_PRIORITY_DEFAULT, s->op, on_handshake_cb,
+                                    g_object_ref (task));
+}
+
+static void
+on_starttls_reply (GTask          *task,
+                   RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (reply->code != 220)
+    {
+      fail_with_reply (task, RELAY_SMTP_ERROR_STARTTLS,
+                       _("The server refused to start encryption (STARTTLS)"), reply);
+      return;
+    }
+  if (s->inbuf->len > 0)
+    {
+      /* CVE-2021-22947: these bytes were injected before encryption; acting on them would let
+       * a man in the middle answer for the server. */
+      session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_PROTOCOL,
+                                       _("The server %s sent unexpected data right after agreeing to STARTTLS, which is a sign of tampering; the connection was closed."),
+                                       s->host));
+      return;
+    }
+  handshake (task);
+}
+
+static void
+start_tls (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  set_step (s->self, RELAY_SMTP_STEP_SECURING);
+  send_command (task, PHASE_STARTTLS, "STARTTLS", NULL, on_starttls_reply);
+}
+
+/* --- connecting --------------------------------------------------------------------------- */
+
+/* How much a connect error tells the user; the most telling one of all addresses is shown. */
+static int
+connect_error_rank (const GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+    return 5;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+    return 4;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE)
+      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE))
+    return 3;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return 2;
+  return 1;
+}
+
+static char *
+default_helo_name (GSocketConnection *connection)
+{
+  g_autofree char *host = g_ascii_strdown (g_get_host_name (), -1);
+  g_autoptr(GSocketAddress) local = NULL;
+
+  /* Only a fully qualified LDH name may follow EHLO (RFC 5321 §4.1.4); anything else could even
+   * carry a line break (nodemailer's EHLO advisory). */
+  if (strchr (host, '.') != NULL && relay_hostname_is_ldh_name (host))
+    return g_steal_pointer (&host);
+
+  local = g_socket_connection_get_local_address (connection, NULL);
+  if (G_IS_INET_SOCKET_ADDRESS (local))
+    {
+      GInetAddress *address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local));
+      g_autofree char *text = g_inet_address_to_string (address);
+
+      if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+        return g_strdup_printf ("[IPv6:%s]", text);
+      return g_strdup_printf ("[%s]", text);
+    }
+  return g_strdup ("[127.0.0.1]");
+}
+
+static void connect_next (GTask *task);
+
+static void
+on_attempt_cancelled_cb (GCancellable *op,
+                         gpointer      user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+static gboolean
+on_attempt_timeout_cb (gpointer user_data)
+{
+  Session *s = user_data;
+
+  s->attempt_timed_out = TRUE;
+  g_cancellable_cancel (s->attempt);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_connected_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Session *s = g_task_get_task_data (task);
+  RelaySmtpClient *self = s->self;
+  GError *error = NULL;
+  GSocketConnection *connection;
+
+  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (object), result, &error);
+
+  clear_source (&s->attempt_timer);
+  g_cancellable_disconnect (s->op, s->attempt_handler);
+  s->attempt_handler = 0;
+  g_clear_object (&s->attempt);
+
+  if (connection == NULL)
+    {
+      g_autofree char *line = NULL;
+
+      if (g_cancellable_is_cancelled (s->op))
+        {
+          session_fail (task, error);
+          return;
+        }
+      if (s->attempt_timed_out)
+        {
+          g_clear_error (&error);
+          error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "connect deadline");
+        }
+      line = g_strdup_printf (_("connecting to %s port %u failed: %s"),
+                              s->current_address, s->port, error->message);
+      transcript_add (self, "", line);
+      if (connect_error_rank (error) > s->connect_error_rank)
+        {
+          s->connect_error_rank = connect_error_rank (error);
+          g_clear_error (&s->connect_error);
+          s->connect_error = g_steal_pointer (&error);
+          g_free (s->connect_error_address);
+          s->connect_error_address = g_strdup (s->current_address);
+        }
+      g_clear_error (&error);
+      connect_next (task);
+      return;
+    }
+
+  s->connection = connection;
+  s->stream = G_IO_STREAM (connection);
+  {
+    g_autofree char *line = g_strdup_printf (_("connected to %s port %u"), s->current_address, s->port);
+
+    transcript_add (self, "", line);
+  }
+#ifdef TCP_NODELAY
+  /* Each flight is one write already; Nagle would only delay it waiting for an ACK. */
+  g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY,
+                       1, NULL);
+#endif
+  if (s->helo == NULL)
+    s->helo = default_helo_name (connection);
+
+  if (s->security == RELAY_SECURITY_TLS)
+    handshake (task);  /* RFC 8314: nothing is read or written before TLS */
+  else
+    expect_greeting (task);
+}
+
+static void
+connect_next (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+  GInetAddress *address;
+  g_autoptr(GSocketAddress) socket_address = NULL;
+
+  if (s->next_address == NULL)
+    {
+      GError *error;
+
+      if (s->connect_error != NULL)
+        error = relay_smtp_error_new_network (s->connect_error, s->host,
+                                              s->connect_error_address, s->port);
+      else
+        error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RESOLVE,
+                             _("The server name “%s” cannot be resolved: it has no address."), s->host);
+      session_fail (task, error);
+      return;
+    }
+
+  address = s->next_address->data;
+  s->next_address = s->next_address->next;
+  g_free (s->current_address);
+  s->current_address = g_inet_address_to_string (address);
+  socket_address = g_inet_socket_address_new (address, s->port);
+
+  s->phase = PHASE_CONNECT;
+  s->attempt_timed_out = FALSE;
+  s->attempt = g_cancellable_new ();
+  s->attempt_handler = g_cancellable_connect (s->op, G_CALLBACK (on_attempt_cancelled_cb),
+                                              s->attempt, NULL);
+  s->attempt_timer = add_timer (s->self->connect_timeout_ms, on_attempt_timeout_cb, s);
+  g_socket_client_connect_async (s->socket_client, G_SOCKET_CONNECTABLE (socket_address),
+                                 s->attempt, on_connected_cb, g_object_ref (task));
+}
+
+static void
+start_connecting (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  clear_source (&s->phase_timer);
+  set_step (s->self, RELAY_SMTP_STEP_CONNECTING);
+  s->phase = PHASE_CONNECT;
+  s->socket_client = g_socket_client_new ();
+  /* Per-address attempts in order give a truthful per-address error (network-facts §5), and a
+   * proxy would hide which rule blocked what. */
+  g_socket_client_set_enable_proxy (s->socket_client, FALSE);
+  s->next_address = s->addresses;
+  connect_next (task);
+}
+
+static void
+on_resolved_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Session *s = g_task_get_task_data (task);
+  GError *error = NULL;
+  GList *addresses;
+
+  addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (object), result, &error);
+  if (addresses == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        session_fail (task, error);
+      else
+        {
+          GError *mapped = relay_smtp_error_new_network (error, s->host, NULL, s->port);
+
+          g_error_free (error);
+          session_fail (task, mapped);
+        }
+      return;
+    }
+  s->addresses = addresses;
+  start_connecting (task);
+}
+
+/* --- entry points ------------------------------------------------------------------------- */
+
+static gboolean
+has_line_break (const char *s)
+{
+  return s != NULL && strpbrk (s, "\r\n") != NULL;
+}
+
+static gboolean
+is_valid_helo (const char *name)
+{
+  gsize len = strlen (name);
+
+  if (len > 2 && name[0] == '[' && name[len - 1] == ']')
+    {
+      g_autofree char *inner = g_strndup (name + 1, len - 2);
+      const char *ip = g_ascii_strncasecmp (inner, "IPv6:", 5) == 0 ? inner + 5 : inner;
+
+      return g_hostname_is_ip_address (ip);
+    }
+  return relay_hostname_is_ldh_name (name);
+}
+
+/* Lower case hex without separators, so "AB:CD:…" as browsers show it also matches. */
+static char *
+normalize_fingerprint (const char *text)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = text; *p; p++)
+    {
+      if (*p == ':' || *p == ' ')
+        continue;
+      if (!g_ascii_isxdigit (*p))
+        {
+          g_string_free (out, TRUE);
+          return NULL;
+        }
+      g_string_append_c (out, g_ascii_tolower (*p));
+    }
+  if (out->len != 64)
+    {
+      g_string_free (out, TRUE);
+      return NULL;
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+on_caller_cancelled_cb (GCancellable *cancellable,
+                        gpointer      user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+/* Everything that can be checked without the network is checked here, so that a bad value never
+ * causes a connection at all. */
+static gboolean
+prepare_session (RelaySmtpClient  *self,
+                 Session          *s,
+                 GError          **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  s->host = relay_hostname_normalize (self->host, &s->host_is_ip, &local_error);
+  if (s->host == NULL)
+    {
+      g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                   _("The server name is not valid: %s"), local_error->message);
+      return FALSE;
+    }
+  s->security = self->security;
+  s->port = relay_security_effective_port (self->security, self->port);
+
+  if (self->helo_name != NULL && *self->helo_name != '\0')
+    {
+      if (has_line_break (self->helo_name) || !is_valid_helo (self->helo_name))
+        {
+          g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                               _("The client name (HELO) must be a fully qualified host name or an address literal such as [192.0.2.1]."));
+          return FALSE;
+        }
+      s->helo = g_strdup (self->helo_name);
+    }
+
+  if (self->pinned_certificate != NULL && *self->pinned_certificate != '\0')
+    {
+      s->pinned = normalize_fingerprint (self->pinned_certificate);
+      if (s->pinned == NULL)
+        {
+          g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                               _("The pinned certificate must be a SHA-256 fingerprint of 64 hexadecimal digits."));
+          return FALSE;
+        }
+    }
+
+  s->authenticate = self->username != NULL && *self->username != '\0';
+  if (s->authenticate)
+    {
+      for (const guchar *p = (const guchar *) self->username; *p; p++)
+        {
+          if (*p < 0x20 || *p == 0x7f)
+            {
+              g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                                   _("The user name contains a line break or another control character."));
+              return FALSE;
+            }
+        }
+      if (!g_utf8_validate (self->username, -1, NULL))
+        {
+          g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                               _("The user name is not valid UTF-8 text."));
+          return FALSE;
+        }
+      if (has_line_break (self->password))
+        {
+          g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                               _("The password contains a line break, which cannot be sent to an SMTP server."));
+          return FALSE;
+        }
+      if (self->security == RELAY_SECURITY_NONE && !self->allow_plaintext_auth)
+        {
+          g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_PLAINTEXT_AUTH_REFUSED,
+                               _("Login refused: the password would be sent unencrypted. Choose STARTTLS or TLS; nothing was sent."));
+          return FALSE;
+        }
+      s->username = g_strdup (self->username);
+      s->password = g_strdup (self->password ? self->password : "");
+    }
+  return TRUE;
+}
+
+/**
+ * relay_smtp_client_send_async:
+ * @self: a #RelaySmtpClient
+ * @message: the message to submit
+ * @cancellable: (nullable): cancels the whole session
+ * @callback: called when the server accepted the message or the session failed
+ * @user_data: data for @callback
+ *
+ * Resolves, connects, secures, logs in and submits @message with the current settings. Only
+ * one send runs at a time per client; the transcript and certificate details describe the
+ * latest send.
+ */
+void
+relay_smtp_client_send_async (RelaySmtpClient     *self,
+                              RelaySmtpMessage    *message,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  Session *s;
+
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  g_return_if_fail (message != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, relay_smtp_client_send_async);
+
+  if (self->busy)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("A message is already being sent"));
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  s = g_new0 (Session, 1);
+  s->self = self;
+  s->message = relay_smtp_message_ref (message);
+  s->inbuf = g_byte_array_new ();
+  s->outbuf = g_string_new (NULL);
+  g_task_set_task_data (task, s, (GDestroyNotify) session_free);
+
+  g_string_truncate (self->transcript, 0);
+  self->transcript_start = g_get_monotonic_time ();
+  self->certificate_errors = 0;
+  g_clear_pointer (&self->peer_fingerprint, g_free);
+  set_step (self, RELAY_SMTP_STEP_IDLE);
+
+  if (!prepare_session (self, s, &error))
+    {
+      transcript_add (self, _("Error: "), error->message);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  self->busy = TRUE;
+  s->op = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      s->caller = g_object_ref (cancellable);
+      s->caller_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
+                                                 g_object_ref (s->op), g_object_unref);
+    }
+  s->session_timer = add_timer (self->session_timeout_ms, on_session_timeout_cb, s);
+
+  if (s->host_is_ip)
+    {
+      s->addresses = g_list_prepend (NULL, g_inet_address_new_from_string (s->host));
+      start_connecting (task);
+      return;
+    }
+
+  set_step (self, RELAY_SMTP_STEP_RESOLVING);
+  arm_phase (s, PHASE_RESOLVE, self->connect_timeout_ms);
+  {
+    g_autoptr(GResolver) resolver = g_resolver_get_default ();
+    g_autofree char *line = g_strdup_printf (_("looking up %s"), s->host);
+
+    transcript_add (self, "", line);
+    g_resolver_lookup_by_name_async (resolver, s->host, s->op, on_resolved_cb,
+                                     g_object_ref (task));
+  }
+}
+
+/**
+ * relay_smtp_client_send_finish:
+ *
+ * Returns: (transfer full): the server's reply to the end of the message, such as
+ *   "250 2.0.0 Ok: queued as 4F1A", or %NULL with @error set (a #RELAY_SMTP_ERROR, or
+ *   %G_IO_ERROR_CANCELLED)
+ */
+char *
+relay_smtp_client_send_finish (RelaySmtpClient  *self,
+                               GAsyncResult     *result,
+                               GError          **error)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- GObject ------------------------------------------------------------------------------ */
+
+RelaySmtpClient *
+relay_smtp_client_new (void)
+{
+  return g_object_new (RELAY_TYPE_SMTP_CLIENT, NULL);
+}
+
+static void
+relay_smtp_client_finalize (GObject *object)
+{
+  RelaySmtpClient *self = (RelaySmtpClient *) object;
+
+  g_free (self->host);
+  g_free (self->username);
+  wipe_string (self->password);
+  g_free (self->helo_name);
+  g_free (self->pinned_certificate);
+  g_clear_object (&self->tls_database);
+  g_string_free (self->transcript, TRUE);
+  g_free (self->peer_fingerprint);
+
+  G_OBJECT_CLASS (relay_smtp_client_parent_class)->finalize (object);
+}
+
+static gboolean
+replace_string (char       **slot,
+                const char  *value)
+{
+  if (g_strcmp0 (*slot, value) == 0)
+    return FALSE;
+  g_free (*slot);
+  *slot = g_strdup (value);
+  return TRUE;
+}
+
+static void
+set_timeout (RelaySmtpClient *self,
+             guint           *slot,
+             guint            value,
+             guint            prop)
+{
+  if (*slot == value)
+    return;
+  *slot = value;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+static void
+relay_smtp_client_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  RelaySmtpClient *self = RELAY_SMTP_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_HOST:
+      g_value_set_string (value, self->host);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, self->port);
+      break;
+    case PROP_SECURITY:
+      g_value_set_uint (value, self->security);
+      break;
+    case PROP_USERNAME:
+      g_value_set_string (value, self->username);
+      break;
+    case PROP_ALLOW_PLAINTEXT_AUTH:
+      g_value_set_boolean (value, self->allow_plaintext_auth);
+      break;
+    case PROP_HELO_NAME:
+      g_value_set_string (value, self->helo_name);
+      break;
+    case PROP_PINNED_CERTIFICATE:
+      g_value_set_string (value, self->pinned_certificate);
+      break;
+    case PROP_TLS_DATABASE:
+      g_value_set_object (value, self->tls_database);
+      break;
+    case PROP_CONNECT_TIMEOUT:
+      g_value_set_uint (value, self->connect_timeout_ms);
+      break;
+    case PROP_REPLY_TIMEOUT:
+      g_value_set_uint (value, self->reply_timeout_ms);
+      break;
+    case PROP_SESSION_TIMEOUT:
+      g_value_set_uint (value, self->session_timeout_ms);
+      break;
+    case PROP_STEP:
+      g_value_set_enum (value, self->step);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+relay_smtp_client_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  RelaySmtpClient *self = RELAY_SMTP_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_HOST:
+      relay_smtp_client_set_host (self, g_value_get_string (value));
+      break;
+    case PROP_PORT:
+      relay_smtp_client_set_port (self, g_value_get_uint (value));
+      break;
+    case PROP_SECURITY:
+      relay_smtp_client_set_security (self, g_value_get_uint (value));
+      break;
+    case PROP_USERNAME:
+      relay_smtp_client_set_username (self, g_value_get_string (value));
+      break;
+    case PROP_ALLOW_PLAINTEXT_AUTH:
+      relay_smtp_client_set_allow_plaintext_auth (self, g_value_get_boolean (value));
+      break;
+    case PROP_HELO_NAME:
+      relay_smtp_client_set_helo_name (self, g_value_get_string (value));
+      break;
+    case PROP_PINNED_CERTIFICATE:
+      relay_smtp_client_set_pinned_certificate (self, g_value_get_string (value));
+      break;
+    case PROP_TLS_DATABASE:
+      relay_smtp_client_set_tls_database (self, g_value_get_object (value));
+      break;
+    case PROP_CONNECT_TIMEOUT:
+      set_timeout (self, &self->connect_timeout_ms, g_value_get_uint (value), prop_id);
+      break;
+    case PROP_REPLY_TIMEOUT:
+      set_timeout (self, &self->reply_timeout_ms, g_value_get_uint (value), prop_id);
+      break;
+    case PROP_SESSION_TIMEOUT:
+      set_timeout (self, &self->session_timeout_ms, g_value_get_uint (value), prop_id);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+relay_smtp_client_class_init (RelaySmtpClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+  object_class->finalize = relay_smtp_client_finalize;
+  object_class->get_property = relay_smtp_client_get_property;
+  object_class->set_property = relay_smtp_client_set_property;
+
+  properties[PROP_HOST] =
+    g_param_spec_string ("host", NULL, NULL, NULL, flags);
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0, flags);
+  properties[PROP_SECURITY] =
+    g_param_spec_uint ("security", NULL, NULL, 0, RELAY_SECURITY_LAST, RELAY_SECURITY_STARTTLS,
+                       flags);
+  properties[PROP_USERNAME] =
+    g_param_spec_string ("username", NULL, NULL, NULL, flags);
+  properties[PROP_ALLOW_PLAINTEXT_AUTH] =
+    g_param_spec_boolean ("allow-plaintext-auth", NULL, NULL, FALSE, flags);
+  properties[PROP_HELO_NAME] =
+    g_param_spec_string ("helo-name", NULL, NULL, NULL, flags);
+  properties[PROP_PINNED_CERTIFICATE] =
+    g_param_spec_string ("pinned-certificate", NULL, NULL, NULL, flags);
+  properties[PROP_TLS_DATABASE] =
+    g_param_spec_object ("tls-database", NULL, NULL, G_TYPE_TLS_DATABASE, flags);
+  properties[PROP_CONNECT_TIMEOUT] =
+    g_param_spec_uint ("connect-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_CONNECT_TIMEOUT_MS,
+                       flags);
+  properties[PROP_REPLY_TIMEOUT] =
+    g_param_spec_uint ("reply-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_REPLY_TIMEOUT_MS,
+                       flags);
+  properties[PROP_SESSION_TIMEOUT] =
+    g_param_spec_uint ("session-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_SESSION_TIMEOUT_MS,
+                       flags);
+  properties[PROP_STEP] =
+    g_param_spec_enum ("step", NULL, NULL, RELAY_TYPE_SMTP_STEP, RELAY_SMTP_STEP_IDLE,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * RelaySmtpClient::step-changed:
+   * @step: the #RelaySmtpStep now running
+   *
+   * Emitted when a send moves on, for a progress label.
+   */
+  signals[STEP_CHANGED] =
+    g_signal_new ("step-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, RELAY_TYPE_SMTP_STEP);
+}
+
+static void
+relay_smtp_client_init (RelaySmtpClient *self)
+{
+  self->security = RELAY_SECURITY_STARTTLS;
+  self->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+  self->reply_timeout_ms = DEFAULT_REPLY_TIMEOUT_MS;
+  self->session_timeout_ms = DEFAULT_SESSION_TIMEOUT_MS;
+  self->transcript = g_string_new (NULL);
+}
+
+/* --- accessors ---------------------------------------------------------------------------- */
+
+void
+relay_smtp_client_set_host (RelaySmtpClient *self,
+                            const char      *host)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  if (replace_string (&self->host, host))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOST]);
+}
+
+const char *
+relay_smtp_client_get_host (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
+  return self->host;
+}
+
+/**
+ * relay_smtp_client_set_port:
+ * @port: the TCP port, or 0 for the default port of the security setting
+ */
+void
+relay_smtp_client_set_port (RelaySmtpClient *self,
+                            guint16          port)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  if (self->port == port)
+    return;
+  self->port = port;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
+}
+
+guint16
+relay_smtp_client_get_port (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), 0);
+  return self->port;
+}
+
+void
+relay_smtp_client_set_security (RelaySmtpClient *self,
+                                RelaySecurity    security)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  g_return_if_fail ((guint) security <= RELAY_SECURITY_LAST);
+  if (self->security == security)
+    return;
+  self->security = security;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SECURITY]);
+}
+
+RelaySecurity
+relay_smtp_client_get_security (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), RELAY_SECURITY_STARTTLS);
+  return self->security;
+}
+
+/**
+ * relay_smtp_client_set_username:
+ * @username: (nullable): the login; %NULL or "" to send without AUTH
+ */
+void
+relay_smtp_client_set_username (RelaySmtpClient *self,
+                                const char      *username)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  if (replace_string (&self->username, username))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USERNAME]);
+}
+
+const char *
+relay_smtp_client_get_username (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
+  return self->username;
+}
+
+/**
+ * relay_smtp_client_set_password:
+ * @password: (nullable): the password, as read from the keyring
+ *
+ * Kept in memory only: it is no property (so no notify or inspector shows it), never goes into
+ * the transcript or an error, and is overwritten when replaced or when the client goes away.
+ */
+void
+relay_smtp_client_set_password (RelaySmtpClient *self,
+                                const char      *password)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  wipe_string (self->password);
+  self->password = g_strdup (password);
+}
+
+/**
+ * relay_smtp_client_set_allow_plaintext_auth:
+ *
+ * Whether logging in over a connection without encryption is allowed; the user has to opt in.
+ */
+void
+relay_smtp_client_set_allow_plaintext_auth (RelaySmtpClient *self,
+                                            gboolean         allow)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  allow = !!allow;
+  if (self->allow_plaintext_auth == allow)
+    return;
+  self->allow_plaintext_auth = allow;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALLOW_PLAINTEXT_AUTH]);
+}
+
+gboolean
+relay_smtp_client_get_allow_plaintext_auth (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), FALSE);
+  return self->allow_plaintext_auth;
+}
+
+/**
+ * relay_smtp_client_set_helo_name:
+ * @helo_name: (nullable): the name sent with EHLO; %NULL for the host name if it is fully
+ *   qualified, else the local address as a literal
+ */
+void
+relay_smtp_client_set_helo_name (RelaySmtpClient *self,
+                                 const char      *helo_name)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  if (replace_string (&self->helo_name, helo_name))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO_NAME]);
+}
+
+const char *
+relay_smtp_client_get_helo_name (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
+  return self->helo_name;
+}
+
+/**
+ * relay_smtp_client_set_pinned_certificate:
+ * @sha256_hex: (nullable): SHA-256 of the DER certificate the user chose to trust, as hex
+ *
+ * A certificate that fails verification is then accepted if, and only if, it is exactly this
+ * one; a certificate that verifies is accepted as always.
+ */
+void
+relay_smtp_client_set_pinned_certificate (RelaySmtpClient *self,
+                                          const char      *sha256_hex)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  if (replace_string (&self->pinned_certificate, sha256_hex))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PINNED_CERTIFICATE]);
+}
+
+const char *
+relay_smtp_client_get_pinned_certificate (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
+  return self->pinned_certificate;
+}
+
+/**
+ * relay_smtp_client_set_tls_database:
+ * @database: (nullable): trust anchors to verify against; %NULL for the system's
+ */
+void
+relay_smtp_client_set_tls_database (RelaySmtpClient *self,
+                                    GTlsDatabase    *database)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  if (g_set_object (&self->tls_database, database))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_DATABASE]);
+}
+
+GTlsDatabase *
+relay_smtp_client_get_tls_database (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
+  return self->tls_database;
+}
+
+RelaySmtpStep
+relay_smtp_client_get_step (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), RELAY_SMTP_STEP_IDLE);
+  return self->step;
+}
+
+/**
+ * relay_smtp_client_get_transcript:
+ *
+ * The latest session as "C:"/"S:" lines with times relative to its start, TLS events and
+ * errors. Credentials are replaced by "<redacted>" and the message body by its size, so it can
+ * be shown and copied into a bug report.
+ */
+const char *
+relay_smtp_client_get_transcript (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
+  return self->transcript->str;
+}
+
+/**
+ * relay_smtp_client_get_certificate_errors:
+ *
+ * Why the server's certificate failed verification in the latest send; 0 if it did not.
+ */
+GTlsCertificateFlags
+relay_smtp_client_get_certificate_errors (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), 0);
+  return self->certificate_errors;
+}
+
+/**
+ * relay_smtp_client_get_peer_fingerprint:
+ *
+ * The SHA-256 of the server certificate (DER) of the latest send, as lower-case hex, for
+ * relay_smtp_client_set_pinned_certificate(); %NULL before any TLS handshake.
+ */
+const char *
+relay_smtp_client_get_peer_fingerprint (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
+  return self->peer_fingerprint;
+}

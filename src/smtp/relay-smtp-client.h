@@ -1,0 +1,76 @@
+/* relay-smtp-client.h: one SMTP submission over GIO, with progress and a transcript
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "relay-security.h"
+#include "relay-smtp-message.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  RELAY_SMTP_STEP_IDLE,
+  RELAY_SMTP_STEP_RESOLVING,
+  RELAY_SMTP_STEP_CONNECTING,
+  RELAY_SMTP_STEP_SECURING,
+  RELAY_SMTP_STEP_GREETING,
+  RELAY_SMTP_STEP_AUTHENTICATING,
+  RELAY_SMTP_STEP_SENDING,
+  RELAY_SMTP_STEP_DONE,
+} RelaySmtpStep;
+
+#define RELAY_TYPE_SMTP_STEP (relay_smtp_step_get_type ())
+GType relay_smtp_step_get_type (void) G_GNUC_CONST;
+
+#define RELAY_TYPE_SMTP_CLIENT (relay_smtp_client_get_type ())
+
+G_DECLARE_FINAL_TYPE (RelaySmtpClient, relay_smtp_client, RELAY, SMTP_CLIENT, GObject)
+
+RelaySmtpClient      *relay_smtp_client_new                     (void);
+
+void                  relay_smtp_client_set_host                (RelaySmtpClient   *self,
+                                                                 const char        *host);
+const char           *relay_smtp_client_get_host                (RelaySmtpClient   *self);
+void                  relay_smtp_client_set_port                (RelaySmtpClient   *self,
+                                                                 guint16            port);
+guint16               relay_smtp_client_get_port                (RelaySmtpClient   *self);
+void                  relay_smtp_client_set_security            (RelaySmtpClient   *self,
+                                                                 RelaySecurity      security);
+RelaySecurity         relay_smtp_client_get_security            (RelaySmtpClient   *self);
+void                  relay_smtp_client_set_username            (RelaySmtpClient   *self,
+                                                                 const char        *username);
+const char           *relay_smtp_client_get_username            (RelaySmtpClient   *self);
+void                  relay_smtp_client_set_password            (RelaySmtpClient   *self,
+                                                                 const char        *password);
+void                  relay_smtp_client_set_allow_plaintext_auth (RelaySmtpClient  *self,
+                                                                 gboolean           allow);
+gboolean              relay_smtp_client_get_allow_plaintext_auth (RelaySmtpClient  *self);
+void                  relay_smtp_client_set_helo_name           (RelaySmtpClient   *self,
+                                                                 const char        *helo_name);
+const char           *relay_smtp_client_get_helo_name           (RelaySmtpClient   *self);
+void                  relay_smtp_client_set_pinned_certificate  (RelaySmtpClient   *self,
+                                                                 const char        *sha256_hex);
+const char           *relay_smtp_client_get_pinned_certificate  (RelaySmtpClient   *self);
+void                  relay_smtp_client_set_tls_database        (RelaySmtpClient   *self,
+                                                                 GTlsDatabase      *database);
+GTlsDatabase         *relay_smtp_client_get_tls_database        (RelaySmtpClient   *self);
+
+void                  relay_smtp_client_send_async              (RelaySmtpClient   *self,
+                                                                 RelaySmtpMessage  *message,
+                                                                 GCancellable      *cancellable,
+                                                                 GAsyncReadyCallback callback,
+                                                                 gpointer           user_data);
+char                 *relay_smtp_client_send_finish             (RelaySmtpClient   *self,
+                                                                 GAsyncResult      *result,
+                                                                 GError           **error);
+
+RelaySmtpStep         relay_smtp_client_get_step                (RelaySmtpClient   *self);
+const char           *relay_smtp_client_get_transcript          (RelaySmtpClient   *self);
+GTlsCertificateFlags  relay_smtp_client_get_certificate_errors  (RelaySmtpClient   *self);
+const char           *relay_smtp_client_get_peer_fingerprint    (RelaySmtpClient   *self);
+
+G_END_DECLS

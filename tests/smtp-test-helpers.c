@@ -1,0 +1,488 @@
+/* smtp-test-helpers.c
+ *
+ * The scripted server runs each connection in a GThreadedSocketService worker with blocking
+ * I/O, so a script reads top to bottom; the client under test runs on the main context.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+
+#include "smtp-test-helpers.h"
+
+struct _ScriptServer
+{
+  gatomicrefcount  ref_count;
+  GSocketService  *service;
+  guint16          port;
+  char           **script;
+
+  GMutex           lock;
+  GCond            cond;
+  guint            connections;
+  guint            finished;
+  GString         *received;
+  GString         *data;
+  guint            flight_reads;
+  char            *failure;
+};
+
+typedef struct
+{
+  ScriptServer  *server;
+  GInputStream  *in;
+  GOutputStream *out;
+  GString       *pending;
+  guint          reads;
+} Conn;
+
+static void script_server_unref (ScriptServer *server);
+
+static gboolean
+conn_fill (Conn *c)
+{
+  char buf[4096];
+  gssize n = g_input_stream_read (c->in, buf, sizeof buf, NULL, NULL);
+
+  if (n <= 0)
+    return FALSE;
+  c->reads++;
+  g_string_append_len (c->pending, buf, n);
+  g_mutex_lock (&c->server->lock);
+  g_string_append_len (c->server->received, buf, n);
+  g_mutex_unlock (&c->server->lock);
+  return TRUE;
+}
+
+static char *
+conn_read_line (Conn *c)
+{
+  const char *end;
+  char *line;
+
+  while ((end = strstr (c->pending->str, "\r\n")) == NULL)
+    if (!conn_fill (c))
+      return NULL;
+  line = g_strndup (c->pending->str, end - c->pending->str);
+  g_string_erase (c->pending, 0, end - c->pending->str + 2);
+  return line;
+}
+
+static void
+set_failure (ScriptServer *server,
+             char         *failure)
+{
+  g_mutex_lock (&server->lock);
+  if (server->failure == NULL)
+    server->failure = failure;
+  else
+    g_free (failure);
+  g_mutex_unlock (&server->lock);
+}
+
+static gboolean
+run_action (Conn       *c,
+            const char *action)
+{
+  if (g_str_has_prefix (action, "> "))
+    return g_output_stream_write_all (c->out, action + 2, strlen (action + 2), NULL, NULL, NULL);
+
+  if (g_str_has_prefix (action, "< "))
+    {
+      g_autofree char *line = conn_read_line (c);
+
+      if (line == NULL)
+        return FALSE;
+      if (g_ascii_strncasecmp (line, action + 2, strlen (action + 2)) != 0)
+        {
+          set_failure (c->server, g_strdup_printf ("expected “%s”, got “%s”", action + 2, line));
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  if (g_str_has_prefix (action, "<< "))
+    {
+      guint wanted = atoi (action + 3);
+      guint before = c->reads;
+      guint lines = 0;
+
+      /* Count complete lines; already buffered bytes count as no read. */
+      while (TRUE)
+        {
+          lines = 0;
+          for (const char *p = c->pending->str; (p = strstr (p, "\r\n")) != NULL; p += 2)
+            lines++;
+          if (lines >= wanted)
+            break;
+          if (!conn_fill (c))
+            return FALSE;
+        }
+      g_mutex_lock (&c->server->lock);
+      c->server->flight_reads = c->reads - before;
+      g_mutex_unlock (&c->server->lock);
+      for (guint i = 0; i < wanted; i++)
+        g_free (conn_read_line (c));
+      return TRUE;
+    }
+
+  if (strcmp (action, "data") == 0)
+    {
+      const char *end;
+
+      while ((end = strstr (c->pending->str, "\r\n.\r\n")) == NULL)
+        if (!conn_fill (c))
+          return FALSE;
+      g_mutex_lock (&c->server->lock);
+      g_string_append_len (c->server->data, c->pending->str, end - c->pending->str + 5);
+      g_mutex_unlock (&c->server->lock);
+      g_string_erase (c->pending, 0, end - c->pending->str + 5);
+      return TRUE;
+    }
+
+  if (g_str_has_prefix (action, "drip "))
+    {
+      for (const char *p = action + 5; *p; p++)
+        {
+          if (!g_output_stream_write_all (c->out, p, 1, NULL, NULL, NULL))
+            return FALSE;
+          g_usleep (100 * 1000);
+        }
+      return TRUE;
+    }
+
+  if (strcmp (action, "flood") == 0)
+    {
+      g_autofree char *chunk = g_strnfill (64 * 1024, 'x');
+
+      if (!g_output_stream_write_all (c->out, "250-", 4, NULL, NULL, NULL))
+        return FALSE;
+      for (guint i = 0; i < 256; i++)
+        if (!g_output_stream_write_all (c->out, chunk, 64 * 1024, NULL, NULL, NULL))
+          return FALSE;
+      return TRUE;
+    }
+
+  if (strcmp (action, "close") == 0)
+    return FALSE;
+
+  g_error ("unknown script action %s", action);
+  return FALSE;
+}
+
+static gboolean
+on_run_cb (GThreadedSocketService *service,
+           GSocketConnection      *connection,
+           GObject                *source,
+           gpointer                user_data)
+{
+  ScriptServer *server = user_data;
+  Conn c = { server, g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+             g_io_stream_get_output_stream (G_IO_STREAM (connection)), g_string_new (NULL), 0 };
+  gboolean go_on = TRUE;
+
+  g_mutex_lock (&server->lock);
+  server->connections++;
+  g_mutex_unlock (&server->lock);
+
+  for (guint i = 0; go_on && server->script[i] != NULL; i++)
+    go_on = run_action (&c, server->script[i]);
+
+  /* Record whatever else the client sends until it goes away. */
+  if (go_on)
+    while (conn_fill (&c))
+      ;
+
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  g_string_free (c.pending, TRUE);
+
+  g_mutex_lock (&server->lock);
+  server->finished++;
+  g_cond_broadcast (&server->cond);
+  g_mutex_unlock (&server->lock);
+  return TRUE;
+}
+
+static void
+on_closure_destroyed_cb (gpointer  data,
+                         GClosure *closure)
+{
+  script_server_unref (data);
+}
+
+ScriptServer *
+script_server_new (const char * const *script)
+{
+  ScriptServer *server = g_new0 (ScriptServer, 1);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_atomic_ref_count_init (&server->ref_count);
+  g_mutex_init (&server->lock);
+  g_cond_init (&server->cond);
+  server->script = g_strdupv ((char **) script);
+  server->received = g_string_new (NULL);
+  server->data = g_string_new (NULL);
+  server->service = g_threaded_socket_service_new (4);
+  g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), address,
+                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                 &effective, &error);
+  g_assert_no_error (error);
+  server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  /* A connection accepted just before the test ends may still start its worker afterwards:
+   * the handler keeps the server data alive for as long as the service exists. */
+  g_atomic_ref_count_inc (&server->ref_count);
+  g_signal_connect_data (server->service, "run", G_CALLBACK (on_run_cb), server,
+                         on_closure_destroyed_cb, 0);
+  g_socket_service_start (server->service);
+  return server;
+}
+
+guint16
+script_server_get_port (ScriptServer *server)
+{
+  return server->port;
+}
+
+/* Waits until every accepted connection has finished its script (the client closed). */
+void
+script_server_wait (ScriptServer *server)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_mutex_lock (&server->lock);
+  while (server->finished < server->connections)
+    if (!g_cond_wait_until (&server->cond, &server->lock, deadline))
+      g_error ("scripted server did not finish");
+  g_mutex_unlock (&server->lock);
+}
+
+const char *
+script_server_get_received (ScriptServer *server)
+{
+  script_server_wait (server);
+  return server->received->str;
+}
+
+const char *
+script_server_get_data (ScriptServer *server)
+{
+  script_server_wait (server);
+  return server->data->str;
+}
+
+guint
+script_server_get_flight_reads (ScriptServer *server)
+{
+  script_server_wait (server);
+  return server->flight_reads;
+}
+
+guint
+script_server_get_connections (ScriptServer *server)
+{
+  guint n;
+
+  g_mutex_lock (&server->lock);
+  n = server->connections;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+const char *
+script_server_get_failure (ScriptServer *server)
+{
+  script_server_wait (server);
+  return server->failure;
+}
+
+static void
+script_server_unref (ScriptServer *server)
+{
+  if (!g_atomic_ref_count_dec (&server->ref_count))
+    return;
+  g_strfreev (server->script);
+  g_string_free (server->received, TRUE);
+  g_string_free (server->data, TRUE);
+  g_free (server->failure);
+  g_mutex_clear (&server->lock);
+  g_cond_clear (&server->cond);
+  g_free (server);
+}
+
+void
+script_server_free (ScriptServer *server)
+{
+  script_server_wait (server);
+  g_socket_service_stop (server->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (server->service));
+  g_clear_object (&server->service);
+  script_server_unref (server);
+}
+
+/* --- fake resolver (ecosystem-recipes §7.1) ----------------------------------------------- */
+
+#define FAKE_TYPE_RESOLVER (fake_resolver_get_type ())
+G_DECLARE_FINAL_TYPE (FakeResolver, fake_resolver, FAKE, RESOLVER, GResolver)
+
+struct _FakeResolver
+{
+  GResolver parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (FakeResolver, fake_resolver, G_TYPE_RESOLVER)
+
+static GList *
+answer (const char  *hostname,
+        GError     **error)
+{
+  if (g_str_equal (hostname, "ok.test"))
+    return g_list_prepend (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
+  if (g_str_equal (hostname, "tempfail.test"))
+    g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE,
+                 "Temporary failure in name resolution");
+  else
+    g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
+                 "Name or service not known");
+  return NULL;
+}
+
+static GList *
+fake_lookup_by_name (GResolver     *resolver,
+                     const char    *hostname,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  return answer (hostname, error);
+}
+
+static GList *
+fake_lookup_by_name_with_flags (GResolver                 *resolver,
+                                const char                *hostname,
+                                GResolverNameLookupFlags   flags,
+                                GCancellable              *cancellable,
+                                GError                   **error)
+{
+  return answer (hostname, error);
+}
+
+static gboolean
+return_cancelled_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+
+  g_task_return_error_if_cancelled (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_hang_cancelled_cb (GCancellable *cancellable,
+                      gpointer      user_data)
+{
+  /* Defer: returning from inside the "cancelled" emission would re-enter the caller. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, return_cancelled_cb, g_object_ref (user_data), g_object_unref);
+}
+
+static void
+fake_lookup_async (GResolver           *resolver,
+                   const char          *hostname,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (resolver, cancellable, callback, user_data);
+  GError *error = NULL;
+  GList *list;
+
+  if (g_str_equal (hostname, "hang.test"))
+    {
+      /* Never answers, like a DNS server that drops queries: only cancelling ends it. */
+      if (cancellable != NULL)
+        g_cancellable_connect (cancellable, G_CALLBACK (on_hang_cancelled_cb),
+                               g_object_ref (task), g_object_unref);
+      return;
+    }
+  list = answer (hostname, &error);
+  if (list == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, list, (GDestroyNotify) g_resolver_free_addresses);
+}
+
+static void
+fake_lookup_by_name_async (GResolver           *resolver,
+                           const char          *hostname,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  fake_lookup_async (resolver, hostname, cancellable, callback, user_data);
+}
+
+static void
+fake_lookup_by_name_with_flags_async (GResolver                *resolver,
+                                      const char               *hostname,
+                                      GResolverNameLookupFlags  flags,
+                                      GCancellable             *cancellable,
+                                      GAsyncReadyCallback       callback,
+                                      gpointer                  user_data)
+{
+  fake_lookup_async (resolver, hostname, cancellable, callback, user_data);
+}
+
+static GList *
+fake_lookup_finish (GResolver     *resolver,
+                    GAsyncResult  *result,
+                    GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+fake_resolver_class_init (FakeResolverClass *klass)
+{
+  GResolverClass *resolver_class = G_RESOLVER_CLASS (klass);
+
+  resolver_class->lookup_by_name = fake_lookup_by_name;
+  resolver_class->lookup_by_name_async = fake_lookup_by_name_async;
+  resolver_class->lookup_by_name_finish = fake_lookup_finish;
+  resolver_class->lookup_by_name_with_flags = fake_lookup_by_name_with_flags;
+  resolver_class->lookup_by_name_with_flags_async = fake_lookup_by_name_with_flags_async;
+  resolver_class->lookup_by_name_with_flags_finish = fake_lookup_finish;
+}
+
+static void
+fake_resolver_init (FakeResolver *self)
+{
+}
+
+GResolver *
+fake_resolver_new (void)
+{
+  return g_object_new (FAKE_TYPE_RESOLVER, NULL);
+}
+
+/* --- driving the client ------------------------------------------------------------------- */
+
+static void
+store_result_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+char *
+run_send (RelaySmtpClient   *client,
+          RelaySmtpMessage  *message,
+          GCancellable      *cancellable,
+          GError           **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  relay_smtp_client_send_async (client, message, cancellable, store_result_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return relay_smtp_client_send_finish (client, result, error);
+}

@@ -1,0 +1,955 @@
+/* test-smtp-client.c: the SMTP client against a scripted, sometimes hostile, server
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+
+#include "relay-smtp-client.h"
+#include "relay-smtp-error.h"
+#include "smtp-test-helpers.h"
+
+#define GREETING "> 220 mx.example.test ESMTP ready\r\n"
+#define USER "alice@example.com"
+#define PASSWORD "s3cret-Pässw0rd"
+
+typedef struct
+{
+  RelaySmtpClient  *client;
+  RelaySmtpMessage *message;
+  GResolver        *old_resolver;
+  GArray           *steps;
+} Fixture;
+
+static void
+on_step_changed_cb (RelaySmtpClient *client,
+                    RelaySmtpStep    step,
+                    Fixture         *fixture)
+{
+  g_array_append_val (fixture->steps, step);
+}
+
+static void
+fixture_setup (Fixture       *fixture,
+               gconstpointer  data)
+{
+  const char * const to[] = { "ops@example.org", "second@example.org", NULL };
+  g_autoptr(GResolver) fake = fake_resolver_new ();
+  g_autoptr(GError) error = NULL;
+
+  fixture->old_resolver = g_resolver_get_default ();
+  g_resolver_set_default (fake);
+
+  fixture->message = relay_smtp_message_new ("alerts@example.com", "Robot", to, "Test",
+                                             "Hello\n.\nBye\n", &error);
+  g_assert_no_error (error);
+  fixture->client = relay_smtp_client_new ();
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_NONE);
+  relay_smtp_client_set_helo_name (fixture->client, "client.example.test");
+  fixture->steps = g_array_new (FALSE, FALSE, sizeof (RelaySmtpStep));
+  g_signal_connect (fixture->client, "step-changed", G_CALLBACK (on_step_changed_cb), fixture);
+}
+
+static void
+fixture_teardown (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_assert_finalize_object (fixture->client);
+  relay_smtp_message_unref (fixture->message);
+  g_array_unref (fixture->steps);
+  g_resolver_set_default (fixture->old_resolver);
+  g_object_unref (fixture->old_resolver);
+}
+
+static void
+use_server (Fixture      *fixture,
+            ScriptServer *server)
+{
+  relay_smtp_client_set_host (fixture->client, "127.0.0.1");
+  relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+}
+
+static gboolean
+saw_step (Fixture       *fixture,
+          RelaySmtpStep  step)
+{
+  for (guint i = 0; i < fixture->steps->len; i++)
+    if (g_array_index (fixture->steps, RelaySmtpStep, i) == step)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+assert_no_failure (ScriptServer *server)
+{
+  g_assert_cmpstr (script_server_get_failure (server), ==, NULL);
+}
+
+/* --- happy paths -------------------------------------------------------------------------- */
+
+static void
+test_pipelining (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING,
+    "< EHLO client.example.test",
+    "> 250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 100000\r\n250 ENHANCEDSTATUSCODES\r\n",
+    "<< 4",
+    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+    "data",
+    "> 250 2.0.0 Ok: queued as 4F1A\r\n",
+    "< QUIT",
+    "> 221 2.0.0 Bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  const char *received;
+  const char *message;
+
+  relay_smtp_client_set_host (fixture->client, "ok.test");
+  relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 2.0.0 Ok: queued as 4F1A");
+
+  assert_no_failure (server);
+  /* MAIL, both RCPTs and DATA arrived in a single read: one flight. */
+  g_assert_cmpuint (script_server_get_flight_reads (server), ==, 1);
+  received = script_server_get_received (server);
+  g_assert_nonnull (strstr (received, "MAIL FROM:<alerts@example.com> SIZE="));
+  g_assert_nonnull (strstr (received, "\r\nRCPT TO:<ops@example.org>\r\nRCPT TO:<second@example.org>\r\nDATA\r\n"));
+  message = script_server_get_data (server);
+  g_assert_nonnull (strstr (message, "\r\n\r\nHello\r\n..\r\nBye\r\n.\r\n"));
+  g_assert_true (g_str_has_suffix (message, "Bye\r\n.\r\n"));
+
+  g_assert_true (saw_step (fixture, RELAY_SMTP_STEP_RESOLVING));
+  g_assert_true (saw_step (fixture, RELAY_SMTP_STEP_CONNECTING));
+  g_assert_true (saw_step (fixture, RELAY_SMTP_STEP_GREETING));
+  g_assert_true (saw_step (fixture, RELAY_SMTP_STEP_SENDING));
+  g_assert_false (saw_step (fixture, RELAY_SMTP_STEP_AUTHENTICATING));
+  g_assert_cmpint (relay_smtp_client_get_step (fixture->client), ==, RELAY_SMTP_STEP_DONE);
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client), "C: EHLO client.example.test"));
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client), "S: 250 2.0.0 Ok: queued as 4F1A"));
+}
+
+static void
+test_multi_line_no_pipelining (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  const char * const script[] = {
+    "> 220-mx.example.test ESMTP\r\n220-second line\r\n220 third line\r\n",
+    "< EHLO ",
+    "> 250-mx.example.test\r\n250 8BITMIME\r\n",
+    "< MAIL FROM:<alerts@example.com>",
+    "> 250 ok\r\n",
+    "< RCPT TO:<ops@example.org>",
+    "> 250-accepted\r\n250 really\r\n",
+    "< RCPT TO:<second@example.org>",
+    "> 251 will forward\r\n",
+    "< DATA",
+    "> 354 go ahead\r\n",
+    "data",
+    "> 250 queued\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 queued");
+  assert_no_failure (server);
+  /* no SIZE parameter when the server did not announce SIZE */
+  g_assert_null (strstr (script_server_get_received (server), "SIZE="));
+}
+
+static void
+test_helo_fallback (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING,
+    "< EHLO ",
+    "> 502 5.5.2 Command not recognized\r\n",
+    "< HELO client.example.test",
+    "> 250 hello\r\n",
+    "< MAIL FROM:",
+    "> 250 ok\r\n",
+    "< RCPT TO:",
+    "> 250 ok\r\n",
+    "< RCPT TO:",
+    "> 250 ok\r\n",
+    "< DATA",
+    "> 354 go\r\n",
+    "data",
+    "> 250 done\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 done");
+  assert_no_failure (server);
+}
+
+static void
+test_quit_ignored (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  /* The server hangs up instead of answering QUIT: the message was accepted all the same. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250 mx\r\n",
+    "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n",
+    "< DATA", "> 354 go\r\n", "data", "> 250 done\r\n", "< QUIT", "close",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 done");
+}
+
+/* --- server errors and hostile servers ---------------------------------------------------- */
+
+static void
+run_expect_error (Fixture        *fixture,
+                  const char     *const *script,
+                  RelaySmtpError  code,
+                  const char     *in_message,
+                  ScriptServer  **server_out)
+{
+  ScriptServer *server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_null (reply);
+  g_assert_error (error, RELAY_SMTP_ERROR, (int) code);
+  if (in_message != NULL && strstr (error->message, in_message) == NULL)
+    g_error ("“%s” not in “%s”", in_message, error->message);
+  g_assert_nonnull (relay_smtp_error_hint (error));
+  assert_no_failure (server);
+  if (server_out)
+    *server_out = server;
+  else
+    script_server_free (server);
+}
+
+static void
+test_greeting_421 (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char * const script[] = { "> 421 4.3.2 mx.example.test Service not available, try later\r\n", NULL };
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_GREETING,
+                    "421 4.3.2 mx.example.test Service not available, try later", NULL);
+}
+
+static void
+test_malformed_bare_lf (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  const char * const script[] = { "> 220 mx ready\n", NULL };
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_PROTOCOL, "bare LF", NULL);
+}
+
+static void
+test_malformed_not_smtp (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  const char * const script[] = { "> SSH-2.0-OpenSSH_9.2\r\n", NULL };
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_PROTOCOL, "SSH-2.0", NULL);
+}
+
+static void
+test_malformed_mixed_codes (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  const char * const script[] = { GREETING, "< EHLO ", "> 250-mx\r\n550 PIPELINING\r\n", NULL };
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_PROTOCOL, NULL, NULL);
+}
+
+static void
+test_sender_refused (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 4", "> 553 5.7.1 <alerts@example.com>: Sender address rejected: not owned by user\r\n554 5.5.1 no valid recipients\r\n554 5.5.1 no valid recipients\r\n554 5.5.1 Error: no valid recipients\r\n",
+    NULL
+  };
+  ScriptServer *server = NULL;
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_SENDER, "Sender address rejected", &server);
+  g_assert_null (strstr (script_server_get_received (server), "Hello"));
+  script_server_free (server);
+}
+
+static void
+test_recipient_refused (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 4", "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 <second@example.org>: Recipient address rejected: User unknown\r\n354 go ahead\r\n",
+    NULL
+  };
+  ScriptServer *server = NULL;
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_RECIPIENT, "second@example.org", &server);
+  /* The body is never sent after a refused recipient, even though DATA got its 354. */
+  g_assert_null (strstr (script_server_get_received (server), "Hello"));
+  script_server_free (server);
+}
+
+static void
+test_data_refused (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250 mx\r\n",
+    "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n",
+    "< DATA", "> 354 go\r\n", "data", "> 554 5.7.1 Message rejected as spam\r\n",
+    NULL
+  };
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_DATA, "rejected as spam", NULL);
+}
+
+static void
+test_starttls_not_offered (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-AUTH PLAIN LOGIN\r\n250 PIPELINING\r\n", NULL
+  };
+  ScriptServer *server = NULL;
+  const char *received;
+
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_STARTTLS);
+  relay_smtp_client_set_username (fixture->client, USER);
+  relay_smtp_client_set_password (fixture->client, PASSWORD);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_STARTTLS_UNAVAILABLE, "STARTTLS", &server);
+  received = script_server_get_received (server);
+  g_assert_null (strstr (received, "AUTH"));
+  g_assert_null (strstr (received, "MAIL"));
+  script_server_free (server);
+}
+
+static void
+test_starttls_refused (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 STARTTLS\r\n",
+    "< STARTTLS", "> 454 4.7.0 TLS not available due to temporary reason\r\n", NULL
+  };
+  ScriptServer *server = NULL;
+
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_STARTTLS);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_STARTTLS, "TLS not available", &server);
+  g_assert_null (strstr (script_server_get_received (server), "MAIL"));
+  script_server_free (server);
+}
+
+static void
+test_starttls_injection (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  /* A man in the middle appends a reply after the 220 (CVE-2021-22947): it must never be read
+   * as a reply of the encrypted session. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n",
+    "< STARTTLS", "> 220 2.0.0 Ready to start TLS\r\n250-mx\r\n250 AUTH PLAIN\r\n", NULL
+  };
+  ScriptServer *server = NULL;
+  const char *received;
+
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_STARTTLS);
+  relay_smtp_client_set_username (fixture->client, USER);
+  relay_smtp_client_set_password (fixture->client, PASSWORD);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_PROTOCOL, "STARTTLS", &server);
+  received = script_server_get_received (server);
+  g_assert_true (g_str_has_suffix (received, "STARTTLS\r\n"));
+  g_assert_null (strstr (received, "AUTH"));
+  script_server_free (server);
+}
+
+static void
+test_silent_server (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  const char * const script[] = { NULL };
+  gint64 start = g_get_monotonic_time ();
+
+  g_object_set (fixture->client, "reply-timeout", 300, NULL);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_TIMEOUT, "greeting", NULL);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
+static void
+test_dripping_server (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  /* One byte every 100 ms keeps a socket time-out happy forever; the deadline must not move. */
+  const char * const script[] = { "drip 220 this greeting takes far too long to arrive\r\n", NULL };
+  gint64 start = g_get_monotonic_time ();
+
+  g_object_set (fixture->client, "reply-timeout", 600, NULL);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_TIMEOUT, NULL, NULL);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+}
+
+static void
+test_session_deadline (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  /* Each reply is quick enough, the whole session is not. */
+  const char * const script[] = { "drip 220-a\r\n220-b\r\n220 c\r\n", NULL };
+
+  g_object_set (fixture->client, "reply-timeout", 10000, "session-timeout", 500, NULL);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_TIMEOUT, NULL, NULL);
+}
+
+static void
+test_closed_mid_session (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  const char * const script[] = { GREETING, "< EHLO ", "> 250 mx\r\n", "< MAIL", "close", NULL };
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_CLOSED, NULL, NULL);
+}
+
+static void
+test_endless_line (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char * const script[] = { "flood", NULL };
+
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_PROTOCOL, "longer than", NULL);
+  /* the reader gave up early instead of buffering the flood */
+  g_assert_null (strstr (relay_smtp_client_get_transcript (fixture->client), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+}
+
+/* --- AUTH --------------------------------------------------------------------------------- */
+
+static char *
+plain_token (void)
+{
+  g_autoptr(GString) raw = g_string_new (NULL);
+
+  g_string_append_c (raw, '\0');
+  g_string_append (raw, USER);
+  g_string_append_c (raw, '\0');
+  g_string_append (raw, PASSWORD);
+  return g_base64_encode ((const guchar *) raw->str, raw->len);
+}
+
+static void
+assert_transcript_clean (Fixture    *fixture,
+                         const char *extra_secret)
+{
+  const char *transcript = relay_smtp_client_get_transcript (fixture->client);
+  g_autofree char *token = plain_token ();
+  g_autofree char *pw64 = g_base64_encode ((const guchar *) PASSWORD, strlen (PASSWORD));
+
+  g_assert_null (strstr (transcript, PASSWORD));
+  g_assert_null (strstr (transcript, token));
+  g_assert_null (strstr (transcript, pw64));
+  if (extra_secret)
+    g_assert_null (strstr (transcript, extra_secret));
+  g_assert_nonnull (strstr (transcript, "<redacted>"));
+}
+
+static void
+enable_auth (Fixture *fixture)
+{
+  relay_smtp_client_set_username (fixture->client, USER);
+  relay_smtp_client_set_password (fixture->client, PASSWORD);
+  relay_smtp_client_set_allow_plaintext_auth (fixture->client, TRUE);
+}
+
+static void
+test_auth_plain (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autofree char *token = plain_token ();
+  g_autofree char *expect = g_strconcat ("< AUTH PLAIN ", token, NULL);
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-AUTH LOGIN PLAIN\r\n250 PIPELINING\r\n",
+    expect, "> 235 2.7.0 Authentication successful\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "data", "> 250 done\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  enable_auth (fixture);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 done");
+  assert_no_failure (server);
+  assert_transcript_clean (fixture, NULL);
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client), "C: AUTH PLAIN <redacted>"));
+  g_assert_true (saw_step (fixture, RELAY_SMTP_STEP_AUTHENTICATING));
+}
+
+static void
+test_auth_login (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autofree char *user64 = g_base64_encode ((const guchar *) USER, strlen (USER));
+  g_autofree char *pw64 = g_base64_encode ((const guchar *) PASSWORD, strlen (PASSWORD));
+  g_autofree char *expect_user = g_strconcat ("< ", user64, NULL);
+  g_autofree char *expect_pw = g_strconcat ("< ", pw64, NULL);
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH LOGIN\r\n",
+    "< AUTH LOGIN", "> 334 VXNlcm5hbWU6\r\n", expect_user, "> 334 UGFzc3dvcmQ6\r\n",
+    expect_pw, "> 235 ok\r\n",
+    "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n",
+    "< DATA", "> 354 go\r\n", "data", "> 250 done\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  enable_auth (fixture);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  assert_no_failure (server);
+  assert_transcript_clean (fixture, user64);
+}
+
+static void
+test_auth_cram_md5 (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  const char *challenge = "<1896.697170952@postoffice.example.net>";
+  g_autofree char *challenge64 = g_base64_encode ((const guchar *) challenge, strlen (challenge));
+  g_autofree char *digest = g_compute_hmac_for_string (G_CHECKSUM_MD5, (const guchar *) PASSWORD,
+                                                       strlen (PASSWORD), challenge, -1);
+  g_autofree char *response = g_strdup_printf ("%s %s", USER, digest);
+  g_autofree char *response64 = g_base64_encode ((const guchar *) response, strlen (response));
+  g_autofree char *send_challenge = g_strdup_printf ("> 334 %s\r\n", challenge64);
+  g_autofree char *expect_response = g_strconcat ("< ", response64, NULL);
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN LOGIN CRAM-MD5\r\n",
+    "< AUTH CRAM-MD5", send_challenge, expect_response, "> 235 ok\r\n",
+    "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n",
+    "< DATA", "> 354 go\r\n", "data", "> 250 done\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  enable_auth (fixture);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  assert_no_failure (server);
+  assert_transcript_clean (fixture, response64);
+}
+
+static void
+test_auth_rejected (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN\r\n",
+    "< AUTH PLAIN ", "> 535 5.7.8 Error: authentication failed: bad credentials\r\n", NULL
+  };
+  ScriptServer *server = NULL;
+
+  enable_auth (fixture);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_AUTH, "5.7.8 Error: authentication failed", &server);
+  g_assert_null (strstr (script_server_get_received (server), "MAIL"));
+  script_server_free (server);
+  assert_transcript_clean (fixture, NULL);
+}
+
+static void
+test_auth_endless_challenges (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH LOGIN\r\n",
+    "< AUTH LOGIN", "> 334 VXNlcm5hbWU6\r\n", "< ", "> 334 UGFzc3dvcmQ6\r\n", "< ",
+    "> 334 TW9yZTo=\r\n", NULL
+  };
+
+  enable_auth (fixture);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_AUTH, NULL, NULL);
+}
+
+static void
+test_auth_unavailable (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  const char * const script[] = { GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH XOAUTH2 GSSAPI\r\n", NULL };
+
+  enable_auth (fixture);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_AUTH_UNAVAILABLE, "XOAUTH2", NULL);
+}
+
+/* --- refused before connecting ------------------------------------------------------------ */
+
+static void
+assert_refused_offline (Fixture        *fixture,
+                        RelaySmtpError  code)
+{
+  const char * const script[] = { GREETING, NULL };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  if (relay_smtp_client_get_host (fixture->client) == NULL)
+    use_server (fixture, server);
+  else
+    relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_null (reply);
+  g_assert_error (error, RELAY_SMTP_ERROR, (int) code);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 0);
+}
+
+static void
+test_plaintext_auth_refused (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  relay_smtp_client_set_username (fixture->client, USER);
+  relay_smtp_client_set_password (fixture->client, PASSWORD);
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_PLAINTEXT_AUTH_REFUSED);
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client), "unencrypted"));
+  g_assert_null (strstr (relay_smtp_client_get_transcript (fixture->client), PASSWORD));
+}
+
+static void
+test_injection_refused (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  enable_auth (fixture);
+  relay_smtp_client_set_username (fixture->client, "alice\r\nMAIL FROM:<x@example.com>");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+
+  relay_smtp_client_set_username (fixture->client, USER);
+  relay_smtp_client_set_password (fixture->client, "pw\r\nRSET");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+
+  relay_smtp_client_set_password (fixture->client, PASSWORD);
+  relay_smtp_client_set_helo_name (fixture->client, "client.example.test\r\nMAIL FROM:<x@example.com>");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+
+  relay_smtp_client_set_helo_name (fixture->client, "not a name");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+
+  relay_smtp_client_set_helo_name (fixture->client, "[192.0.2.1]");
+  relay_smtp_client_set_pinned_certificate (fixture->client, "not-a-fingerprint");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+
+  relay_smtp_client_set_pinned_certificate (fixture->client, NULL);
+  relay_smtp_client_set_host (fixture->client, "bad host\r\nname");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+}
+
+static void
+test_default_helo (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char * const script[] = { GREETING, "< EHLO ", "> 421 bye\r\n", NULL };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  const char *received;
+  g_autofree char *line = NULL;
+
+  relay_smtp_client_set_helo_name (fixture->client, NULL);
+  use_server (fixture, server);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_EHLO);
+  received = script_server_get_received (server);
+  line = g_strndup (received, strstr (received, "\r\n") - received);
+  /* either a fully qualified host name or the address literal of the local end */
+  g_assert_true (g_str_has_prefix (line, "EHLO "));
+  g_assert_true (g_str_equal (line + 5, "[127.0.0.1]") || strchr (line + 5, '.') != NULL);
+  g_assert_null (strchr (line + 5, ' '));
+}
+
+/* --- network errors ----------------------------------------------------------------------- */
+
+static void
+test_connection_refused (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  /* Bound but not listening: connecting is refused, and no other test can take the port. */
+  g_assert_true (g_socket_bind (socket, address, FALSE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  relay_smtp_client_set_host (fixture->client, "ok.test");
+  relay_smtp_client_set_port (fixture->client,
+                              g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_REFUSED);
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+}
+
+static void
+test_dns_not_found (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  relay_smtp_client_set_host (fixture->client, "nxdomain.test");
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RESOLVE);
+  g_assert_nonnull (strstr (error->message, "cannot be resolved"));
+}
+
+static void
+test_dns_temporary_failure (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  relay_smtp_client_set_host (fixture->client, "tempfail.test");
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DNS_FAILURE);
+  g_assert_null (strstr (error->message, "cannot be resolved"));
+}
+
+static void
+test_dns_hang (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  relay_smtp_client_set_host (fixture->client, "hang.test");
+  g_object_set (fixture->client, "connect-timeout", 200, NULL);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DNS_FAILURE);
+  g_assert_nonnull (strstr (error->message, "did not answer"));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+}
+
+static void
+test_error_mapping (void)
+{
+  struct {
+    GQuark domain;
+    int code;
+    RelaySmtpError expected;
+    const char *text;
+  } cases[] = {
+    { G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, RELAY_SMTP_ERROR_BLOCKED,
+      "Connection to SMTP server is blocked by traffic rules" },
+    { G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE, RELAY_SMTP_ERROR_UNREACHABLE, "no route" },
+    { G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE, RELAY_SMTP_ERROR_UNREACHABLE, "blocked by traffic rules" },
+    { G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED, RELAY_SMTP_ERROR_REFUSED, "refused" },
+    { G_IO_ERROR, G_IO_ERROR_TIMED_OUT, RELAY_SMTP_ERROR_TIMEOUT, "did not answer" },
+    { G_IO_ERROR, G_IO_ERROR_FAILED, RELAY_SMTP_ERROR_CONNECT, "Could not connect" },
+    { G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, RELAY_SMTP_ERROR_RESOLVE, "cannot be resolved" },
+    { G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE, RELAY_SMTP_ERROR_DNS_FAILURE, "DNS" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      /* The GIO text is deliberately misleading: only domain and code may count. */
+      g_autoptr(GError) in = g_error_new_literal (cases[i].domain, cases[i].code, "Permission denied");
+      g_autoptr(GError) out = relay_smtp_error_new_network (in, "smtp.example.com", "2001:db8::25", 587);
+
+      g_assert_error (out, RELAY_SMTP_ERROR, (int) cases[i].expected);
+      if (strstr (out->message, cases[i].text) == NULL)
+        g_error ("“%s” not in “%s”", cases[i].text, out->message);
+      if (cases[i].expected == RELAY_SMTP_ERROR_BLOCKED)
+        g_assert_true (g_str_has_prefix (out->message, cases[i].text));
+      g_assert_nonnull (relay_smtp_error_hint (out));
+    }
+}
+
+/* --- cancellation ------------------------------------------------------------------------- */
+
+typedef struct
+{
+  GCancellable  *cancellable;
+  RelaySmtpStep  at;
+} CancelAt;
+
+static void
+on_step_cancel_cb (RelaySmtpClient *client,
+                   RelaySmtpStep    step,
+                   CancelAt        *cancel)
+{
+  if (step == cancel->at)
+    g_cancellable_cancel (cancel->cancellable);
+}
+
+static void
+test_cancel_each_step (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  RelaySmtpStep steps[] = {
+    RELAY_SMTP_STEP_RESOLVING, RELAY_SMTP_STEP_CONNECTING, RELAY_SMTP_STEP_GREETING,
+    RELAY_SMTP_STEP_AUTHENTICATING, RELAY_SMTP_STEP_SENDING,
+  };
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN\r\n",
+    "< AUTH PLAIN", "> 235 ok\r\n",
+    "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n",
+    "< DATA", "> 354 go\r\n", "data", "> 250 done\r\n", NULL
+  };
+
+  enable_auth (fixture);
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      g_autoptr(ScriptServer) server = script_server_new (script);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      CancelAt cancel = { cancellable, steps[i] };
+      g_autoptr(GError) error = NULL;
+      g_autofree char *reply = NULL;
+      gulong id;
+
+      relay_smtp_client_set_host (fixture->client, "ok.test");
+      relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+      id = g_signal_connect (fixture->client, "step-changed", G_CALLBACK (on_step_cancel_cb), &cancel);
+      reply = run_send (fixture->client, fixture->message, cancellable, &error);
+      g_signal_handler_disconnect (fixture->client, id);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_null (reply);
+      /* nothing of the message got out */
+      g_assert_null (strstr (script_server_get_received (server), "Hello"));
+    }
+}
+
+static gboolean
+cancel_later_cb (gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_cancel_while_waiting (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  const char * const script[] = { GREETING, "< EHLO ", NULL };   /* then silence */
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  g_timeout_add (200, cancel_later_cb, cancellable);
+  reply = run_send (fixture->client, fixture->message, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+test_cancel_dns_hang (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  relay_smtp_client_set_host (fixture->client, "hang.test");
+  g_timeout_add (100, cancel_later_cb, cancellable);
+  reply = run_send (fixture->client, fixture->message, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+test_cancel_before_start (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  relay_smtp_client_set_host (fixture->client, "ok.test");
+  g_cancellable_cancel (cancellable);
+  reply = run_send (fixture->client, fixture->message, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+#define ADD(path, func) \
+  g_test_add ("/relay/smtp/client/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("pipelining", test_pipelining);
+  ADD ("multi-line-no-pipelining", test_multi_line_no_pipelining);
+  ADD ("helo-fallback", test_helo_fallback);
+  ADD ("quit-ignored", test_quit_ignored);
+  ADD ("default-helo", test_default_helo);
+  ADD ("greeting-421", test_greeting_421);
+  ADD ("malformed/bare-lf", test_malformed_bare_lf);
+  ADD ("malformed/not-smtp", test_malformed_not_smtp);
+  ADD ("malformed/mixed-codes", test_malformed_mixed_codes);
+  ADD ("sender-refused", test_sender_refused);
+  ADD ("recipient-refused", test_recipient_refused);
+  ADD ("data-refused", test_data_refused);
+  ADD ("starttls/not-offered", test_starttls_not_offered);
+  ADD ("starttls/refused", test_starttls_refused);
+  ADD ("starttls/injection", test_starttls_injection);
+  ADD ("timeout/silent-server", test_silent_server);
+  ADD ("timeout/dripping-server", test_dripping_server);
+  ADD ("timeout/session", test_session_deadline);
+  ADD ("closed-mid-session", test_closed_mid_session);
+  ADD ("endless-line", test_endless_line);
+  ADD ("auth/plain", test_auth_plain);
+  ADD ("auth/login", test_auth_login);
+  ADD ("auth/cram-md5", test_auth_cram_md5);
+  ADD ("auth/rejected", test_auth_rejected);
+  ADD ("auth/endless-challenges", test_auth_endless_challenges);
+  ADD ("auth/unavailable", test_auth_unavailable);
+  ADD ("auth/plaintext-refused", test_plaintext_auth_refused);
+  ADD ("injection-refused", test_injection_refused);
+  ADD ("connection-refused", test_connection_refused);
+  ADD ("dns/not-found", test_dns_not_found);
+  ADD ("dns/temporary-failure", test_dns_temporary_failure);
+  ADD ("dns/hang", test_dns_hang);
+  ADD ("cancel/each-step", test_cancel_each_step);
+  ADD ("cancel/while-waiting", test_cancel_while_waiting);
+  ADD ("cancel/dns-hang", test_cancel_dns_hang);
+  ADD ("cancel/before-start", test_cancel_before_start);
+  g_test_add_func ("/relay/smtp/error/network-mapping", test_error_mapping);
+
+  return g_test_run ();
+}

@@ -6,6 +6,7 @@
 #include <locale.h>
 
 #include "relay-application.h"
+#include "relay-cli.h"
 
 int
 main (int   argc,
@@ -17,6 +18,10 @@ main (int   argc,
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+
+  /* The command-line modes run without a display, from cron, services and scripts. */
+  if (argc > 1 && relay_cli_handles (argv[1]))
+    return relay_cli_run (argc - 1, argv + 1);
 
   app = relay_application_new ();
   return g_application_run (G_APPLICATION (app), argc, argv);

@@ -10,8 +10,13 @@
 #include <glib/gi18n.h>
 
 #include "relay-address.h"
+#include "relay-config.h"
+#include "relay-resolver-watch.h"
 #include "relay-secret-store.h"
 #include "relay-security.h"
+#include "relay-smtp-client.h"
+#include "relay-smtp-error.h"
+#include "relay-test-message.h"
 #include "relay-window.h"
 
 /* Long enough for a burst of keystrokes, short enough that a quick close rarely has to wait. */
@@ -24,10 +29,14 @@ struct _RelayWindow
 
   GSettings            *settings;
   GCancellable         *cancellable;
+  RelayResolverWatch   *resolver_watch;
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
   AdwEntryRow          *server_row;
+  GtkBox               *dns_status_box;
+  GtkImage             *dns_status_icon;
+  GtkLabel             *dns_warning_label;
   AdwActionRow         *port_row;
   GtkSpinButton        *port_spin;
   AdwComboRow          *security_row;
@@ -40,6 +49,25 @@ struct _RelayWindow
   GtkLabel             *keyring_status_label;
   AdwEntryRow          *sender_row;
   GtkLabel             *sender_error_label;
+  AdwEntryRow          *test_recipient_row;
+  GtkButton            *test_button;
+  GtkBox               *test_progress_box;
+  GtkSpinner           *test_spinner;
+  GtkLabel             *test_progress_label;
+  GtkBox               *test_result_box;
+  GtkImage             *test_result_icon;
+  GtkLabel             *test_result_title;
+  GtkLabel             *test_result_message;
+  GtkLabel             *test_result_hint;
+  GtkButton            *trust_certificate_button;
+  GtkExpander          *details_expander;
+  GtkTextView          *transcript_view;
+
+  /* The running test, if any */
+  GCancellable         *test_cancellable;
+  RelaySmtpClient      *test_client;
+  char                 *test_host;
+  char                 *offered_fingerprint;
 
   /* Password state. The row is the source of truth while the keyring cannot take it. */
   guint                 store_timeout_id;
@@ -150,6 +178,74 @@ update_port_subtitle (RelayWindow *self)
       break;
     }
   adw_action_row_set_subtitle (self->port_row, subtitle);
+}
+
+/* Server name: the resolver watch says whether it can be used, and clears by itself. */
+
+static void
+update_dns_status (RelayWindow *self)
+{
+  RelayResolverState state = relay_resolver_watch_get_state (self->resolver_watch);
+  const char *message = relay_resolver_watch_get_message (self->resolver_watch);
+  GtkWidget *label = GTK_WIDGET (self->dns_warning_label);
+  GtkWidget *icon = GTK_WIDGET (self->dns_status_icon);
+  g_autofree char *text = NULL;
+  gboolean visible = TRUE;
+
+  gtk_widget_remove_css_class (label, "warning");
+  gtk_widget_remove_css_class (label, "error");
+  gtk_widget_remove_css_class (label, "dim-label");
+  gtk_widget_remove_css_class (icon, "warning");
+  gtk_widget_remove_css_class (icon, "error");
+
+  switch (state)
+    {
+    case RELAY_RESOLVER_STATE_NOT_FOUND:
+    case RELAY_RESOLVER_STATE_DNS_FAILURE:
+      text = g_strdup (message);
+      gtk_image_set_from_icon_name (self->dns_status_icon, "dialog-warning-symbolic");
+      gtk_widget_add_css_class (label, "warning");
+      gtk_widget_add_css_class (icon, "warning");
+      gtk_widget_set_visible (icon, TRUE);
+      break;
+    case RELAY_RESOLVER_STATE_INVALID:
+      text = g_strdup (message);
+      gtk_image_set_from_icon_name (self->dns_status_icon, "dialog-error-symbolic");
+      gtk_widget_add_css_class (label, "error");
+      gtk_widget_add_css_class (icon, "error");
+      gtk_widget_set_visible (icon, TRUE);
+      break;
+    case RELAY_RESOLVER_STATE_RESOLVING:
+      text = g_strdup (message);
+      gtk_widget_add_css_class (label, "dim-label");
+      gtk_widget_set_visible (icon, FALSE);
+      break;
+    case RELAY_RESOLVER_STATE_RESOLVED:
+      {
+        const char * const *addresses = relay_resolver_watch_get_addresses (self->resolver_watch);
+        g_autofree char *server = g_strstrip (g_strdup (relay_resolver_watch_get_server (self->resolver_watch)));
+
+        text = addresses != NULL ? g_strjoinv (", ", (char **) addresses) : NULL;
+        /* An IP address resolves to itself: nothing worth repeating under the row. */
+        visible = text != NULL && *text != '\0' && g_ascii_strcasecmp (text, server) != 0;
+        gtk_widget_add_css_class (label, "dim-label");
+        gtk_widget_set_visible (icon, FALSE);
+      }
+      break;
+    case RELAY_RESOLVER_STATE_IDLE:
+    default:
+      visible = FALSE;
+      break;
+    }
+
+  visible = visible && text != NULL && *text != '\0';
+  gtk_label_set_text (self->dns_warning_label, visible ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->dns_status_box), visible);
+  gtk_accessible_update_state (GTK_ACCESSIBLE (self->server_row),
+                               GTK_ACCESSIBLE_STATE_INVALID,
+                               state == RELAY_RESOLVER_STATE_INVALID
+                               ? GTK_ACCESSIBLE_INVALID_TRUE : GTK_ACCESSIBLE_INVALID_FALSE,
+                               -1);
 }
 
 /* Authentication rows follow the switch, and a locked user name stays insensitive. */
@@ -468,6 +564,236 @@ retry_password_action (GtkWidget  *widget,
   store_password_now (self);
 }
 
+/* Test */
+
+static void
+update_test_progress (RelayWindow *self)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *user = NULL;
+
+  switch (relay_smtp_client_get_step (self->test_client))
+    {
+    case RELAY_SMTP_STEP_RESOLVING:
+      text = g_strdup_printf (_("Looking up %s…"), self->test_host);
+      break;
+    case RELAY_SMTP_STEP_CONNECTING:
+      text = g_strdup_printf (_("Connecting to %s…"), self->test_host);
+      break;
+    case RELAY_SMTP_STEP_SECURING:
+      text = g_strdup (_("Securing the connection…"));
+      break;
+    case RELAY_SMTP_STEP_GREETING:
+      text = g_strdup (_("Waiting for the server to greet…"));
+      break;
+    case RELAY_SMTP_STEP_AUTHENTICATING:
+      user = g_settings_get_string (self->settings, "username");
+      text = g_strdup_printf (_("Logging in as “%s”…"), user);
+      break;
+    case RELAY_SMTP_STEP_SENDING:
+      text = g_strdup (_("Sending the test message…"));
+      break;
+    case RELAY_SMTP_STEP_IDLE:
+    case RELAY_SMTP_STEP_DONE:
+    default:
+      return;
+    }
+  gtk_label_set_text (self->test_progress_label, text);
+}
+
+static void
+set_test_running (RelayWindow *self,
+                  gboolean     running)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->test_progress_box), running);
+  gtk_spinner_set_spinning (self->test_spinner, running);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->test_button), !running);
+  if (running)
+    gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), FALSE);
+}
+
+static void
+show_test_result (RelayWindow  *self,
+                  const char   *reply,
+                  const GError *error,
+                  const char   *transcript)
+{
+  GtkWidget *icon = GTK_WIDGET (self->test_result_icon);
+  g_autofree char *message = NULL;
+  const char *hint;
+  gboolean offer_trust;
+
+  gtk_widget_remove_css_class (icon, "success");
+  gtk_widget_remove_css_class (icon, "error");
+  g_clear_pointer (&self->offered_fingerprint, g_free);
+
+  if (error == NULL)
+    {
+      g_autofree char *recipient = g_settings_get_string (self->settings, "test-recipient");
+
+      gtk_image_set_from_icon_name (self->test_result_icon, "emblem-ok-symbolic");
+      gtk_widget_add_css_class (icon, "success");
+      gtk_label_set_text (self->test_result_title, _("Test message sent"));
+      message = g_strdup_printf (_("%s accepted the message for %s. The server said: %s"),
+                                 self->test_host, recipient, reply);
+      hint = _("Check that it arrived. If it did not, look in the spam folder, and make sure "
+               "the relay may send for the sender address.");
+      offer_trust = FALSE;
+    }
+  else
+    {
+      gtk_image_set_from_icon_name (self->test_result_icon, "dialog-error-symbolic");
+      gtk_widget_add_css_class (icon, "error");
+      gtk_label_set_text (self->test_result_title, _("Test failed"));
+      message = g_strdup (error->message);
+      hint = error->domain == RELAY_SMTP_ERROR ? relay_smtp_error_hint (error) : NULL;
+
+      offer_trust = g_error_matches (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CERTIFICATE) &&
+                    self->test_client != NULL &&
+                    relay_smtp_client_get_peer_fingerprint (self->test_client) != NULL;
+      if (offer_trust)
+        self->offered_fingerprint =
+          g_strdup (relay_smtp_client_get_peer_fingerprint (self->test_client));
+    }
+
+  gtk_label_set_text (self->test_result_message, message);
+  gtk_label_set_text (self->test_result_hint, hint != NULL ? hint : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->test_result_hint), hint != NULL && *hint != '\0');
+  gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), offer_trust);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->transcript_view),
+                            transcript != NULL ? transcript : "", -1);
+  gtk_widget_set_visible (GTK_WIDGET (self->details_expander),
+                          transcript != NULL && *transcript != '\0');
+  gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), TRUE);
+}
+
+static void
+on_test_sent_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(RelayWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  reply = relay_smtp_client_send_finish (RELAY_SMTP_CLIENT (object), result, &error);
+
+  /* The window was closed while the test ran: nothing left to show it in. */
+  if (self->test_result_box == NULL)
+    return;
+
+  g_clear_object (&self->test_cancellable);
+  set_test_running (self, FALSE);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      gtk_image_set_from_icon_name (self->test_result_icon, "process-stop-symbolic");
+      gtk_widget_remove_css_class (GTK_WIDGET (self->test_result_icon), "success");
+      gtk_widget_remove_css_class (GTK_WIDGET (self->test_result_icon), "error");
+      gtk_label_set_text (self->test_result_title, _("Test cancelled"));
+      gtk_label_set_text (self->test_result_message, _("No message was sent."));
+      gtk_widget_set_visible (GTK_WIDGET (self->test_result_hint), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), FALSE);
+      gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->transcript_view),
+                                relay_smtp_client_get_transcript (self->test_client), -1);
+      gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), TRUE);
+      return;
+    }
+
+  show_test_result (self, reply, error, relay_smtp_client_get_transcript (self->test_client));
+}
+
+static void
+on_test_clicked_cb (RelayWindow *self)
+{
+  g_autoptr(RelayConfig) config = NULL;
+  g_autoptr(RelaySmtpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *recipient;
+
+  if (self->test_cancellable != NULL)
+    return;   /* one test at a time; Enter in the row while one runs does nothing */
+
+  recipient = gtk_editable_get_text (GTK_EDITABLE (self->test_recipient_row));
+  config = relay_config_new_from_settings (self->settings);
+  /* The values on screen: the password row may hold text the keyring has not taken yet. */
+  relay_config_set_password (config, gtk_editable_get_text (GTK_EDITABLE (self->password_row)));
+
+  g_clear_object (&self->test_client);
+  g_free (self->test_host);
+  self->test_host = g_strdup (config->server);
+
+  if (*config->server == '\0')
+    {
+      g_set_error_literal (&error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                           _("No server is set. Enter the name or IP address of the relay "
+                             "under Server."));
+      show_test_result (self, NULL, error, NULL);
+      return;
+    }
+
+  /* Bad addresses are refused here, before any connection. */
+  message = relay_test_message_new (config, recipient, NULL, &error);
+  if (message == NULL)
+    {
+      show_test_result (self, NULL, error, NULL);
+      return;
+    }
+
+  self->test_client = relay_config_create_client (config);
+  g_signal_connect_object (self->test_client, "notify::step",
+                           G_CALLBACK (update_test_progress), self, G_CONNECT_SWAPPED);
+  self->test_cancellable = g_cancellable_new ();
+  set_test_running (self, TRUE);
+  gtk_label_set_text (self->test_progress_label, _("Starting the test…"));
+  relay_smtp_client_send_async (self->test_client, message, self->test_cancellable,
+                                on_test_sent_cb, g_object_ref (self));
+}
+
+static void
+on_test_cancel_clicked_cb (RelayWindow *self)
+{
+  g_cancellable_cancel (self->test_cancellable);
+  /* Disposing the watch cancels its lookups: no answer reaches a destroyed label. */
+  if (self->resolver_watch != NULL)
+    g_signal_handlers_disconnect_by_data (self->resolver_watch, self);
+  g_clear_object (&self->resolver_watch);
+}
+
+static void
+on_copy_details_clicked_cb (RelayWindow *self)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->transcript_view);
+  g_autofree char *transcript = NULL;
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  transcript = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+
+  g_string_append_printf (text, "%s\n%s\n", gtk_label_get_text (self->test_result_title),
+                          gtk_label_get_text (self->test_result_message));
+  if (gtk_widget_get_visible (GTK_WIDGET (self->test_result_hint)))
+    g_string_append_printf (text, "%s\n", gtk_label_get_text (self->test_result_hint));
+  if (*transcript != '\0')
+    g_string_append_printf (text, "\n%s", transcript);
+
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), text->str);
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (_("Details copied")));
+}
+
+static void
+on_trust_certificate_clicked_cb (RelayWindow *self)
+{
+  if (self->offered_fingerprint == NULL)
+    return;
+
+  g_settings_set_string (self->settings, "pinned-certificate", self->offered_fingerprint);
+  gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), FALSE);
+  adw_toast_overlay_add_toast (self->toast_overlay,
+                               adw_toast_new (_("Certificate trusted. Test again to use it.")));
+}
+
 static gboolean
 relay_window_close_request (GtkWindow *window)
 {
@@ -500,6 +826,8 @@ bind_settings (RelayWindow *self)
   g_settings_bind (self->settings, "username", self->username_row, "text",
                    G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY);
   g_settings_bind (self->settings, "sender", self->sender_row, "text", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "test-recipient", self->test_recipient_row, "text",
+                   G_SETTINGS_BIND_DEFAULT);
 
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed_cb), self,
                            G_CONNECT_SWAPPED);
@@ -521,6 +849,16 @@ relay_window_constructed (GObject *object)
   if (self->settings == NULL)
     self->settings = g_settings_new (APP_ID);
 
+  self->resolver_watch = relay_resolver_watch_new ();
+  g_signal_connect_object (self->resolver_watch, "notify::state",
+                           G_CALLBACK (update_dns_status), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->resolver_watch, "notify::message",
+                           G_CALLBACK (update_dns_status), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->resolver_watch, "notify::addresses",
+                           G_CALLBACK (update_dns_status), self, G_CONNECT_SWAPPED);
+  g_settings_bind (self->settings, "server", self->resolver_watch, "server",
+                   G_SETTINGS_BIND_GET);
+
   bind_settings (self);
   lookup_password (self);
 }
@@ -531,6 +869,11 @@ relay_window_dispose (GObject *object)
   RelayWindow *self = RELAY_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
+  g_cancellable_cancel (self->test_cancellable);
+  /* Disposing the watch cancels its lookups: no answer reaches a destroyed label. */
+  if (self->resolver_watch != NULL)
+    g_signal_handlers_disconnect_by_data (self->resolver_watch, self);
+  g_clear_object (&self->resolver_watch);
   g_clear_handle_id (&self->lookup_timeout_id, g_source_remove);
   /* dispose may run more than once; the rows are only there the first time. */
   if (self->password_row != NULL)
@@ -547,6 +890,10 @@ relay_window_finalize (GObject *object)
   RelayWindow *self = RELAY_WINDOW (object);
 
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->test_cancellable);
+  g_clear_object (&self->test_client);
+  g_clear_pointer (&self->test_host, g_free);
+  g_clear_pointer (&self->offered_fingerprint, g_free);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (relay_window_parent_class)->finalize (object);
@@ -617,6 +964,9 @@ relay_window_class_init (RelayWindowClass *klass)
                                                "/io/github/smtprelay/SmtpRelay/relay-window.ui");
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_status_box);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_status_icon);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_warning_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, port_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, port_spin);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, security_row);
@@ -629,6 +979,23 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, keyring_status_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_error_label);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_recipient_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_button);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_progress_box);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_spinner);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_progress_label);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_box);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_icon);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_title);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_message);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_hint);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, trust_certificate_button);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, details_expander);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, transcript_view);
+  gtk_widget_class_bind_template_callback (widget_class, on_test_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_test_cancel_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_copy_details_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_trust_certificate_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_input_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_output_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_password_row_changed_cb);

@@ -9,6 +9,7 @@
 #include <adwaita.h>
 #include <glib/gstdio.h>
 
+#include "relay-mock-resolver.h"
 #include "relay-secret-store.h"
 #include "relay-test-backend.h"
 #include "relay-window.h"
@@ -21,6 +22,7 @@ typedef struct
   GSettings        *settings;    /* the window's */
   GSettings        *elsewhere;   /* another client of the same backend */
   RelayWindow      *window;
+  RelayMockResolver *resolver;
 } Fixture;
 
 typedef gboolean (*Condition) (gpointer data);
@@ -72,6 +74,7 @@ static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
+  f->resolver = relay_mock_resolver_install ();
   f->backend = relay_test_backend_new ();
   f->settings = g_settings_new_with_backend (APP_ID, G_SETTINGS_BACKEND (f->backend));
   f->elsewhere = g_settings_new_with_backend (APP_ID, G_SETTINGS_BACKEND (f->backend));
@@ -89,6 +92,7 @@ fixture_tear_down (Fixture       *f,
   g_clear_object (&f->elsewhere);
   g_clear_object (&f->settings);
   g_clear_object (&f->backend);
+  relay_mock_resolver_uninstall (f->resolver);
 }
 
 static gboolean
@@ -310,6 +314,92 @@ test_port_default_shown (Fixture       *f,
   gtk_editable_set_text (GTK_EDITABLE (spin), "");
   gtk_spin_button_update (spin);
   g_assert_cmpfloat (gtk_spin_button_get_value (spin), ==, 0);
+}
+
+/* DNS warning */
+
+typedef struct
+{
+  GtkLabel   *label;
+  const char *needle;
+} LabelCheck;
+
+static gboolean
+label_shows (gpointer data)
+{
+  LabelCheck *check = data;
+
+  return gtk_widget_get_visible (gtk_widget_get_parent (GTK_WIDGET (check->label))) &&
+         strstr (gtk_label_get_text (check->label), check->needle) != NULL;
+}
+
+static gboolean
+parent_hidden (gpointer widget)
+{
+  return !gtk_widget_get_visible (gtk_widget_get_parent (widget));
+}
+
+/* The warning under the server row follows the name's DNS state, and clears by itself. */
+static void
+test_dns_warning (Fixture       *f,
+                  gconstpointer  data)
+{
+  GtkLabel *label = child (f, "dns_warning_label");
+  LabelCheck not_found = { label, "The IP address of specified SMTP server cannot be resolved" };
+  LabelCheck spelling = { label, "does not exist" };
+  LabelCheck no_dns = { label, "not responding" };
+  LabelCheck addresses = { label, "192.0.2.10, 2001:db8::10" };
+  LabelCheck invalid = { label, "hyphen" };
+
+  relay_mock_resolver_set_error (f->resolver, "nx.example.com", 0, G_RESOLVER_ERROR_NOT_FOUND);
+  relay_mock_resolver_set_error (f->resolver, "down.example.com", 0,
+                                 G_RESOLVER_ERROR_TEMPORARY_FAILURE);
+  relay_mock_resolver_set_addresses (f->resolver, "smtp.example.com", 0,
+                                     "192.0.2.10", "2001:db8::10", NULL);
+
+  g_assert_false (gtk_widget_get_visible (child (f, "dns_status_box")));
+
+  gtk_editable_set_text (child (f, "server_row"), "nx.example.com");
+  wait_until (label_shows, &not_found, 5000);
+  g_assert_true (label_shows (&spelling));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (label), "warning"));
+
+  gtk_editable_set_text (child (f, "server_row"), "down.example.com");
+  wait_until (label_shows, &no_dns, 5000);
+  g_assert_true (label_shows (&not_found));
+
+  gtk_editable_set_text (child (f, "server_row"), "smtp.example.com");
+  wait_until (label_shows, &addresses, 5000);
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (label), "warning"));
+
+  /* An IP address needs no lookup and nothing under the row. */
+  gtk_editable_set_text (child (f, "server_row"), "192.0.2.7");
+  wait_until (parent_hidden, label, 5000);
+
+  gtk_editable_set_text (child (f, "server_row"), "-bad-.example.com");
+  wait_until (label_shows, &invalid, 5000);
+
+  gtk_editable_set_text (child (f, "server_row"), "");
+  wait_until (parent_hidden, label, 5000);
+}
+
+/* When DNS comes back, the warning goes away without the user doing anything. */
+static void
+test_dns_warning_clears (Fixture       *f,
+                         gconstpointer  data)
+{
+  GtkLabel *label = child (f, "dns_warning_label");
+  LabelCheck no_dns = { label, "not responding" };
+  LabelCheck resolved = { label, "192.0.2.25" };
+
+  relay_mock_resolver_set_error (f->resolver, "flaky.example.com", 0,
+                                 G_RESOLVER_ERROR_TEMPORARY_FAILURE);
+  g_settings_set_string (f->elsewhere, "server", "flaky.example.com");
+  wait_until (label_shows, &no_dns, 5000);
+
+  relay_mock_resolver_set_addresses (f->resolver, "flaky.example.com", 0, "192.0.2.25", NULL);
+  /* The first retry comes a few seconds later. */
+  wait_until (label_shows, &resolved, 15000);
 }
 
 /* Keyring helpers */
@@ -547,6 +637,8 @@ main (int   argc,
   ADD ("plaintext-opt-in", test_plaintext_opt_in);
   ADD ("sender-validation", test_sender_validation);
   ADD ("port-default-shown", test_port_default_shown);
+  ADD ("dns/warning", test_dns_warning);
+  ADD ("dns/warning-clears", test_dns_warning_clears);
   ADD ("password/stored", test_password_stored);
   ADD ("password/loaded", test_password_loaded);
   ADD ("password/saved-on-close", test_password_saved_on_close);

@@ -1,0 +1,17 @@
+/* relay-cli.h: the command-line modes, which need no display
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+gboolean relay_cli_handles          (const char   *command);
+int      relay_cli_run              (int           argc,
+                                     char        **argv);
+int      relay_cli_exit_code        (const GError *error);
+GSettings *relay_cli_open_settings  (void);
+
+G_END_DECLS

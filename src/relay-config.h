@@ -1,0 +1,45 @@
+/* relay-config.h: one snapshot of the settings (and the password) that a send uses
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "relay-security.h"
+#include "relay-smtp-client.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  char          *server;
+  guint16        port;               /* 0: the default of @security */
+  RelaySecurity  security;
+  gboolean       requires_auth;
+  char          *username;
+  char          *password;           /* from the keyring or the window; wiped when freed */
+  gboolean       allow_plaintext_auth;
+  char          *sender;
+  char          *pinned_certificate;
+  char          *test_recipient;
+} RelayConfig;
+
+RelayConfig     *relay_config_new_from_settings   (GSettings           *settings);
+void             relay_config_free                (RelayConfig         *config);
+void             relay_config_set_password        (RelayConfig         *config,
+                                                   const char          *password);
+
+void             relay_config_load_password_async  (RelayConfig         *config,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean         relay_config_load_password_finish (RelayConfig         *config,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
+
+RelaySmtpClient *relay_config_create_client       (const RelayConfig   *config);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayConfig, relay_config_free)
+
+G_END_DECLS

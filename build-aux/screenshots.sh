@@ -5,7 +5,7 @@
 #
 # Scenarios:  main         the settings window, filled in   -> data/screenshots/main.png
 #             test-failed  a failed test message            -> data/screenshots/test-failed.png
-#                          (TODO: waits for the Test button; exits 2 until then, see capture)
+#                          (the Test button pressed against a port where nothing listens)
 #
 # Each scenario runs _build/src/smtp-relay on its own Xvfb display inside a private D-Bus session
 # with an unlocked gnome-keyring (the bus outside Xvfb, so that a keyring prompter finds no display
@@ -31,7 +31,7 @@ write_settings() {
   local keyfile=$1 scenario=$2
   mkdir -p "$(dirname "$keyfile")"
   case $scenario in
-    main|test-failed)
+    main)
       cat >"$keyfile" <<'EOF'
 [io/github/smtprelay/SmtpRelay]
 server='smtp.example.com'
@@ -40,6 +40,19 @@ security='starttls'
 requires-auth=true
 username='alerts@example.com'
 sender='backup-server@example.com'
+test-recipient='admin@example.com'
+EOF
+      ;;
+    test-failed)
+      # A relay address where nothing listens: the test fails at once, the same way every time.
+      cat >"$keyfile" <<'EOF'
+[io/github/smtprelay/SmtpRelay]
+server='127.0.0.1'
+port=uint16 2587
+security='starttls'
+requires-auth=false
+sender='backup-server@example.com'
+test-recipient='admin@example.com'
 EOF
       ;;
   esac
@@ -73,14 +86,9 @@ capture() {
   case $scenario in
     main) ;;
     test-failed)
-      # TODO(test-failed): the Test button does not exist yet. Once it does, configure a relay
-      # that fails at a known step (e.g. a local scripted SMTP server rejecting the login:
-      # tests/ has the helpers), press Test (a keyboard shortcut or an action on the command
-      # line, e.g. `gapplication action $app_id test`), wait for the failure to be shown, then
-      # capture. Until then this scenario refuses to produce a picture rather than fake one.
-      echo "screenshots: scenario test-failed is not implemented yet (needs the Test button)" >&2
-      kill "$app" 2>/dev/null || true
-      return 2
+      # Press Test the way a script can: through the application's action on the session bus.
+      sleep 1
+      gapplication action "$app_id" send-test
       ;;
   esac
 

@@ -68,8 +68,26 @@ about_action (GSimpleAction *action,
                          NULL);
 }
 
+/* Also reachable from outside: `gapplication action io.github.smtprelay.SmtpRelay send-test`. */
+static void
+send_test_action (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  GtkApplication *app = GTK_APPLICATION (user_data);
+  GtkWindow *window = gtk_application_get_active_window (app);
+
+  if (window == NULL)
+    {
+      g_application_activate (G_APPLICATION (app));
+      window = gtk_application_get_active_window (app);
+    }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.send-test", NULL);
+}
+
 static const GActionEntry app_actions[] = {
   { "quit", quit_action },
+  { "send-test", send_test_action },
   { "about", about_action },
 };
 
@@ -78,6 +96,7 @@ relay_application_startup (GApplication *app)
 {
   static const char *quit_accels[] = { "<Control>q", NULL };
   static const char *close_accels[] = { "<Control>w", NULL };
+  static const char *test_accels[] = { "<Control>t", NULL };
 
   G_APPLICATION_CLASS (relay_application_parent_class)->startup (app);
 
@@ -85,6 +104,7 @@ relay_application_startup (GApplication *app)
                                    app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "window.close", close_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.send-test", test_accels);
 }
 
 static void

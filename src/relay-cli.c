@@ -43,12 +43,14 @@ wait_for (Waiter *waiter)
 
 /**
  * relay_cli_exit_code:
+ * @reply_code: the server's last reply code, 0 if none
  *
  * The sysexits.h code for @error: what failed decides whether a script should retry later
  * (EX_TEMPFAIL), fix the settings (EX_CONFIG, EX_NOPERM) or give up (EX_UNAVAILABLE).
  */
 int
-relay_cli_exit_code (const GError *error)
+relay_cli_exit_code (const GError *error,
+                     guint         reply_code)
 {
   if (error == NULL)
     return EX_OK;
@@ -87,7 +89,8 @@ relay_cli_exit_code (const GError *error)
     case RELAY_SMTP_ERROR_RECIPIENT:
     case RELAY_SMTP_ERROR_DATA:
     default:
-      return relay_smtp_error_is_temporary (error) ? EX_TEMPFAIL : EX_UNAVAILABLE;
+      /* RFC 5321 §4.2.1: 4yz is a transient failure, worth trying again later. */
+      return reply_code >= 400 && reply_code < 500 ? EX_TEMPFAIL : EX_UNAVAILABLE;
     }
 }
 
@@ -212,7 +215,7 @@ run_test (int    argc,
   if (verbose)
     g_print ("\n%s", relay_smtp_client_get_transcript (client));
 
-  code = relay_cli_exit_code (error);
+  code = relay_cli_exit_code (error, relay_smtp_client_get_last_reply_code (client));
   return code;
 }
 

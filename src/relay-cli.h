@@ -11,7 +11,8 @@ G_BEGIN_DECLS
 gboolean relay_cli_handles          (const char   *command);
 int      relay_cli_run              (int           argc,
                                      char        **argv);
-int      relay_cli_exit_code        (const GError *error);
+int      relay_cli_exit_code        (const GError *error,
+                                     guint         reply_code);
 GSettings *relay_cli_open_settings  (void);
 
 G_END_DECLS

@@ -54,6 +54,7 @@ struct _RelayWindow
   GtkBox               *test_progress_box;
   GtkSpinner           *test_spinner;
   GtkLabel             *test_progress_label;
+  GtkButton            *test_cancel_button;
   GtkBox               *test_result_box;
   GtkImage             *test_result_icon;
   GtkLabel             *test_result_title;
@@ -68,6 +69,8 @@ struct _RelayWindow
   RelaySmtpClient      *test_client;
   char                 *test_host;
   char                 *offered_fingerprint;
+  guint                 scroll_tick_id;
+  guint                 scroll_frames;
 
   /* Password state. The row is the source of truth while the keyring cannot take it. */
   guint                 store_timeout_id;
@@ -88,7 +91,8 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-static gboolean on_store_timeout_cb (gpointer user_data);
+static gboolean on_store_timeout_cb      (gpointer       user_data);
+static void     scroll_to_test_result    (RelayWindow   *self);
 
 /* Settings mappings */
 
@@ -609,7 +613,53 @@ set_test_running (RelayWindow *self,
   gtk_spinner_set_spinning (self->test_spinner, running);
   gtk_widget_set_sensitive (GTK_WIDGET (self->test_button), !running);
   if (running)
-    gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), FALSE);
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), FALSE);
+      scroll_to_test_result (self);
+    }
+}
+
+/* The Test group is the last one: scroll to the end of the page so that the progress or the
+ * result is seen. The page grows over the next frames (wrapped labels take their height late),
+ * so keep following it for a few frames. */
+static gboolean
+scroll_to_test_result_cb (GtkWidget     *widget,
+                          GdkFrameClock *frame_clock,
+                          gpointer       user_data)
+{
+  RelayWindow *self = RELAY_WINDOW (widget);
+  GtkWidget *scrolled = gtk_widget_get_ancestor (GTK_WIDGET (self->test_result_box),
+                                                 GTK_TYPE_SCROLLED_WINDOW);
+  GtkAdjustment *adjustment;
+  guint *frames = &self->scroll_frames;
+
+  if (scrolled == NULL)
+    return G_SOURCE_REMOVE;
+
+  adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) -
+                                        gtk_adjustment_get_page_size (adjustment));
+  if (++(*frames) < 10)
+    return G_SOURCE_CONTINUE;
+  *frames = 0;
+  self->scroll_tick_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+scroll_to_test_result (RelayWindow *self)
+{
+  self->scroll_frames = 0;
+  if (self->scroll_tick_id == 0)
+    self->scroll_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self),
+                                                         scroll_to_test_result_cb, NULL, NULL);
+}
+
+static void
+reveal_test_result (RelayWindow *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), TRUE);
+  scroll_to_test_result (self);
 }
 
 static void
@@ -664,7 +714,7 @@ show_test_result (RelayWindow  *self,
                             transcript != NULL ? transcript : "", -1);
   gtk_widget_set_visible (GTK_WIDGET (self->details_expander),
                           transcript != NULL && *transcript != '\0');
-  gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), TRUE);
+  reveal_test_result (self);
 }
 
 static void
@@ -672,14 +722,18 @@ on_test_sent_cb (GObject      *object,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  g_autoptr(RelayWindow) self = user_data;
+  GWeakRef *weak = user_data;
+  g_autoptr(RelayWindow) self = g_weak_ref_get (weak);
   g_autoptr(GError) error = NULL;
   g_autofree char *reply = NULL;
 
+  g_weak_ref_clear (weak);
+  g_free (weak);
   reply = relay_smtp_client_send_finish (RELAY_SMTP_CLIENT (object), result, &error);
 
-  /* The window was closed while the test ran: nothing left to show it in. */
-  if (self->test_result_box == NULL)
+  /* Only a weak reference, so that closing the window disposes it, which cancels the test;
+   * then there is nothing left to show the outcome in. */
+  if (self == NULL || self->test_result_box == NULL)
     return;
 
   g_clear_object (&self->test_cancellable);
@@ -696,7 +750,7 @@ on_test_sent_cb (GObject      *object,
       gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), FALSE);
       gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->transcript_view),
                                 relay_smtp_client_get_transcript (self->test_client), -1);
-      gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), TRUE);
+      reveal_test_result (self);
       return;
     }
 
@@ -710,6 +764,7 @@ on_test_clicked_cb (RelayWindow *self)
   g_autoptr(RelaySmtpMessage) message = NULL;
   g_autoptr(GError) error = NULL;
   const char *recipient;
+  GWeakRef *weak;
 
   if (self->test_cancellable != NULL)
     return;   /* one test at a time; Enter in the row while one runs does nothing */
@@ -746,8 +801,18 @@ on_test_clicked_cb (RelayWindow *self)
   self->test_cancellable = g_cancellable_new ();
   set_test_running (self, TRUE);
   gtk_label_set_text (self->test_progress_label, _("Starting the test…"));
+  weak = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (weak, self);
   relay_smtp_client_send_async (self->test_client, message, self->test_cancellable,
-                                on_test_sent_cb, g_object_ref (self));
+                                on_test_sent_cb, weak);
+}
+
+static void
+send_test_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  on_test_clicked_cb (RELAY_WINDOW (widget));
 }
 
 static void
@@ -984,6 +1049,7 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_progress_box);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_spinner);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_progress_label);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_cancel_button);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_box);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_icon);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_title);
@@ -1002,6 +1068,7 @@ relay_window_class_init (RelayWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.retry-password", NULL,
                                    retry_password_action);
+  gtk_widget_class_install_action (widget_class, "win.send-test", NULL, send_test_action);
 }
 
 static void

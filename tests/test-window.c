@@ -11,6 +11,7 @@
 
 #include "relay-mock-resolver.h"
 #include "relay-secret-store.h"
+#include "smtp-test-helpers.h"
 #include "relay-test-backend.h"
 #include "relay-window.h"
 
@@ -402,6 +403,172 @@ test_dns_warning_clears (Fixture       *f,
   wait_until (label_shows, &resolved, 15000);
 }
 
+/* Test button */
+
+static void
+configure_relay (Fixture    *f,
+                 const char *server,
+                 guint16     port)
+{
+  g_settings_set_string (f->settings, "server", server);
+  g_settings_set (f->settings, "port", "q", port);
+  g_settings_set_string (f->settings, "security", "none");
+  g_settings_set_string (f->settings, "sender", "alerts@example.com");
+  gtk_editable_set_text (child (f, "test_recipient_row"), "admin@example.com");
+}
+
+static gboolean
+test_finished (gpointer data)
+{
+  Fixture *f = data;
+
+  return gtk_widget_get_visible (child (f, "test_result_box")) &&
+         !gtk_widget_get_visible (child (f, "test_progress_box"));
+}
+
+/* gtk_widget_activate() on a button clicks only after its press animation: click at once. */
+static void
+click (GtkButton *button)
+{
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (button)));
+  g_signal_emit_by_name (button, "clicked");
+}
+
+static guint16
+closed_port (void)
+{
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                 NULL, &bound, &error);
+  g_assert_no_error (error);
+  /* Closed again when the listener goes: nothing listens on the port afterwards. */
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* A test against a port where nothing listens ends in a clear failure, not a hang. */
+static void
+test_test_refused (Fixture       *f,
+                   gconstpointer  data)
+{
+  GtkLabel *message = child (f, "test_result_message");
+
+  configure_relay (f, "127.0.0.1", closed_port ());
+  click (child (f, "test_button"));
+  wait_until (test_finished, f, 10000);
+
+  g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test failed");
+  g_assert_nonnull (strstr (gtk_label_get_text (message), "refused"));
+  g_assert_true (gtk_widget_has_css_class (child (f, "test_result_icon"), "error"));
+  g_assert_true (gtk_widget_get_visible (child (f, "test_result_hint")));
+  g_assert_true (gtk_widget_get_sensitive (child (f, "test_button")));
+}
+
+/* A scripted relay accepts the message: the window says so, with the server's own words. */
+static void
+test_test_success (Fixture       *f,
+                   gconstpointer  data)
+{
+  const char * const script[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 250-relay.example.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+    "<< 3",
+    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+    "data",
+    "> 250 2.0.0 Ok: queued as 7C2D\r\n",
+    "< QUIT",
+    "> 221 2.0.0 Bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autofree char *recipient = NULL;
+  GtkTextBuffer *buffer;
+  g_autofree char *transcript = NULL;
+  GtkTextIter start, end;
+
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  gtk_editable_set_text (child (f, "test_recipient_row"), "oncall@example.org");
+  gtk_widget_activate_action (GTK_WIDGET (f->window), "win.send-test", NULL);
+  g_assert_true (gtk_widget_get_visible (child (f, "test_progress_box")));
+  g_assert_false (gtk_widget_get_sensitive (child (f, "test_button")));
+  wait_until (test_finished, f, 10000);
+
+  g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test message sent");
+  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "test_result_message")),
+                            "queued as 7C2D"));
+  g_assert_true (gtk_widget_has_css_class (child (f, "test_result_icon"), "success"));
+  g_assert_nonnull (strstr (script_server_get_data (server), "Subject: SMTP Relay test message"));
+  g_assert_nonnull (strstr (script_server_get_data (server), "From: "));
+
+  /* The recipient is remembered for the next test. */
+  recipient = g_settings_get_string (f->elsewhere, "test-recipient");
+  g_assert_cmpstr (recipient, ==, "oncall@example.org");
+
+  buffer = gtk_text_view_get_buffer (child (f, "transcript_view"));
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  transcript = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  g_assert_nonnull (strstr (transcript, "MAIL FROM:<alerts@example.com>"));
+}
+
+/* Bad input is refused before any connection, and nothing the user typed is lost. */
+static void
+test_test_invalid_recipient (Fixture       *f,
+                             gconstpointer  data)
+{
+  configure_relay (f, "127.0.0.1", closed_port ());
+  gtk_editable_set_text (child (f, "test_recipient_row"), "admin@example.com\r\nRCPT TO:<x@y.z>");
+  click (child (f, "test_button"));
+
+  /* Decided on the spot: no connection was even started. */
+  g_assert_true (test_finished (f));
+  g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test failed");
+  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "test_result_message")), "recipient"));
+  g_assert_nonnull (strstr (gtk_editable_get_text (child (f, "test_recipient_row")), "RCPT"));
+}
+
+/* A server that never answers: the test shows its progress and can be cancelled. */
+static void
+test_test_cancel (Fixture       *f,
+                  gconstpointer  data)
+{
+  const char * const script[] = { NULL };   /* accepts, then stays silent */
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  GtkLabel *progress = child (f, "test_progress_label");
+
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  click (child (f, "test_button"));
+  g_assert_true (gtk_widget_get_visible (child (f, "test_progress_box")));
+  spin_main_loop (300);
+  g_assert_cmpstr (gtk_label_get_text (progress), !=, "");
+
+  click (child (f, "test_cancel_button"));
+  wait_until (test_finished, f, 5000);
+  g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test cancelled");
+}
+
+/* Closing the window while a test runs: the answer must not reach destroyed widgets. */
+static void
+test_test_close_while_running (Fixture       *f,
+                               gconstpointer  data)
+{
+  const char * const script[] = { NULL };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  click (child (f, "test_button"));
+  spin_main_loop (200);
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  spin_main_loop (300);
+
+  /* The fixture destroys a window again: give it a fresh one. */
+  f->window = relay_window_new (NULL, f->settings);
+}
+
 /* Keyring helpers */
 
 typedef struct
@@ -637,6 +804,11 @@ main (int   argc,
   ADD ("plaintext-opt-in", test_plaintext_opt_in);
   ADD ("sender-validation", test_sender_validation);
   ADD ("port-default-shown", test_port_default_shown);
+  ADD ("test/refused", test_test_refused);
+  ADD ("test/success", test_test_success);
+  ADD ("test/invalid-recipient", test_test_invalid_recipient);
+  ADD ("test/cancel", test_test_cancel);
+  ADD ("test/close-while-running", test_test_close_while_running);
   ADD ("dns/warning", test_dns_warning);
   ADD ("dns/warning-clears", test_dns_warning_clears);
   ADD ("password/stored", test_password_stored);

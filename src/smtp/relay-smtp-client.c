@@ -69,6 +69,7 @@ struct _RelaySmtpClient
   gint64                transcript_start;
   GTlsCertificateFlags  certificate_errors;
   char                 *peer_fingerprint;
+  guint                 last_reply_code;    /* of the last complete reply, 0 before one */
 };
 
 G_DEFINE_FINAL_TYPE (RelaySmtpClient, relay_smtp_client, G_TYPE_OBJECT)
@@ -372,11 +373,15 @@ close_connection (Session *s)
   /* The caller's cancellable stays connected until the task is freed: disconnecting here could
    * be reached from inside its own "cancelled" emission, where g_cancellable_disconnect()
    * deadlocks. */
-  /* Closing the socket itself is immediate; a TLS close_notify could block on a stuck peer. */
+  /* Closing the socket itself is immediate; a TLS close_notify could block on a stuck peer.
+   * g_io_stream_close() would refuse while a read is pending (a cancelled or timed-out phase)
+   * and leave the server waiting on an open connection: close the socket under it instead. */
   if (s->connection != NULL)
     {
       g_autoptr(GError) close_error = NULL;
-      if (!g_io_stream_close (G_IO_STREAM (s->connection), NULL, &close_error))
+      GSocket *socket = g_socket_connection_get_socket (s->connection);
+
+      if (!g_socket_is_closed (socket) && !g_socket_close (socket, &close_error))
         g_debug ("close: %s", close_error->message);
     }
   s->self->busy = FALSE;
@@ -502,6 +507,7 @@ try_parse (GTask *task)
       return;
     }
   g_byte_array_remove_range (s->inbuf, 0, consumed);
+  s->self->last_reply_code = reply->code;
   transcript_reply (s->self, reply);
   s->handler (task, reply);
 }
@@ -2150,4 +2156,18 @@ relay_smtp_client_get_peer_fingerprint (RelaySmtpClient *self)
 {
   g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
   return self->peer_fingerprint;
+}
+
+/**
+ * relay_smtp_client_get_last_reply_code:
+ *
+ * The code of the last reply the server sent (e.g. 451), or 0 when none came. After a failure,
+ * a 4xx code says that the same message may go through later.
+ */
+guint
+relay_smtp_client_get_last_reply_code (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), 0);
+
+  return self->last_reply_code;
 }

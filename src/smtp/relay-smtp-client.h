@@ -72,5 +72,6 @@ RelaySmtpStep         relay_smtp_client_get_step                (RelaySmtpClient
 const char           *relay_smtp_client_get_transcript          (RelaySmtpClient   *self);
 GTlsCertificateFlags  relay_smtp_client_get_certificate_errors  (RelaySmtpClient   *self);
 const char           *relay_smtp_client_get_peer_fingerprint    (RelaySmtpClient   *self);
+guint                 relay_smtp_client_get_last_reply_code     (RelaySmtpClient   *self);
 
 G_END_DECLS

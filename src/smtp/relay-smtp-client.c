@@ -1168,7 +1168,7 @@ on_handshake_cb (GObject      *object,
 
   {
     GTlsCertificate *peer = g_tls_connection_get_peer_certificate (s->tls);
-    const char *cipher = g_tls_connection_get_ciphersuite_name (s->tls);
+    g_autofree char *cipher = g_tls_connection_get_ciphersuite_name (s->tls);
     const char *version = "TLS";
     g_autofree char *line = NULL;
 

@@ -442,6 +442,33 @@ test_wrong_host_name (Fixture       *fixture,
   g_assert_true (relay_smtp_client_get_certificate_errors (fixture->client) & G_TLS_CERTIFICATE_BAD_IDENTITY);
 }
 
+static void
+on_step_cancel_cb (RelaySmtpClient *client,
+                   RelaySmtpStep    step,
+                   GCancellable    *cancellable)
+{
+  if (step == RELAY_SMTP_STEP_SECURING)
+    g_cancellable_cancel (cancellable);
+}
+
+static void
+test_cancel_while_securing (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  if (fixture->port == 0)
+    return;
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_STARTTLS);
+  trust_test_ca (fixture);
+  g_signal_connect (fixture->client, "step-changed", G_CALLBACK (on_step_cancel_cb), cancellable);
+  reply = run_send (fixture->client, fixture->message, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_signal_handlers_disconnect_by_func (fixture->client, on_step_cancel_cb, cancellable);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -462,6 +489,7 @@ main (int   argc,
   ADD ("starttls", starttls_server, test_starttls);
   ADD ("starttls-required-by-server", starttls_server, test_starttls_required_by_server);
   ADD ("implicit-tls", tls_server, test_implicit_tls);
+  ADD ("cancel-while-securing", starttls_server, test_cancel_while_securing);
   ADD ("auth/plain", starttls_plain_auth, test_auth);
   ADD ("auth/login", starttls_login_auth, test_auth);
   ADD ("auth/implicit-tls", tls_plain_auth, test_auth);

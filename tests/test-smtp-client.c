@@ -417,6 +417,19 @@ test_dripping_server (Fixture       *fixture,
 }
 
 static void
+test_tls_handshake_timeout (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  /* Implicit TLS to a server that accepts TCP and then never speaks TLS. */
+  const char * const script[] = { NULL };
+
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_TLS);
+  g_object_set (fixture->client, "reply-timeout", 300, NULL);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_TIMEOUT, "encryption", NULL);
+  g_assert_true (saw_step (fixture, RELAY_SMTP_STEP_SECURING));
+}
+
+static void
 test_session_deadline (Fixture       *fixture,
                        gconstpointer  data)
 {
@@ -931,6 +944,7 @@ main (int   argc,
   ADD ("timeout/silent-server", test_silent_server);
   ADD ("timeout/dripping-server", test_dripping_server);
   ADD ("timeout/session", test_session_deadline);
+  ADD ("timeout/tls-handshake", test_tls_handshake_timeout);
   ADD ("closed-mid-session", test_closed_mid_session);
   ADD ("endless-line", test_endless_line);
   ADD ("auth/plain", test_auth_plain);

@@ -311,15 +311,6 @@ transcript_reply (RelaySmtpClient      *self,
     }
 }
 
-static gboolean
-on_timer_cb (gpointer user_data)
-{
-  gboolean *flag = user_data;
-
-  *flag = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 static GSource *
 add_timer (guint        ms,
            GSourceFunc  func,
@@ -337,7 +328,7 @@ on_phase_timeout_cb (gpointer user_data)
 {
   Session *s = user_data;
 
-  on_timer_cb (&s->phase_timed_out);
+  s->phase_timed_out = TRUE;
   g_cancellable_cancel (s->op);
   return G_SOURCE_REMOVE;
 }
@@ -347,7 +338,7 @@ on_session_timeout_cb (gpointer user_data)
 {
   Session *s = user_data;
 
-  on_timer_cb (&s->session_timed_out);
+  s->session_timed_out = TRUE;
   g_cancellable_cancel (s->op);
   return G_SOURCE_REMOVE;
 }
@@ -371,8 +362,8 @@ close_connection (Session *s)
   clear_source (&s->attempt_timer);
   /* The caller's cancellable stays connected until the task is freed: disconnecting here could
    * be reached from inside its own "cancelled" emission, where g_cancellable_disconnect()
-   * deadlocks. */
-  /* Closing the socket itself is immediate; a TLS close_notify could block on a stuck peer. */
+   * deadlocks. Closing the socket itself is immediate; a TLS close_notify could block on a
+   * stuck peer. */
   if (s->connection != NULL)
     {
       g_autoptr(GError) close_error = NULL;
@@ -416,9 +407,14 @@ session_fail (GTask  *task,
       else if (s->phase_timed_out && s->phase == PHASE_RESOLVE)
         {
           g_clear_error (&error);
+          guint seconds = (s->self->connect_timeout_ms + 999) / 1000;
+
           error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DNS_FAILURE,
-                               _("Could not look up the server name “%s”: DNS did not answer within %u seconds."),
-                               s->host, (s->self->connect_timeout_ms + 999) / 1000);
+                               g_dngettext (GETTEXT_PACKAGE,
+                                            "Could not look up the server name “%s”: DNS did not answer within %u second.",
+                                            "Could not look up the server name “%s”: DNS did not answer within %u seconds.",
+                                            seconds),
+                               s->host, seconds);
         }
       else if (s->phase_timed_out)
         {
@@ -429,9 +425,14 @@ session_fail (GTask  *task,
       else if (s->session_timed_out)
         {
           g_clear_error (&error);
+          guint seconds = (s->self->session_timeout_ms + 999) / 1000;
+
           error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TIMEOUT,
-                               _("The session with %s took longer than %u seconds; it was stopped while %s."),
-                               s->host, (s->self->session_timeout_ms + 999) / 1000, during);
+                               g_dngettext (GETTEXT_PACKAGE,
+                                            "The session with %s took longer than %u second; it was stopped while %s.",
+                                            "The session with %s took longer than %u seconds; it was stopped while %s.",
+                                            seconds),
+                               s->host, seconds, during);
         }
     }
   else if (error->domain != RELAY_SMTP_ERROR)
@@ -1636,6 +1637,9 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, relay_smtp_client_send_async);
+  /* A message accepted just before the caller cancelled was still sent: report the truth.
+   * Cancellations that did stop the session come back as G_IO_ERROR_CANCELLED anyway. */
+  g_task_set_check_cancellable (task, FALSE);
 
   if (self->busy)
     {

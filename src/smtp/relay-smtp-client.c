@@ -1244,10 +1244,12 @@ on_starttls_reply (GTask          *task,
                        _("The server refused to start encryption (STARTTLS)"), reply);
       return;
     }
-  if (s->inbuf->len > 0)
+  /* CVE-2021-22947: bytes after the 220 were injected before encryption; acting on them
+   * would let a man in the middle answer for the server. Besides what the reader already
+   * holds, look at what the kernel has queued: those bytes would reach the TLS handshake. */
+  if (s->inbuf->len > 0
+      || g_socket_get_available_bytes (g_socket_connection_get_socket (s->connection)) > 0)
     {
-      /* CVE-2021-22947: these bytes were injected before encryption; acting on them would let
-       * a man in the middle answer for the server. */
       session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_PROTOCOL,
                                        _("The server %s sent unexpected data right after agreeing to STARTTLS, which is a sign of tampering; the connection was closed."),
                                        s->host));

@@ -102,7 +102,11 @@ def main():
     parser.add_argument("--certdir", required=True)
     args = parser.parse_args()
 
-    make_certificates(args.certdir)
+    try:
+        make_certificates(args.certdir)
+    except FileNotFoundError as error:  # no openssl: the test skips rather than fails
+        print(json.dumps({"skip": f"cannot make certificates: {error}"}), flush=True)
+        return
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(os.path.join(args.certdir, "server.pem"),
                             os.path.join(args.certdir, "server.key"))

@@ -736,6 +736,29 @@ test_connection_refused (Fixture       *fixture,
 }
 
 static void
+test_next_address (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 421 4.7.0 enough for this test\r\n", NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  const char *transcript;
+
+  relay_smtp_client_set_host (fixture->client, "two.test");
+  relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  /* reaching EHLO proves the client went on to the second address */
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_EHLO);
+  transcript = relay_smtp_client_get_transcript (fixture->client);
+  g_assert_nonnull (strstr (transcript, "connecting to 127.0.0.2 port"));
+  g_assert_nonnull (strstr (transcript, "connected to 127.0.0.1 port"));
+  assert_no_failure (server);
+}
+
+static void
 test_dns_not_found (Fixture       *fixture,
                     gconstpointer  data)
 {
@@ -956,6 +979,7 @@ main (int   argc,
   ADD ("auth/plaintext-refused", test_plaintext_auth_refused);
   ADD ("injection-refused", test_injection_refused);
   ADD ("connection-refused", test_connection_refused);
+  ADD ("next-address", test_next_address);
   ADD ("dns/not-found", test_dns_not_found);
   ADD ("dns/temporary-failure", test_dns_temporary_failure);
   ADD ("dns/hang", test_dns_hang);

@@ -157,7 +157,8 @@ static void
 append_display_name (GString    *out,
                      const char *name)
 {
-  if (!is_ascii (name))
+  /* Encoded-words fold, a quoted-string does not: long names must not make a line over 998. */
+  if (!is_ascii (name) || strlen (name) > PLAIN_SUBJECT_MAX)
     {
       append_encoded_words (out, name);
       return;

@@ -339,6 +339,10 @@ answer (const char  *hostname,
 {
   if (g_str_equal (hostname, "ok.test"))
     return g_list_prepend (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
+  /* 127.0.0.2 is loopback too, but the test servers listen on 127.0.0.1 only: refused first */
+  if (g_str_equal (hostname, "two.test"))
+    return g_list_append (g_list_prepend (NULL, g_inet_address_new_from_string ("127.0.0.2")),
+                          g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
   if (g_str_equal (hostname, "tempfail.test"))
     g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE,
                  "Temporary failure in name resolution");

@@ -417,6 +417,19 @@ test_dripping_server (Fixture       *fixture,
 }
 
 static void
+test_tls_handshake_timeout (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  /* Implicit TLS to a server that accepts TCP and then never speaks TLS. */
+  const char * const script[] = { NULL };
+
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_TLS);
+  g_object_set (fixture->client, "reply-timeout", 300, NULL);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_TIMEOUT, "encryption", NULL);
+  g_assert_true (saw_step (fixture, RELAY_SMTP_STEP_SECURING));
+}
+
+static void
 test_session_deadline (Fixture       *fixture,
                        gconstpointer  data)
 {
@@ -723,6 +736,29 @@ test_connection_refused (Fixture       *fixture,
 }
 
 static void
+test_next_address (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 421 4.7.0 enough for this test\r\n", NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  const char *transcript;
+
+  relay_smtp_client_set_host (fixture->client, "two.test");
+  relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  /* reaching EHLO proves the client went on to the second address */
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_EHLO);
+  transcript = relay_smtp_client_get_transcript (fixture->client);
+  g_assert_nonnull (strstr (transcript, "connecting to 127.0.0.2 port"));
+  g_assert_nonnull (strstr (transcript, "connected to 127.0.0.1 port"));
+  assert_no_failure (server);
+}
+
+static void
 test_dns_not_found (Fixture       *fixture,
                     gconstpointer  data)
 {
@@ -931,6 +967,7 @@ main (int   argc,
   ADD ("timeout/silent-server", test_silent_server);
   ADD ("timeout/dripping-server", test_dripping_server);
   ADD ("timeout/session", test_session_deadline);
+  ADD ("timeout/tls-handshake", test_tls_handshake_timeout);
   ADD ("closed-mid-session", test_closed_mid_session);
   ADD ("endless-line", test_endless_line);
   ADD ("auth/plain", test_auth_plain);
@@ -942,6 +979,7 @@ main (int   argc,
   ADD ("auth/plaintext-refused", test_plaintext_auth_refused);
   ADD ("injection-refused", test_injection_refused);
   ADD ("connection-refused", test_connection_refused);
+  ADD ("next-address", test_next_address);
   ADD ("dns/not-found", test_dns_not_found);
   ADD ("dns/temporary-failure", test_dns_temporary_failure);
   ADD ("dns/hang", test_dns_hang);

@@ -228,14 +228,18 @@ static void
 test_long_ascii_subject (void)
 {
   g_autofree char *subject = g_strnfill (1200, 'c');
-  g_autoptr(RelaySmtpMessage) message = relay_smtp_message_new ("a@example.com", NULL, one_rcpt,
+  g_autoptr(RelaySmtpMessage) message = relay_smtp_message_new ("a@example.com", subject, one_rcpt,
                                                                 subject, "", NULL);
   g_autofree char *text = message_text (message);
   g_autofree char *value = header_value (text, "Subject");
   g_autofree char *decoded = decode_encoded_words (value);
+  g_autofree char *from = header_value (text, "From");
+  g_autofree char *name = g_strndup (from, strlen (from) - strlen (" <a@example.com>"));
+  g_autofree char *decoded_name = decode_encoded_words (name);
 
   assert_wire_safe (text);
   g_assert_cmpstr (decoded, ==, subject);
+  g_assert_cmpstr (decoded_name, ==, subject);
 }
 
 static void
@@ -355,7 +359,7 @@ main (int   argc,
   g_test_add_func ("/relay/smtp/message/ascii-display-name", test_ascii_display_name_quoted);
   g_test_add_func ("/relay/smtp/message/quoted-printable", test_quoted_printable);
   g_test_add_func ("/relay/smtp/message/long-ascii-line", test_long_ascii_line);
-  g_test_add_func ("/relay/smtp/message/long-ascii-subject", test_long_ascii_subject);
+  g_test_add_func ("/relay/smtp/message/long-ascii-subject-and-name", test_long_ascii_subject);
   g_test_add_func ("/relay/smtp/message/injection-refused", test_injection_refused);
   g_test_add_func ("/relay/smtp/message/dot-stuffing", test_dot_stuffing);
   g_test_add_func ("/relay/smtp/message/raw", test_raw);

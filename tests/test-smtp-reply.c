@@ -233,6 +233,37 @@ test_capabilities_minimal (void)
   relay_smtp_capabilities_clear (&caps);
 }
 
+/* Random input never crashes the parser, and a reply it returns always fits the limits. */
+static void
+test_random_input (void)
+{
+  static const char alphabet[] = "2345 -\r\n\0x.";
+
+  for (guint round = 0; round < 20000; round++)
+    {
+      guint8 data[256];
+      gsize length = g_test_rand_int_range (0, sizeof data);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RelaySmtpReply) reply = NULL;
+      gsize consumed = 0;
+
+      for (gsize i = 0; i < length; i++)
+        data[i] = g_test_rand_bit () ? alphabet[g_test_rand_int_range (0, sizeof alphabet - 1)]
+                                     : (guint8) g_test_rand_int_range (0, 256);
+      reply = relay_smtp_reply_parse (data, length, &consumed, &error);
+      if (reply != NULL)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (consumed, <=, length);
+          g_assert_cmpuint (reply->code, >=, 200);
+          g_assert_cmpuint (reply->code, <=, 559);
+          g_assert_nonnull (reply->lines[0]);
+        }
+      else if (error != NULL)
+        g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_PROTOCOL);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -250,6 +281,7 @@ main (int   argc,
   g_test_add_func ("/relay/smtp/reply/display-sanitised", test_display_sanitised);
   g_test_add_func ("/relay/smtp/reply/capabilities", test_capabilities);
   g_test_add_func ("/relay/smtp/reply/capabilities-minimal", test_capabilities_minimal);
+  g_test_add_func ("/relay/smtp/reply/random-input", test_random_input);
 
   return g_test_run ();
 }

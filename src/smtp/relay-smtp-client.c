@@ -312,15 +312,6 @@ transcript_reply (RelaySmtpClient      *self,
     }
 }
 
-static gboolean
-on_timer_cb (gpointer user_data)
-{
-  gboolean *flag = user_data;
-
-  *flag = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 static GSource *
 add_timer (guint        ms,
            GSourceFunc  func,
@@ -338,7 +329,7 @@ on_phase_timeout_cb (gpointer user_data)
 {
   Session *s = user_data;
 
-  on_timer_cb (&s->phase_timed_out);
+  s->phase_timed_out = TRUE;
   g_cancellable_cancel (s->op);
   return G_SOURCE_REMOVE;
 }
@@ -348,7 +339,7 @@ on_session_timeout_cb (gpointer user_data)
 {
   Session *s = user_data;
 
-  on_timer_cb (&s->session_timed_out);
+  s->session_timed_out = TRUE;
   g_cancellable_cancel (s->op);
   return G_SOURCE_REMOVE;
 }
@@ -421,9 +412,14 @@ session_fail (GTask  *task,
       else if (s->phase_timed_out && s->phase == PHASE_RESOLVE)
         {
           g_clear_error (&error);
+          guint seconds = (s->self->connect_timeout_ms + 999) / 1000;
+
           error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DNS_FAILURE,
-                               _("Could not look up the server name “%s”: DNS did not answer within %u seconds."),
-                               s->host, (s->self->connect_timeout_ms + 999) / 1000);
+                               g_dngettext (GETTEXT_PACKAGE,
+                                            "Could not look up the server name “%s”: DNS did not answer within %u second.",
+                                            "Could not look up the server name “%s”: DNS did not answer within %u seconds.",
+                                            seconds),
+                               s->host, seconds);
         }
       else if (s->phase_timed_out)
         {
@@ -434,9 +430,14 @@ session_fail (GTask  *task,
       else if (s->session_timed_out)
         {
           g_clear_error (&error);
+          guint seconds = (s->self->session_timeout_ms + 999) / 1000;
+
           error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TIMEOUT,
-                               _("The session with %s took longer than %u seconds; it was stopped while %s."),
-                               s->host, (s->self->session_timeout_ms + 999) / 1000, during);
+                               g_dngettext (GETTEXT_PACKAGE,
+                                            "The session with %s took longer than %u second; it was stopped while %s.",
+                                            "The session with %s took longer than %u seconds; it was stopped while %s.",
+                                            seconds),
+                               s->host, seconds, during);
         }
     }
   else if (error->domain != RELAY_SMTP_ERROR)
@@ -1174,7 +1175,7 @@ on_handshake_cb (GObject      *object,
 
   {
     GTlsCertificate *peer = g_tls_connection_get_peer_certificate (s->tls);
-    const char *cipher = g_tls_connection_get_ciphersuite_name (s->tls);
+    g_autofree char *cipher = g_tls_connection_get_ciphersuite_name (s->tls);
     const char *version = "TLS";
     g_autofree char *line = NULL;
 
@@ -1249,10 +1250,12 @@ on_starttls_reply (GTask          *task,
                        _("The server refused to start encryption (STARTTLS)"), reply);
       return;
     }
-  if (s->inbuf->len > 0)
+  /* CVE-2021-22947: bytes after the 220 were injected before encryption; acting on them
+   * would let a man in the middle answer for the server. Besides what the reader already
+   * holds, look at what the kernel has queued: those bytes would reach the TLS handshake. */
+  if (s->inbuf->len > 0
+      || g_socket_get_available_bytes (g_socket_connection_get_socket (s->connection)) > 0)
     {
-      /* CVE-2021-22947: these bytes were injected before encryption; acting on them would let
-       * a man in the middle answer for the server. */
       session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_PROTOCOL,
                                        _("The server %s sent unexpected data right after agreeing to STARTTLS, which is a sign of tampering; the connection was closed."),
                                        s->host));
@@ -1642,6 +1645,9 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, relay_smtp_client_send_async);
+  /* A message accepted just before the caller cancelled was still sent: report the truth.
+   * Cancellations that did stop the session come back as G_IO_ERROR_CANCELLED anyway. */
+  g_task_set_check_cancellable (task, FALSE);
 
   if (self->busy)
     {

@@ -1,5 +1,13 @@
 /* relay-smtp-client.h: one SMTP submission over GIO, with progress and a transcript
  *
+ * Usage: set host, port (0 = default of the security), security, and optionally username +
+ * relay_smtp_client_set_password(); build a message with relay_smtp_message_new(); call
+ * relay_smtp_client_send_async(). Errors are RELAY_SMTP_ERROR (see relay-smtp-error.h, and
+ * relay_smtp_error_hint() for a subtitle) or G_IO_ERROR_CANCELLED. After a
+ * RELAY_SMTP_ERROR_CERTIFICATE, get_certificate_errors() and get_peer_fingerprint() tell the UI
+ * what to show before offering to pin with set_pinned_certificate(). Timeouts are the
+ * "connect-timeout", "reply-timeout" and "session-timeout" properties, in milliseconds.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once

@@ -98,27 +98,30 @@ is_ascii (const char *s)
   return TRUE;
 }
 
+typedef enum
+{
+  FIELD_SUBJECT,
+  FIELD_SENDER_NAME,
+} Field;
+
 static gboolean
 check_header_text (const char  *text,
-                   const char  *what,
+                   Field        field,
                    GError     **error)
 {
-  if (!g_utf8_validate (text, -1, NULL))
-    {
-      g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
-                   _("The %s is not valid UTF-8 text."), what);
-      return FALSE;
-    }
-  for (const guchar *p = (const guchar *) text; *p; p++)
-    {
-      if (*p < 0x20 || *p == 0x7f)
-        {
-          g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
-                       _("The %s contains a line break or another control character."), what);
-          return FALSE;
-        }
-    }
-  return TRUE;
+  gboolean valid = g_utf8_validate (text, -1, NULL);
+
+  for (const guchar *p = (const guchar *) text; valid && *p; p++)
+    valid = *p >= 0x20 && *p != 0x7f;
+  if (valid)
+    return TRUE;
+
+  /* Full sentences per field, so that translations need no grammar of their own. */
+  g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                       field == FIELD_SUBJECT
+                       ? _("The subject must be one line of text, without control characters.")
+                       : _("The sender name must be one line of text, without control characters."));
+  return FALSE;
 }
 
 /* Appends @text as RFC 2047 "B" encoded-words separated by folding white space; words never
@@ -154,7 +157,8 @@ static void
 append_display_name (GString    *out,
                      const char *name)
 {
-  if (!is_ascii (name))
+  /* Encoded-words fold, a quoted-string does not: long names must not make a line over 998. */
+  if (!is_ascii (name) || strlen (name) > PLAIN_SUBJECT_MAX)
     {
       append_encoded_words (out, name);
       return;
@@ -394,8 +398,8 @@ relay_smtp_message_new_full (const char          *from,
 
   if (!(sender = normalize_sender (from, error))
       || !(recipients = normalize_recipients (to, error))
-      || !check_header_text (subject, _("subject"), error)
-      || (from_name != NULL && !check_header_text (from_name, _("sender name"), error)))
+      || !check_header_text (subject, FIELD_SUBJECT, error)
+      || (from_name != NULL && !check_header_text (from_name, FIELD_SENDER_NAME, error)))
     return NULL;
 
   if (!g_utf8_validate (body, -1, NULL))

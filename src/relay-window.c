@@ -61,6 +61,7 @@ struct _RelayWindow
   GtkLabel             *test_result_message;
   GtkLabel             *test_result_hint;
   GtkButton            *trust_certificate_button;
+  GtkButton            *copy_details_button;
   GtkExpander          *details_expander;
   GtkTextView          *transcript_view;
 
@@ -871,6 +872,50 @@ relay_window_close_request (GtkWindow *window)
   return GTK_WINDOW_CLASS (relay_window_parent_class)->close_request (window);
 }
 
+/* libadwaita 1.2 gives its rows no accessible name (later versions label them by their title),
+ * so a screen reader would announce "text" for every entry row: name them ourselves, and the
+ * text field inside an entry row too, since that is what takes the focus. */
+static void
+label_row (AdwPreferencesRow *row)
+{
+  const char *title = adw_preferences_row_get_title (row);
+  g_autoptr(GString) name = g_string_new (NULL);
+
+  for (const char *p = title; *p != '\0'; p++)
+    {
+      if (*p == '_' && p[1] == '_')
+        g_string_append_c (name, *p++);
+      else if (*p != '_')
+        g_string_append_c (name, *p);
+    }
+
+  gtk_accessible_update_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_LABEL, name->str,
+                                  -1);
+  if (GTK_IS_EDITABLE (row))
+    {
+      GtkEditable *delegate = gtk_editable_get_delegate (GTK_EDITABLE (row));
+
+      if (delegate != NULL)
+        gtk_accessible_update_property (GTK_ACCESSIBLE (delegate), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                        name->str, -1);
+    }
+}
+
+static void
+label_rows (RelayWindow *self)
+{
+  AdwPreferencesRow *rows[] = {
+    ADW_PREFERENCES_ROW (self->server_row), ADW_PREFERENCES_ROW (self->port_row),
+    ADW_PREFERENCES_ROW (self->security_row), ADW_PREFERENCES_ROW (self->auth_row),
+    ADW_PREFERENCES_ROW (self->username_row), ADW_PREFERENCES_ROW (self->password_row),
+    ADW_PREFERENCES_ROW (self->plaintext_row), ADW_PREFERENCES_ROW (self->sender_row),
+    ADW_PREFERENCES_ROW (self->test_recipient_row),
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    label_row (rows[i]);
+}
+
 static void
 bind_settings (RelayWindow *self)
 {
@@ -924,6 +969,7 @@ relay_window_constructed (GObject *object)
   g_settings_bind (self->settings, "server", self->resolver_watch, "server",
                    G_SETTINGS_BIND_GET);
 
+  label_rows (self);
   bind_settings (self);
   lookup_password (self);
 }
@@ -1028,6 +1074,9 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/smtprelay/SmtpRelay/relay-window.ui");
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, toast_overlay);
+  /* Reachable with gtk_widget_get_template_child() for the tests, no field needed. */
+  gtk_widget_class_bind_template_child_full (widget_class, "sender_group", FALSE, 0);
+  gtk_widget_class_bind_template_child_full (widget_class, "auth_group", FALSE, 0);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_status_box);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_status_icon);
@@ -1056,6 +1105,7 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_message);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_hint);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, trust_certificate_button);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, copy_details_button);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, details_expander);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, transcript_view);
   gtk_widget_class_bind_template_callback (widget_class, on_test_clicked_cb);

@@ -569,6 +569,75 @@ test_test_close_while_running (Fixture       *f,
   f->window = relay_window_new (NULL, f->settings);
 }
 
+/* Accessibility: every control has a name, and what changes by itself is announced. */
+static void
+test_accessible (Fixture       *f,
+                 gconstpointer  data)
+{
+  static const char * const named[] = {
+    "server_row", "port_row", "security_row", "auth_row", "username_row", "password_row",
+    "plaintext_row", "sender_row", "test_recipient_row",
+  };
+  static const char * const labelled_by_row[] = { "port_spin", "auth_switch", "plaintext_switch" };
+
+  gtk_test_accessible_assert_property (child (f, "server_row"), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Server Name or IP Address");
+  static const char * const buttons[] = {
+    "test_button", "test_cancel_button", "copy_details_button", "trust_certificate_button",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (named); i++)
+    {
+      GtkAccessible *accessible = child (f, named[i]);
+
+      g_test_message ("%s", named[i]);
+      g_assert_true (gtk_test_accessible_has_property (accessible, GTK_ACCESSIBLE_PROPERTY_LABEL));
+      /* The text field inside an entry row takes the focus: it needs the name too. */
+      if (GTK_IS_EDITABLE (accessible))
+        g_assert_true (gtk_test_accessible_has_property (
+          GTK_ACCESSIBLE (gtk_editable_get_delegate (GTK_EDITABLE (accessible))),
+          GTK_ACCESSIBLE_PROPERTY_LABEL));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (labelled_by_row); i++)
+    {
+      g_test_message ("%s", labelled_by_row[i]);
+      g_assert_true (gtk_test_accessible_has_relation (child (f, labelled_by_row[i]),
+                                                       GTK_ACCESSIBLE_RELATION_LABELLED_BY));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
+    {
+      const char *label = gtk_button_get_label (child (f, buttons[i]));
+
+      g_test_message ("%s", buttons[i]);
+      g_assert_true (label != NULL && *label != '\0');
+      g_assert_true (gtk_button_get_use_underline (child (f, buttons[i])));
+    }
+
+  /* The DNS warning and the test outcome are announced when they appear. */
+  g_assert_true (gtk_test_accessible_has_role (child (f, "dns_warning_label"),
+                                               GTK_ACCESSIBLE_ROLE_ALERT));
+  g_assert_true (gtk_test_accessible_has_role (child (f, "test_result_title"),
+                                               GTK_ACCESSIBLE_ROLE_ALERT));
+  g_assert_true (gtk_test_accessible_has_role (child (f, "test_progress_label"),
+                                               GTK_ACCESSIBLE_ROLE_STATUS));
+  g_assert_true (gtk_test_accessible_has_relation (child (f, "server_row"),
+                                                   GTK_ACCESSIBLE_RELATION_DESCRIBED_BY));
+  g_assert_true (gtk_test_accessible_has_relation (child (f, "sender_row"),
+                                                   GTK_ACCESSIBLE_RELATION_DESCRIBED_BY));
+
+  /* An invalid sender is flagged to assistive technologies too, not only in red. */
+  gtk_editable_set_text (child (f, "sender_row"), "not an address");
+  g_assert_true (gtk_test_accessible_has_state (child (f, "sender_row"),
+                                                GTK_ACCESSIBLE_STATE_INVALID));
+  gtk_test_accessible_assert_state (child (f, "sender_row"), GTK_ACCESSIBLE_STATE_INVALID,
+                                    GTK_ACCESSIBLE_INVALID_TRUE);
+  gtk_editable_set_text (child (f, "sender_row"), "alerts@example.com");
+  gtk_test_accessible_assert_state (child (f, "sender_row"), GTK_ACCESSIBLE_STATE_INVALID,
+                                    GTK_ACCESSIBLE_INVALID_FALSE);
+}
+
 /* Keyring helpers */
 
 typedef struct
@@ -804,6 +873,7 @@ main (int   argc,
   ADD ("plaintext-opt-in", test_plaintext_opt_in);
   ADD ("sender-validation", test_sender_validation);
   ADD ("port-default-shown", test_port_default_shown);
+  ADD ("accessible", test_accessible);
   ADD ("test/refused", test_test_refused);
   ADD ("test/success", test_test_success);
   ADD ("test/invalid-recipient", test_test_invalid_recipient);

@@ -468,6 +468,23 @@ test_test_refused (Fixture       *f,
   g_assert_true (gtk_widget_get_sensitive (child (f, "test_button")));
 }
 
+/* A name that does not resolve is reported as such, not as a connection failure. */
+static void
+test_test_unresolvable (Fixture       *f,
+                        gconstpointer  data)
+{
+  const char *message;
+
+  relay_mock_resolver_set_error (f->resolver, "nx.example.com", 0, G_RESOLVER_ERROR_NOT_FOUND);
+  configure_relay (f, "nx.example.com", 25);
+  click (child (f, "test_button"));
+  wait_until (test_finished, f, 10000);
+
+  message = gtk_label_get_text (child (f, "test_result_message"));
+  g_assert_nonnull (strstr (message, "cannot be resolved"));
+  g_assert_null (strstr (message, "refused"));
+}
+
 /* A scripted relay accepts the message: the window says so, with the server's own words. */
 static void
 test_test_success (Fixture       *f,
@@ -876,6 +893,7 @@ main (int   argc,
   ADD ("accessible", test_accessible);
   ADD ("test/refused", test_test_refused);
   ADD ("test/success", test_test_success);
+  ADD ("test/unresolvable", test_test_unresolvable);
   ADD ("test/invalid-recipient", test_test_invalid_recipient);
   ADD ("test/cancel", test_test_cancel);
   ADD ("test/close-while-running", test_test_close_while_running);

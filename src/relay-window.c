@@ -311,23 +311,42 @@ show_keyring_problem (RelayWindow *self,
   gtk_widget_set_visible (GTK_WIDGET (self->keyring_status_label), message != NULL);
 }
 
-static void
-hold_application (RelayWindow *self)
+/* What a keyring store keeps alive until it is answered: the window, to report the outcome,
+ * and a hold on the application, which the window may no longer belong to by then. */
+typedef struct
 {
-  GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  RelayWindow  *self;
+  GApplication *application;
+} SaveData;
 
-  if (app != NULL)
-    g_application_hold (app);
+static SaveData *
+save_data_new (RelayWindow *self)
+{
+  SaveData *data = g_new0 (SaveData, 1);
+  GtkApplication *application = gtk_window_get_application (GTK_WINDOW (self));
+
+  data->self = g_object_ref (self);
+  if (application != NULL)
+    {
+      data->application = g_object_ref (G_APPLICATION (application));
+      g_application_hold (data->application);
+    }
+  return data;
 }
 
 static void
-release_application (RelayWindow *self)
+save_data_free (SaveData *data)
 {
-  GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-
-  if (app != NULL)
-    g_application_release (app);
+  if (data->application != NULL)
+    {
+      g_application_release (data->application);
+      g_object_unref (data->application);
+    }
+  g_object_unref (data->self);
+  g_free (data);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SaveData, save_data_free)
 
 static void
 handle_save_result (RelayWindow *self,
@@ -337,7 +356,6 @@ handle_save_result (RelayWindow *self,
   AdwToast *toast;
 
   self->stores_in_flight--;
-  release_application (self);
 
   if (self->toast_overlay == NULL)
     {
@@ -372,11 +390,11 @@ on_password_stored_cb (GObject      *object,
                        GAsyncResult *result,
                        gpointer      user_data)
 {
-  g_autoptr(RelayWindow) self = user_data;
+  g_autoptr(SaveData) data = user_data;
   g_autoptr(GError) error = NULL;
 
   relay_secret_store_store_finish (result, &error);
-  handle_save_result (self, error);
+  handle_save_result (data->self, error);
 }
 
 static void
@@ -384,11 +402,11 @@ on_password_cleared_cb (GObject      *object,
                         GAsyncResult *result,
                         gpointer      user_data)
 {
-  g_autoptr(RelayWindow) self = user_data;
+  g_autoptr(SaveData) data = user_data;
   g_autoptr(GError) error = NULL;
 
   relay_secret_store_clear_finish (result, &error);
-  handle_save_result (self, error);
+  handle_save_result (data->self, error);
 }
 
 static void
@@ -403,18 +421,16 @@ store_password_now (RelayWindow *self)
     return;
   self->password_dirty = FALSE;
 
-  /* Held until the keyring answers, so that closing the window right after typing still saves
-   * the password: the application does not exit while it is held. */
+  /* The application is held until the keyring answers, so that closing the window right after
+   * typing still saves the password: it does not exit while it is held. No cancellable: a
+   * store that has started must finish even if the window goes away. */
   self->stores_in_flight++;
-  hold_application (self);
-
-  /* No cancellable: a store that has started must finish even if the window goes away. */
   if (*password == '\0')
     relay_secret_store_clear_async (server, user, NULL, on_password_cleared_cb,
-                                    g_object_ref (self));
+                                    save_data_new (self));
   else
     relay_secret_store_store_async (server, user, password, NULL, on_password_stored_cb,
-                                    g_object_ref (self));
+                                    save_data_new (self));
 }
 
 static void
@@ -866,6 +882,8 @@ relay_window_close_request (GtkWindow *window)
   RelayWindow *self = RELAY_WINDOW (window);
 
   /* A pending edit is saved now rather than lost; the application waits for it (see above). */
+  /* The window is going: a late keyring lookup has nothing left to fill in. */
+  g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->lookup_timeout_id, g_source_remove);
   store_password_now (self);
 

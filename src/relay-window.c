@@ -9,14 +9,12 @@
 
 #include <glib/gi18n.h>
 
+#include "relay-a11y.h"
 #include "relay-address.h"
-#include "relay-config.h"
 #include "relay-resolver-watch.h"
 #include "relay-secret-store.h"
 #include "relay-security.h"
-#include "relay-smtp-client.h"
-#include "relay-smtp-error.h"
-#include "relay-test-message.h"
+#include "relay-test-group.h"
 #include "relay-window.h"
 
 /* Long enough for a burst of keystrokes, short enough that a quick close rarely has to wait. */
@@ -49,29 +47,7 @@ struct _RelayWindow
   GtkLabel             *keyring_status_label;
   AdwEntryRow          *sender_row;
   GtkLabel             *sender_error_label;
-  AdwEntryRow          *test_recipient_row;
-  GtkButton            *test_button;
-  GtkBox               *test_progress_box;
-  GtkSpinner           *test_spinner;
-  GtkLabel             *test_progress_label;
-  GtkButton            *test_cancel_button;
-  GtkBox               *test_result_box;
-  GtkImage             *test_result_icon;
-  GtkLabel             *test_result_title;
-  GtkLabel             *test_result_message;
-  GtkLabel             *test_result_hint;
-  GtkButton            *trust_certificate_button;
-  GtkButton            *copy_details_button;
-  GtkExpander          *details_expander;
-  GtkTextView          *transcript_view;
-
-  /* The running test, if any */
-  GCancellable         *test_cancellable;
-  RelaySmtpClient      *test_client;
-  char                 *test_host;
-  char                 *offered_fingerprint;
-  guint                 scroll_tick_id;
-  guint                 scroll_frames;
+  RelayTestGroup       *test_group;
 
   /* Password state. The row is the source of truth while the keyring cannot take it. */
   guint                 store_timeout_id;
@@ -93,7 +69,6 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static gboolean on_store_timeout_cb      (gpointer       user_data);
-static void     scroll_to_test_result    (RelayWindow   *self);
 
 /* Settings mappings */
 
@@ -585,295 +560,12 @@ retry_password_action (GtkWidget  *widget,
   store_password_now (self);
 }
 
-/* Test */
-
-static void
-update_test_progress (RelayWindow *self)
-{
-  g_autofree char *text = NULL;
-  g_autofree char *user = NULL;
-
-  switch (relay_smtp_client_get_step (self->test_client))
-    {
-    case RELAY_SMTP_STEP_RESOLVING:
-      text = g_strdup_printf (_("Looking up %s…"), self->test_host);
-      break;
-    case RELAY_SMTP_STEP_CONNECTING:
-      text = g_strdup_printf (_("Connecting to %s…"), self->test_host);
-      break;
-    case RELAY_SMTP_STEP_SECURING:
-      text = g_strdup (_("Securing the connection…"));
-      break;
-    case RELAY_SMTP_STEP_GREETING:
-      text = g_strdup (_("Waiting for the server to greet…"));
-      break;
-    case RELAY_SMTP_STEP_AUTHENTICATING:
-      user = g_settings_get_string (self->settings, "username");
-      text = g_strdup_printf (_("Logging in as “%s”…"), user);
-      break;
-    case RELAY_SMTP_STEP_SENDING:
-      text = g_strdup (_("Sending the test message…"));
-      break;
-    case RELAY_SMTP_STEP_IDLE:
-    case RELAY_SMTP_STEP_DONE:
-    default:
-      return;
-    }
-  gtk_label_set_text (self->test_progress_label, text);
-}
-
-static void
-set_test_running (RelayWindow *self,
-                  gboolean     running)
-{
-  gtk_widget_set_visible (GTK_WIDGET (self->test_progress_box), running);
-  gtk_spinner_set_spinning (self->test_spinner, running);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->test_button), !running);
-  if (running)
-    {
-      gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), FALSE);
-      scroll_to_test_result (self);
-    }
-}
-
-/* The Test group is the last one: scroll to the end of the page so that the progress or the
- * result is seen. The page grows over the next frames (wrapped labels take their height late),
- * so keep following it for a few frames. */
-static gboolean
-scroll_to_test_result_cb (GtkWidget     *widget,
-                          GdkFrameClock *frame_clock,
-                          gpointer       user_data)
-{
-  RelayWindow *self = RELAY_WINDOW (widget);
-  GtkWidget *scrolled = gtk_widget_get_ancestor (GTK_WIDGET (self->test_result_box),
-                                                 GTK_TYPE_SCROLLED_WINDOW);
-  GtkAdjustment *adjustment;
-  guint *frames = &self->scroll_frames;
-
-  if (scrolled == NULL)
-    return G_SOURCE_REMOVE;
-
-  adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
-  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) -
-                                        gtk_adjustment_get_page_size (adjustment));
-  if (++(*frames) < 10)
-    return G_SOURCE_CONTINUE;
-  *frames = 0;
-  self->scroll_tick_id = 0;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-scroll_to_test_result (RelayWindow *self)
-{
-  self->scroll_frames = 0;
-  if (self->scroll_tick_id == 0)
-    self->scroll_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self),
-                                                         scroll_to_test_result_cb, NULL, NULL);
-}
-
-static void
-reveal_test_result (RelayWindow *self)
-{
-  gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), TRUE);
-  scroll_to_test_result (self);
-}
-
-static void
-show_test_result (RelayWindow  *self,
-                  const char   *reply,
-                  const GError *error,
-                  const char   *transcript)
-{
-  GtkWidget *icon = GTK_WIDGET (self->test_result_icon);
-  g_autofree char *message = NULL;
-  const char *hint;
-  gboolean offer_trust;
-
-  gtk_widget_remove_css_class (icon, "success");
-  gtk_widget_remove_css_class (icon, "error");
-  g_clear_pointer (&self->offered_fingerprint, g_free);
-
-  if (error == NULL)
-    {
-      g_autofree char *recipient = g_settings_get_string (self->settings, "test-recipient");
-
-      gtk_image_set_from_icon_name (self->test_result_icon, "emblem-ok-symbolic");
-      gtk_widget_add_css_class (icon, "success");
-      gtk_label_set_text (self->test_result_title, _("Test message sent"));
-      message = g_strdup_printf (_("%s accepted the message for %s. The server said: %s"),
-                                 self->test_host, recipient, reply);
-      hint = _("Check that it arrived. If it did not, look in the spam folder, and make sure "
-               "the relay may send for the sender address.");
-      offer_trust = FALSE;
-    }
-  else
-    {
-      gtk_image_set_from_icon_name (self->test_result_icon, "dialog-error-symbolic");
-      gtk_widget_add_css_class (icon, "error");
-      gtk_label_set_text (self->test_result_title, _("Test failed"));
-      message = g_strdup (error->message);
-      hint = error->domain == RELAY_SMTP_ERROR ? relay_smtp_error_hint (error) : NULL;
-
-      offer_trust = g_error_matches (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CERTIFICATE) &&
-                    self->test_client != NULL &&
-                    relay_smtp_client_get_peer_fingerprint (self->test_client) != NULL;
-      if (offer_trust)
-        self->offered_fingerprint =
-          g_strdup (relay_smtp_client_get_peer_fingerprint (self->test_client));
-    }
-
-  gtk_label_set_text (self->test_result_message, message);
-  gtk_label_set_text (self->test_result_hint, hint != NULL ? hint : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->test_result_hint), hint != NULL && *hint != '\0');
-  gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), offer_trust);
-  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->transcript_view),
-                            transcript != NULL ? transcript : "", -1);
-  gtk_widget_set_visible (GTK_WIDGET (self->details_expander),
-                          transcript != NULL && *transcript != '\0');
-  reveal_test_result (self);
-}
-
-static void
-on_test_sent_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  GWeakRef *weak = user_data;
-  g_autoptr(RelayWindow) self = g_weak_ref_get (weak);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *reply = NULL;
-
-  g_weak_ref_clear (weak);
-  g_free (weak);
-  reply = relay_smtp_client_send_finish (RELAY_SMTP_CLIENT (object), result, &error);
-
-  /* Only a weak reference, so that closing the window disposes it, which cancels the test;
-   * then there is nothing left to show the outcome in. */
-  if (self == NULL || self->test_result_box == NULL)
-    return;
-
-  g_clear_object (&self->test_cancellable);
-  set_test_running (self, FALSE);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      gtk_image_set_from_icon_name (self->test_result_icon, "process-stop-symbolic");
-      gtk_widget_remove_css_class (GTK_WIDGET (self->test_result_icon), "success");
-      gtk_widget_remove_css_class (GTK_WIDGET (self->test_result_icon), "error");
-      gtk_label_set_text (self->test_result_title, _("Test cancelled"));
-      gtk_label_set_text (self->test_result_message, _("No message was sent."));
-      gtk_widget_set_visible (GTK_WIDGET (self->test_result_hint), FALSE);
-      gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), FALSE);
-      gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->transcript_view),
-                                relay_smtp_client_get_transcript (self->test_client), -1);
-      reveal_test_result (self);
-      return;
-    }
-
-  show_test_result (self, reply, error, relay_smtp_client_get_transcript (self->test_client));
-}
-
-static void
-on_test_clicked_cb (RelayWindow *self)
-{
-  g_autoptr(RelayConfig) config = NULL;
-  g_autoptr(RelaySmtpMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *recipient;
-  GWeakRef *weak;
-
-  if (self->test_cancellable != NULL)
-    return;   /* one test at a time; Enter in the row while one runs does nothing */
-
-  recipient = gtk_editable_get_text (GTK_EDITABLE (self->test_recipient_row));
-  config = relay_config_new_from_settings (self->settings);
-  /* The values on screen: the password row may hold text the keyring has not taken yet. */
-  relay_config_set_password (config, gtk_editable_get_text (GTK_EDITABLE (self->password_row)));
-
-  g_clear_object (&self->test_client);
-  g_free (self->test_host);
-  self->test_host = g_strdup (config->server);
-
-  if (*config->server == '\0')
-    {
-      g_set_error_literal (&error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
-                           _("No server is set. Enter the name or IP address of the relay "
-                             "under Server."));
-      show_test_result (self, NULL, error, NULL);
-      return;
-    }
-
-  /* Bad addresses are refused here, before any connection. */
-  message = relay_test_message_new (config, recipient, NULL, &error);
-  if (message == NULL)
-    {
-      show_test_result (self, NULL, error, NULL);
-      return;
-    }
-
-  self->test_client = relay_config_create_client (config);
-  g_signal_connect_object (self->test_client, "notify::step",
-                           G_CALLBACK (update_test_progress), self, G_CONNECT_SWAPPED);
-  self->test_cancellable = g_cancellable_new ();
-  set_test_running (self, TRUE);
-  gtk_label_set_text (self->test_progress_label, _("Starting the test…"));
-  weak = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (weak, self);
-  relay_smtp_client_send_async (self->test_client, message, self->test_cancellable,
-                                on_test_sent_cb, weak);
-}
-
 static void
 send_test_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter)
 {
-  on_test_clicked_cb (RELAY_WINDOW (widget));
-}
-
-static void
-on_test_cancel_clicked_cb (RelayWindow *self)
-{
-  g_cancellable_cancel (self->test_cancellable);
-  /* Disposing the watch cancels its lookups: no answer reaches a destroyed label. */
-  if (self->resolver_watch != NULL)
-    g_signal_handlers_disconnect_by_data (self->resolver_watch, self);
-  g_clear_object (&self->resolver_watch);
-}
-
-static void
-on_copy_details_clicked_cb (RelayWindow *self)
-{
-  g_autoptr(GString) text = g_string_new (NULL);
-  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->transcript_view);
-  g_autofree char *transcript = NULL;
-  GtkTextIter start, end;
-
-  gtk_text_buffer_get_bounds (buffer, &start, &end);
-  transcript = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
-
-  g_string_append_printf (text, "%s\n%s\n", gtk_label_get_text (self->test_result_title),
-                          gtk_label_get_text (self->test_result_message));
-  if (gtk_widget_get_visible (GTK_WIDGET (self->test_result_hint)))
-    g_string_append_printf (text, "%s\n", gtk_label_get_text (self->test_result_hint));
-  if (*transcript != '\0')
-    g_string_append_printf (text, "\n%s", transcript);
-
-  gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), text->str);
-  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (_("Details copied")));
-}
-
-static void
-on_trust_certificate_clicked_cb (RelayWindow *self)
-{
-  if (self->offered_fingerprint == NULL)
-    return;
-
-  g_settings_set_string (self->settings, "pinned-certificate", self->offered_fingerprint);
-  gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), FALSE);
-  adw_toast_overlay_add_toast (self->toast_overlay,
-                               adw_toast_new (_("Certificate trusted. Test again to use it.")));
+  relay_test_group_send (RELAY_WINDOW (widget)->test_group);
 }
 
 static gboolean
@@ -890,35 +582,6 @@ relay_window_close_request (GtkWindow *window)
   return GTK_WINDOW_CLASS (relay_window_parent_class)->close_request (window);
 }
 
-/* libadwaita 1.2 gives its rows no accessible name (later versions label them by their title),
- * so a screen reader would announce "text" for every entry row: name them ourselves, and the
- * text field inside an entry row too, since that is what takes the focus. */
-static void
-label_row (AdwPreferencesRow *row)
-{
-  const char *title = adw_preferences_row_get_title (row);
-  g_autoptr(GString) name = g_string_new (NULL);
-
-  for (const char *p = title; *p != '\0'; p++)
-    {
-      if (*p == '_' && p[1] == '_')
-        g_string_append_c (name, *p++);
-      else if (*p != '_')
-        g_string_append_c (name, *p);
-    }
-
-  gtk_accessible_update_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_LABEL, name->str,
-                                  -1);
-  if (GTK_IS_EDITABLE (row))
-    {
-      GtkEditable *delegate = gtk_editable_get_delegate (GTK_EDITABLE (row));
-
-      if (delegate != NULL)
-        gtk_accessible_update_property (GTK_ACCESSIBLE (delegate), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                        name->str, -1);
-    }
-}
-
 static void
 label_rows (RelayWindow *self)
 {
@@ -927,11 +590,10 @@ label_rows (RelayWindow *self)
     ADW_PREFERENCES_ROW (self->security_row), ADW_PREFERENCES_ROW (self->auth_row),
     ADW_PREFERENCES_ROW (self->username_row), ADW_PREFERENCES_ROW (self->password_row),
     ADW_PREFERENCES_ROW (self->plaintext_row), ADW_PREFERENCES_ROW (self->sender_row),
-    ADW_PREFERENCES_ROW (self->test_recipient_row),
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
-    label_row (rows[i]);
+    relay_a11y_label_row (rows[i]);
 }
 
 static void
@@ -954,8 +616,6 @@ bind_settings (RelayWindow *self)
   g_settings_bind (self->settings, "username", self->username_row, "text",
                    G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY);
   g_settings_bind (self->settings, "sender", self->sender_row, "text", G_SETTINGS_BIND_DEFAULT);
-  g_settings_bind (self->settings, "test-recipient", self->test_recipient_row, "text",
-                   G_SETTINGS_BIND_DEFAULT);
 
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed_cb), self,
                            G_CONNECT_SWAPPED);
@@ -989,6 +649,8 @@ relay_window_constructed (GObject *object)
 
   label_rows (self);
   bind_settings (self);
+  relay_test_group_set_settings (self->test_group, self->settings);
+  relay_test_group_set_password_source (self->test_group, GTK_EDITABLE (self->password_row));
   lookup_password (self);
 }
 
@@ -998,7 +660,6 @@ relay_window_dispose (GObject *object)
   RelayWindow *self = RELAY_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
-  g_cancellable_cancel (self->test_cancellable);
   /* Disposing the watch cancels its lookups: no answer reaches a destroyed label. */
   if (self->resolver_watch != NULL)
     g_signal_handlers_disconnect_by_data (self->resolver_watch, self);
@@ -1019,10 +680,6 @@ relay_window_finalize (GObject *object)
   RelayWindow *self = RELAY_WINDOW (object);
 
   g_clear_object (&self->cancellable);
-  g_clear_object (&self->test_cancellable);
-  g_clear_object (&self->test_client);
-  g_clear_pointer (&self->test_host, g_free);
-  g_clear_pointer (&self->offered_fingerprint, g_free);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (relay_window_parent_class)->finalize (object);
@@ -1111,25 +768,7 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, keyring_status_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_error_label);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_recipient_row);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_button);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_progress_box);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_spinner);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_progress_label);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_cancel_button);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_box);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_icon);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_title);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_message);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_result_hint);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, trust_certificate_button);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, copy_details_button);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, details_expander);
-  gtk_widget_class_bind_template_child (widget_class, RelayWindow, transcript_view);
-  gtk_widget_class_bind_template_callback (widget_class, on_test_clicked_cb);
-  gtk_widget_class_bind_template_callback (widget_class, on_test_cancel_clicked_cb);
-  gtk_widget_class_bind_template_callback (widget_class, on_copy_details_clicked_cb);
-  gtk_widget_class_bind_template_callback (widget_class, on_trust_certificate_clicked_cb);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_group);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_input_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_output_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_password_row_changed_cb);
@@ -1142,6 +781,7 @@ relay_window_class_init (RelayWindowClass *klass)
 static void
 relay_window_init (RelayWindow *self)
 {
+  g_type_ensure (RELAY_TYPE_TEST_GROUP);
   self->cancellable = g_cancellable_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
 }

@@ -13,6 +13,7 @@
 #include "relay-secret-store.h"
 #include "smtp-test-helpers.h"
 #include "relay-test-backend.h"
+#include "relay-test-group.h"
 #include "relay-window.h"
 
 #define KEY_PATH "/io/github/smtprelay/SmtpRelay/"
@@ -61,12 +62,19 @@ spin_main_loop (guint ms)
     g_main_context_iteration (NULL, TRUE);
 }
 
+/* A named part of the window, or of its Test group. */
 static gpointer
 child (Fixture    *f,
        const char *name)
 {
   GObject *object = gtk_widget_get_template_child (GTK_WIDGET (f->window), RELAY_TYPE_WINDOW,
                                                    name);
+  if (object == NULL)
+    {
+      GObject *group = gtk_widget_get_template_child (GTK_WIDGET (f->window), RELAY_TYPE_WINDOW,
+                                                      "test_group");
+      object = gtk_widget_get_template_child (GTK_WIDGET (group), RELAY_TYPE_TEST_GROUP, name);
+    }
   g_assert_nonnull (object);
   return object;
 }

@@ -574,6 +574,16 @@ test_test_cancel (Fixture       *f,
   click (child (f, "test_cancel_button"));
   wait_until (test_finished, f, 5000);
   g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test cancelled");
+
+  /* Cancelling a test leaves the rest of the window working: the DNS check still follows. */
+  {
+    LabelCheck not_found = { child (f, "dns_warning_label"), "does not exist" };
+
+    relay_mock_resolver_set_error (f->resolver, "typo.example.com", 0,
+                                   G_RESOLVER_ERROR_NOT_FOUND);
+    gtk_editable_set_text (child (f, "server_row"), "typo.example.com");
+    wait_until (label_shows, &not_found, 5000);
+  }
 }
 
 /* Closing the window while a test runs: the answer must not reach destroyed widgets. */

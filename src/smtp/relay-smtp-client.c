@@ -469,18 +469,13 @@ fail_with_reply (GTask                *task,
 {
   Session *s = g_task_get_task_data (task);
   g_autofree char *shown = relay_smtp_reply_to_display (reply);
-  const char *hint = NULL;
-  GError *error;
 
-  error = g_error_new_literal (RELAY_SMTP_ERROR, code, "");
-  hint = relay_smtp_error_hint (error);
-  g_free (error->message);
-  /* Translators: the first %s says which step failed, the second is the server's reply, the
-   * third what to do. */
-  error->message = g_strdup_printf (_("%s. The server %s replied: “%s”. %s"),
-                                    what, s->host, shown, hint ? hint : "");
-  g_strchomp (error->message);
-  session_fail (task, error);
+  /* What to do next is relay_smtp_error_hint()'s, which the window and the command line show
+   * on a line of their own. */
+  /* Translators: the first %s says which step failed, the second is the server's name, the
+   * third its reply. */
+  session_fail (task, g_error_new (RELAY_SMTP_ERROR, code, _("%s. The server %s replied: “%s”."),
+                                   what, s->host, shown));
 }
 
 /* --- reading and writing ------------------------------------------------------------------ */

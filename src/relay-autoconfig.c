@@ -481,6 +481,14 @@ relay_autoconfig_parse (const char  *data,
       return NULL;
     }
 
+  /* GMarkup lets NUL through in text, where it would silently cut a host name short. */
+  if (memchr (data, '\0', length) != NULL)
+    {
+      g_set_error (error, RELAY_AUTOCONFIG_ERROR, RELAY_AUTOCONFIG_ERROR_MALFORMED,
+                   _("The document contains a NUL byte"));
+      return NULL;
+    }
+
   state.address = address != NULL && strchr (address, '@') != NULL ? address : FALLBACK_ADDRESS;
   at = strrchr (state.address, '@');
   state.local_part = state.address;

@@ -380,7 +380,7 @@ relay_detect_proposal_apply (RelayDetectProposal  *self,
   batch = g_settings_new_full (schema, backend, path);
   g_settings_delay (batch);
   g_settings_set_string (batch, "server", self->host);
-  g_settings_set_uint (batch, "port", self->port);
+  g_settings_set_value (batch, "port", g_variant_new_uint16 (self->port));
   g_settings_set_enum (batch, "security", self->security);
   if (self->login_source != NULL)
     {

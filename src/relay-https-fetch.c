@@ -82,6 +82,7 @@ send_cb (GObject      *object,
   FetchData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   SoupMessageHeaders *headers;
+  GCancellable *cancellable;
   guint status;
 
   data->stream = soup_session_send_finish (SOUP_SESSION (object), result, &error);
@@ -159,8 +160,9 @@ send_cb (GObject      *object,
     }
 
   data->buffer = g_malloc (data->max_size + 1);
+  cancellable = g_task_get_cancellable (task);
   g_input_stream_read_all_async (data->stream, data->buffer, data->max_size + 1,
-                                 G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
+                                 G_PRIORITY_DEFAULT, cancellable,
                                  read_cb, g_steal_pointer (&task));
 }
 

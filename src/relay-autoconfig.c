@@ -471,8 +471,12 @@ relay_autoconfig_parse (const char  *data,
   ParseState state = { 0 };
   const char *at;
 
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+
   if (notes != NULL)
     *notes = NULL;
+  if (data == NULL)
+    data = "";
 
   if (length > RELAY_AUTOCONFIG_MAX_SIZE)
     {

@@ -281,6 +281,11 @@ note_disagreements (GPtrArray *proposals)
       RelayDetectProposal *other = g_ptr_array_index (proposals, i);
       g_autofree char *note = NULL;
 
+      /* A source's own second choice (a backup SRV target) is an alternative, not a dispute. */
+      if (g_strcmp0 (relay_detect_proposal_get_source (other),
+                     relay_detect_proposal_get_source (best)) == 0)
+        continue;
+
       note = g_strdup_printf (_("%s proposes %s, port %u, %s instead"),
                               relay_detect_proposal_get_source (other),
                               relay_detect_proposal_get_host (other),

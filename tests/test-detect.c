@@ -434,6 +434,9 @@ test_srv_submissions_preferred (Fixture       *fixture,
   g_assert_true (g_str_has_prefix (relay_detect_proposal_get_login_source (best),
                                    "autoconfig document https://srv.test:"));
   g_assert_true (strv_contains_substring (relay_detect_proposal_get_notes (best), "Also proposed by autoconfig"));
+  g_assert_false (strv_contains_substring (relay_detect_proposal_get_notes (best), "backup.srv.test"));
+  g_assert_true (strv_contains_substring (relay_detect_proposal_get_notes (best),
+                                          "DNS SRV _submission._tcp.srv.test proposes sub.srv.test, port 587, STARTTLS instead"));
 
   /* Priority 20 after 10; STARTTLS submission after both implicit-TLS ones. */
   g_assert_cmpuint (proposals->len, ==, 3);
@@ -575,6 +578,8 @@ test_https_untrusted (Fixture       *fixture,
   report = detect_ok (fixture, "alice@good.test");
   fixture->detector = saved;
   g_assert_null (relay_detect_report_get_best (report));
+  g_assert_true (strv_contains_substring (relay_detect_report_get_notes (report),
+                                          "mail/config-v1.1.xml: Unacceptable TLS certificate"));
 }
 
 static void

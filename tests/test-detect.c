@@ -281,9 +281,14 @@ fixture_teardown (Fixture       *fixture,
   while (g_main_context_iteration (NULL, FALSE))
     ;
 
+  /* Client first: the server closes its TLS connections synchronously, waiting for handshakes
+   * in progress, and those need the client side (driven by this thread) to be gone. */
+  soup_session_abort (fixture->session);
+  g_clear_object (&fixture->session);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   soup_server_disconnect (fixture->server);
   g_clear_object (&fixture->server);
-  g_clear_object (&fixture->session);
 
   g_resolver_set_default (fixture->original_resolver);
   g_clear_object (&fixture->original_resolver);

@@ -59,7 +59,7 @@ print_short (RelayDetectProposal *proposal)
 /**
  * relay_cli_detect:
  * @argc: number of arguments
- * @argv: the arguments from the subcommand on: `detect ADDRESS [--apply]`
+ * @argv: `detect ADDRESS [--apply]`, or main()'s `smtp-relay detect ADDRESS [--apply]`
  *
  * Returns: 0 when settings were found (and applied with --apply), 68 when nothing was found,
  *   64 on a usage error, 77 when --apply meets a locked key
@@ -100,6 +100,14 @@ relay_cli_detect (int    argc,
       g_printerr ("%s\n", error->message);
       return RELAY_CLI_EXIT_USAGE;
     }
+  /* Called with main()'s vector ("smtp-relay detect ADDRESS") or the subcommand's: no address
+   * is ever the word "detect", so both work. */
+  if (g_strv_length (args) == 3 && g_str_equal (args[1], "detect"))
+    {
+      g_free (args[1]);
+      args[1] = args[2];
+      args[2] = NULL;
+    }
   if (g_strv_length (args) != 2)
     {
       g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
@@ -117,14 +125,12 @@ relay_cli_detect (int    argc,
   while (!wait.done)
     g_main_context_iteration (NULL, TRUE);
 
+  /* Without a cancellable the only failure is an address that has no usable domain. */
   if (wait.report == NULL)
     {
-      int status = g_error_matches (wait.error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-                   ? RELAY_CLI_EXIT_NOHOST : RELAY_CLI_EXIT_USAGE;
-
       g_printerr (_("Cannot detect settings for “%s”: %s\n"), args[1], wait.error->message);
       g_clear_error (&wait.error);
-      return status;
+      return RELAY_CLI_EXIT_USAGE;
     }
   report = wait.report;
 

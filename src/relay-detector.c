@@ -63,6 +63,7 @@ typedef struct
 {
   char      *label;       /* for people: "DNS SRV _submissions._tcp.example.com" */
   char      *url;         /* what is fetched, for the HTTPS sources */
+  gboolean   started;     /* the ISP database via MX starts only when the first one had nothing */
   gboolean   done;
   GPtrArray *proposals;   /* RelayDetectProposal, in the source's own order */
   GPtrArray *notes;       /* char *: why it proposed nothing, what it rejected */
@@ -383,7 +384,7 @@ deadline_cb (gpointer user_data)
     {
       Source *source = get_source (data, s);
 
-      if (!source->done)
+      if (source->started && !source->done)
         g_ptr_array_add (source->notes,
                          g_strdup_printf (_("no answer within %.1f seconds"), data->timeout_ms / 1000.0));
     }
@@ -581,6 +582,7 @@ start_fetch (GTask *task,
 {
   DetectData *data = g_task_get_task_data (task);
 
+  get_source (data, index)->started = TRUE;
   relay_https_fetch_async (data->session, get_source (data, index)->url, RELAY_AUTOCONFIG_MAX_SIZE,
                            RELAY_DETECTOR_MAX_REDIRECTS, data->inner,
                            fetch_cb, source_op_new (task, index));
@@ -682,6 +684,7 @@ start_mx_lookup (GTask *task)
   DetectData *data = g_task_get_task_data (task);
 
   data->pending++;
+  get_source (data, data->isp_mx_index)->started = TRUE;
   g_resolver_lookup_records_async (data->resolver, data->domain, G_RESOLVER_RECORD_MX,
                                    data->inner, mx_cb, source_op_new (task, data->isp_mx_index));
 }
@@ -1025,6 +1028,7 @@ relay_detector_detect_async (RelayDetector       *self,
     }
 
   data->pending += 2;
+  get_source (data, 0)->started = get_source (data, 1)->started = TRUE;
   g_resolver_lookup_service_async (data->resolver, "submissions", "tcp", data->domain, data->inner,
                                    srv_cb, source_op_new (task, 0));
   g_resolver_lookup_service_async (data->resolver, "submission", "tcp", data->domain, data->inner,

@@ -777,6 +777,7 @@ test_cli (Fixture       *fixture,
   g_autofree char *out3 = NULL;
   g_autofree char *out4 = NULL;
   g_autofree char *out5 = NULL;
+  g_autofree char *out6 = NULL;
   g_autofree char *server = NULL;
 
   if (fixture->resolver == NULL)
@@ -800,12 +801,18 @@ test_cli (Fixture       *fixture,
   g_assert_nonnull (strstr (out4, "Nothing was changed"));
   assert_settings_untouched (fixture);
 
-  g_assert_cmpint (run_cli ((const char *[]) { "detect", "--apply", "alice@srv.test", NULL }, &out5), ==,
+  g_assert_cmpint (run_cli ((const char *[]) { "detect", "not-an-address", NULL }, &out6), ==,
+                   RELAY_CLI_EXIT_USAGE);
+  g_assert_nonnull (strstr (out6, "Cannot detect settings for “not-an-address”"));
+
+  /* main()'s own vector works too. */
+  g_assert_cmpint (run_cli ((const char *[]) { "smtp-relay", "detect", "--apply", "alice@srv.test", NULL }, &out5), ==,
                    RELAY_CLI_EXIT_OK);
   server = g_settings_get_string (fixture->settings, "server");
   g_assert_cmpstr (server, ==, "smtps.srv.test");
   g_assert_cmpuint (get_port (fixture->settings), ==, 465);
   g_assert_cmpint (g_settings_get_enum (fixture->settings, "security"), ==, RELAY_SECURITY_TLS);
+  g_assert_nonnull (strstr (out5, "The settings were changed"));
 }
 
 /* ---- set-up of the whole program ---- */

@@ -31,7 +31,14 @@ typedef struct
 {
   RelayFakeResolver *resolver;
   GResolver         *original_resolver;
-  SoupServer        *server;
+  SoupServer        *server;         /* lives in server_thread */
+  GThread           *server_thread;
+  GMainContext      *server_context;
+  int                server_quit;
+  GMutex             server_lock;
+  GCond              server_cond;
+  gboolean           server_ready;
+  int                server_done;
   guint              https_port;
   guint              http_port;
   SoupSession       *session;
@@ -200,6 +207,39 @@ listen_port (SoupServer           *server,
   return port;
 }
 
+/* The server has its own thread and context, as in libsoup's tests, so that the client's
+ * context can keep running while the server shuts down. */
+static gpointer
+server_thread_func (gpointer user_data)
+{
+  Fixture *fixture = user_data;
+
+  g_main_context_push_thread_default (fixture->server_context);
+
+  fixture->server = soup_server_new ("tls-certificate", server_certificate, NULL);
+  soup_server_add_handler (fixture->server, NULL, server_cb, fixture, NULL);
+  fixture->https_port = listen_port (fixture->server, SOUP_SERVER_LISTEN_HTTPS);
+  fixture->http_port = listen_port (fixture->server, 0);
+
+  g_mutex_lock (&fixture->server_lock);
+  fixture->server_ready = TRUE;
+  g_cond_signal (&fixture->server_cond);
+  g_mutex_unlock (&fixture->server_lock);
+
+  while (!g_atomic_int_get (&fixture->server_quit))
+    g_main_context_iteration (fixture->server_context, TRUE);
+
+  soup_server_disconnect (fixture->server);
+  g_clear_object (&fixture->server);
+  while (g_main_context_iteration (fixture->server_context, FALSE))
+    ;
+  g_main_context_pop_thread_default (fixture->server_context);
+
+  g_atomic_int_set (&fixture->server_done, 1);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
 static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  user_data)
@@ -232,10 +272,14 @@ fixture_setup (Fixture       *fixture,
   relay_fake_resolver_add_mx (resolver, "mx.test", "mx1.provider.test", 10);
   relay_fake_resolver_add_mx (resolver, "none.test", "mail.none.test", 10);
 
-  fixture->server = soup_server_new ("tls-certificate", server_certificate, NULL);
-  soup_server_add_handler (fixture->server, NULL, server_cb, fixture, NULL);
-  fixture->https_port = listen_port (fixture->server, SOUP_SERVER_LISTEN_HTTPS);
-  fixture->http_port = listen_port (fixture->server, 0);
+  fixture->server_context = g_main_context_new ();
+  g_mutex_init (&fixture->server_lock);
+  g_cond_init (&fixture->server_cond);
+  fixture->server_thread = g_thread_new ("test-server", server_thread_func, fixture);
+  g_mutex_lock (&fixture->server_lock);
+  while (!fixture->server_ready)
+    g_cond_wait (&fixture->server_cond, &fixture->server_lock);
+  g_mutex_unlock (&fixture->server_lock);
 
   fixture->session = soup_session_new_with_options ("tls-database", client_database,
                                                     "proxy-resolver", no_proxy,
@@ -262,6 +306,26 @@ fixture_setup (Fixture       *fixture,
   g_settings_set_string (fixture->settings, "isp-database-url", isp);
 }
 
+/* Like g_assert_finalize_object(), but connection attempts that were cancelled may still hold
+ * the resolver until their callbacks have run in this context. */
+static void
+wait_for_finalize (gpointer object)
+{
+  gpointer weak = object;
+  gint64 give_up = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_object_add_weak_pointer (object, &weak);
+  g_object_unref (object);
+  while (weak != NULL && g_get_monotonic_time () < give_up)
+    {
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  if (weak != NULL)
+    g_object_remove_weak_pointer (weak, &weak);
+  g_assert_null (weak);
+}
+
 static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  user_data)
@@ -281,18 +345,23 @@ fixture_teardown (Fixture       *fixture,
   while (g_main_context_iteration (NULL, FALSE))
     ;
 
-  /* Client first: the server closes its TLS connections synchronously, waiting for handshakes
-   * in progress, and those need the client side (driven by this thread) to be gone. */
   soup_session_abort (fixture->session);
   g_clear_object (&fixture->session);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  soup_server_disconnect (fixture->server);
-  g_clear_object (&fixture->server);
+
+  /* The server closes its TLS connections synchronously, waiting for handshakes in progress;
+   * those end only when the client side, driven by this thread's context, lets go. */
+  g_atomic_int_set (&fixture->server_quit, 1);
+  g_main_context_wakeup (fixture->server_context);
+  while (!g_atomic_int_get (&fixture->server_done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (g_steal_pointer (&fixture->server_thread));
+  g_clear_pointer (&fixture->server_context, g_main_context_unref);
+  g_mutex_clear (&fixture->server_lock);
+  g_cond_clear (&fixture->server_cond);
 
   g_resolver_set_default (fixture->original_resolver);
   g_clear_object (&fixture->original_resolver);
-  g_assert_finalize_object (g_steal_pointer (&fixture->resolver));
+  wait_for_finalize (g_steal_pointer (&fixture->resolver));
 }
 
 /* ---- helpers ---- */

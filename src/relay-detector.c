@@ -21,6 +21,7 @@
 
 #include "relay-address.h"
 #include "relay-autoconfig.h"
+#include "relay-detect-rank.h"
 #include "relay-detector.h"
 #include "relay-hostname.h"
 #include "relay-https-fetch.h"
@@ -163,165 +164,17 @@ get_source (DetectData *data,
   return g_ptr_array_index (data->sources, index);
 }
 
-static const char *
-security_nick (RelaySecurity security)
-{
-  switch (security)
-    {
-    case RELAY_SECURITY_NONE:
-      return _("no encryption");
-    case RELAY_SECURITY_TLS:
-      return _("TLS");
-    case RELAY_SECURITY_STARTTLS:
-    default:
-      return _("STARTTLS");
-    }
-}
-
-/* Keeps one copy of each distinct server, encrypted ones first, each source's order kept. */
-static GPtrArray *
-collect_proposals (DetectData *data)
-{
-  GPtrArray *kept = g_ptr_array_new_with_free_func (g_object_unref);
-
-  for (guint pass = 0; pass < 2; pass++)
-    for (guint s = 0; s < data->sources->len; s++)
-      {
-        Source *source = get_source (data, s);
-
-        for (guint i = 0; i < source->proposals->len; i++)
-          {
-            RelayDetectProposal *proposal = g_ptr_array_index (source->proposals, i);
-            gboolean plain = relay_detect_proposal_get_security (proposal) == RELAY_SECURITY_NONE;
-            RelayDetectProposal *same = NULL;
-
-            if (plain != (pass == 1))
-              continue;
-
-            for (guint k = 0; k < kept->len && same == NULL; k++)
-              if (relay_detect_proposal_same_server (g_ptr_array_index (kept, k), proposal))
-                same = g_ptr_array_index (kept, k);
-
-            if (same == NULL)
-              {
-                if (plain)
-                  relay_detect_proposal_add_note (proposal,
-                                                  _("The connection would not be encrypted: anyone on the network could read the messages and the password"));
-                g_ptr_array_add (kept, g_object_ref (proposal));
-                continue;
-              }
-
-            {
-              g_autofree char *note = g_strdup_printf (_("Also proposed by %s"),
-                                                       relay_detect_proposal_get_source (proposal));
-              relay_detect_proposal_add_note (same, note);
-            }
-            if (relay_detect_proposal_get_login_source (same) == NULL &&
-                relay_detect_proposal_get_login_source (proposal) != NULL)
-              relay_detect_proposal_set_login (same,
-                                               relay_detect_proposal_get_username (proposal),
-                                               relay_detect_proposal_get_auth_mechanism (proposal),
-                                               relay_detect_proposal_get_requires_auth (proposal),
-                                               relay_detect_proposal_get_login_source (proposal));
-          }
-      }
-
-  return kept;
-}
-
-/* DNS says nothing about logging in; autoconfig does. A login for the same host is taken first,
- * else the best one at all, since providers use one user name scheme for all their servers. */
-static void
-fill_missing_logins (GPtrArray *proposals)
-{
-  for (guint i = 0; i < proposals->len; i++)
-    {
-      RelayDetectProposal *proposal = g_ptr_array_index (proposals, i);
-      RelayDetectProposal *donor = NULL;
-
-      if (relay_detect_proposal_get_login_source (proposal) != NULL)
-        continue;
-
-      for (guint j = 0; j < proposals->len && donor == NULL; j++)
-        {
-          RelayDetectProposal *other = g_ptr_array_index (proposals, j);
-
-          if (relay_detect_proposal_get_login_source (other) != NULL &&
-              g_strcmp0 (relay_detect_proposal_get_host (other),
-                         relay_detect_proposal_get_host (proposal)) == 0)
-            donor = other;
-        }
-      for (guint j = 0; j < proposals->len && donor == NULL; j++)
-        {
-          RelayDetectProposal *other = g_ptr_array_index (proposals, j);
-
-          if (relay_detect_proposal_get_login_source (other) != NULL)
-            donor = other;
-        }
-
-      if (donor != NULL)
-        relay_detect_proposal_set_login (proposal,
-                                         relay_detect_proposal_get_username (donor),
-                                         relay_detect_proposal_get_auth_mechanism (donor),
-                                         relay_detect_proposal_get_requires_auth (donor),
-                                         relay_detect_proposal_get_login_source (donor));
-    }
-}
-
-static void
-note_disagreements (GPtrArray *proposals)
-{
-  RelayDetectProposal *best;
-
-  if (proposals->len < 2)
-    return;
-
-  best = g_ptr_array_index (proposals, 0);
-  for (guint i = 1; i < proposals->len; i++)
-    {
-      RelayDetectProposal *other = g_ptr_array_index (proposals, i);
-      g_autofree char *note = NULL;
-
-      /* A source's own second choice (a backup SRV target) is an alternative, not a dispute. */
-      if (g_strcmp0 (relay_detect_proposal_get_source (other),
-                     relay_detect_proposal_get_source (best)) == 0)
-        continue;
-
-      note = g_strdup_printf (_("%s proposes %s, port %u, %s instead"),
-                              relay_detect_proposal_get_source (other),
-                              relay_detect_proposal_get_host (other),
-                              relay_detect_proposal_get_port (other),
-                              security_nick (relay_detect_proposal_get_security (other)));
-      relay_detect_proposal_add_note (best, note);
-    }
-}
-
-static GPtrArray *
-make_guesses (const char *domain)
-{
-  static const char * const prefixes[] = { "smtp", "mail" };
-  GPtrArray *guesses = g_ptr_array_new_with_free_func (g_object_unref);
-  const char *source = _("a usual name, not checked");
-
-  for (guint i = 0; i < G_N_ELEMENTS (prefixes); i++)
-    {
-      g_autofree char *host = g_strdup_printf ("%s.%s", prefixes[i], domain);
-
-      g_ptr_array_add (guesses, relay_detect_proposal_new (host, 587, RELAY_SECURITY_STARTTLS, source));
-      g_ptr_array_add (guesses, relay_detect_proposal_new (host, 465, RELAY_SECURITY_TLS, source));
-    }
-  return guesses;
-}
-
 static RelayDetectReport *
 build_report (DetectData *data)
 {
-  g_autoptr(GPtrArray) proposals = collect_proposals (data);
+  g_autoptr(GPtrArray) per_source = g_ptr_array_new ();
+  g_autoptr(GPtrArray) proposals = NULL;
   g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) guesses = NULL;
 
-  fill_missing_logins (proposals);
-  note_disagreements (proposals);
+  for (guint s = 0; s < data->sources->len; s++)
+    g_ptr_array_add (per_source, get_source (data, s)->proposals);
+  proposals = relay_detect_rank (per_source);
 
   for (guint s = 0; s < data->sources->len; s++)
     {
@@ -334,7 +187,7 @@ build_report (DetectData *data)
 
   if (proposals->len == 0)
     {
-      guesses = make_guesses (data->domain);
+      guesses = relay_detect_usual_guesses (data->domain);
       g_ptr_array_add (notes, g_strdup_printf (_("No source describes the mail server of %s. Ask the provider, or try smtp.%s or mail.%s with port 587 and STARTTLS, or port 465 and TLS."),
                                                data->domain, data->domain, data->domain));
     }
@@ -402,67 +255,6 @@ cancelled_cb (GCancellable *cancellable,
 
 /* ---- DNS SRV ---- */
 
-static int
-compare_srv_targets (gconstpointer a,
-                     gconstpointer b)
-{
-  GSrvTarget *ta = *(GSrvTarget **) a;
-  GSrvTarget *tb = *(GSrvTarget **) b;
-
-  if (g_srv_target_get_priority (ta) != g_srv_target_get_priority (tb))
-    return (int) g_srv_target_get_priority (ta) - (int) g_srv_target_get_priority (tb);
-  return (int) g_srv_target_get_weight (tb) - (int) g_srv_target_get_weight (ta);
-}
-
-static void
-add_srv_targets (Source        *source,
-                 GList         *targets,
-                 RelaySecurity  security)
-{
-  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
-
-  for (GList *l = targets; l != NULL; l = l->next)
-    {
-      GSrvTarget *target = l->data;
-
-      /* RFC 2782: a target of "." means the service is decidedly not available here. */
-      if (strcmp (g_srv_target_get_hostname (target), ".") == 0 ||
-          *g_srv_target_get_hostname (target) == '\0')
-        g_ptr_array_add (source->notes, g_strdup (_("the domain says it offers no such service (target “.”)")));
-      else
-        g_ptr_array_add (sorted, target);
-    }
-
-  /* Lowest priority first; among equals, the highest weight. RFC 2782 picks randomly by weight
-   * to spread connections; a proposal shown to a person should be the same each time. */
-  g_ptr_array_sort (sorted, compare_srv_targets);
-
-  for (guint i = 0; i < sorted->len; i++)
-    {
-      GSrvTarget *target = g_ptr_array_index (sorted, i);
-      const char *name = g_srv_target_get_hostname (target);
-      g_autoptr(GError) error = NULL;
-      g_autofree char *host = NULL;
-
-      host = relay_hostname_normalize (name, NULL, &error);
-      if (host == NULL)
-        {
-          g_ptr_array_add (source->notes, g_strdup_printf (_("the target “%s” was rejected: %s"),
-                                                           name, error->message));
-          continue;
-        }
-      if (g_srv_target_get_port (target) == 0)
-        {
-          g_ptr_array_add (source->notes, g_strdup_printf (_("the target %s was rejected: port 0"),
-                                                           host));
-          continue;
-        }
-      g_ptr_array_add (source->proposals,
-                       relay_detect_proposal_new (host, g_srv_target_get_port (target), security,
-                                                  source->label));
-    }
-}
-
 static void
 srv_cb (GObject      *object,
         GAsyncResult *result,
@@ -492,7 +284,9 @@ srv_cb (GObject      *object,
   else
     {
       /* _submissions is implicit TLS (RFC 8314), _submission is STARTTLS (RFC 6186). */
-      add_srv_targets (source, targets, op->index == 0 ? RELAY_SECURITY_TLS : RELAY_SECURITY_STARTTLS);
+      relay_detect_srv_proposals (targets,
+                                  op->index == 0 ? RELAY_SECURITY_TLS : RELAY_SECURITY_STARTTLS,
+                                  source->label, source->proposals, source->notes);
       g_list_free_full (targets, (GDestroyNotify) g_srv_target_free);
     }
 

@@ -155,7 +155,8 @@ note_disagreements (GPtrArray *proposals)
  * Merges the sources' answers into one list for people: each distinct server once (the others
  * that proposed it are noted), every encrypted connection before any unencrypted one, a login
  * borrowed from autoconfig where DNS said nothing about it, and on the best proposal a note for
- * each other source that disagrees.
+ * each other source that disagrees. The notes and borrowed logins are added to the proposals
+ * themselves; nothing else is touched.
  *
  * Returns: (transfer container) (element-type RelayDetectProposal): best first
  */

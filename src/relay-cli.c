@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sysexits.h>
 
+#include "relay-cli-detect.h"
 #include "relay-cli.h"
 #include "relay-config.h"
 #include "relay-smtp-error.h"
@@ -225,6 +226,7 @@ static const struct
   int       (*run) (int argc, char **argv);
 } commands[] = {
   { "test", run_test },
+  { "detect", relay_cli_detect },
 };
 
 gboolean

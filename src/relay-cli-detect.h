@@ -1,0 +1,20 @@
+/* relay-cli-detect.h: `smtp-relay detect ADDRESS [--apply]`
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Exit statuses from sysexits.h, which scripts around mail tools already know. */
+#define RELAY_CLI_EXIT_OK 0
+#define RELAY_CLI_EXIT_USAGE 64       /* EX_USAGE */
+#define RELAY_CLI_EXIT_NOHOST 68      /* EX_NOHOST: nothing found */
+#define RELAY_CLI_EXIT_NOPERM 77      /* EX_NOPERM: a key is locked */
+
+int relay_cli_detect (int    argc,
+                      char **argv);
+
+G_END_DECLS

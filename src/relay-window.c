@@ -11,6 +11,7 @@
 
 #include "relay-a11y.h"
 #include "relay-address.h"
+#include "relay-detector.h"
 #include "relay-resolver-watch.h"
 #include "relay-secret-store.h"
 #include "relay-security.h"
@@ -28,10 +29,13 @@ struct _RelayWindow
   GSettings            *settings;
   GCancellable         *cancellable;
   RelayResolverWatch   *resolver_watch;
+  RelayDetector        *detector;           /* created on the first Detect */
+  GCancellable         *detect_cancellable; /* set while Detect runs */
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
   AdwEntryRow          *server_row;
+  GtkButton            *detect_button;
   GtkBox               *dns_status_box;
   GtkImage             *dns_status_icon;
   GtkLabel             *dns_warning_label;
@@ -228,6 +232,173 @@ update_dns_status (RelayWindow *self)
                                -1);
 }
 
+/* Detect: propose server, port and security from the sender's domain; apply only on request. */
+
+static void
+set_detect_running (RelayWindow *self,
+                    gboolean     running)
+{
+  if (running)
+    {
+      GtkWidget *spinner = gtk_spinner_new ();
+
+      gtk_spinner_start (GTK_SPINNER (spinner));
+      gtk_button_set_child (self->detect_button, spinner);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->detect_button), _("Stop detecting"));
+    }
+  else
+    {
+      gtk_button_set_icon_name (self->detect_button, "system-search-symbolic");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->detect_button),
+                                   _("Detect the server, port and security from the sender address"));
+    }
+}
+
+static void
+on_detect_response_cb (AdwMessageDialog *dialog,
+                       const char       *response,
+                       RelayWindow      *self)
+{
+  RelayDetectProposal *proposal = g_object_get_data (G_OBJECT (dialog), "proposal");
+  g_autoptr(GError) error = NULL;
+
+  if (g_strcmp0 (response, "apply") != 0 || proposal == NULL)
+    return;
+
+  if (!relay_detect_proposal_apply (proposal, self->settings, &error))
+    adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
+  else
+    adw_toast_overlay_add_toast (self->toast_overlay,
+                                 adw_toast_new (_("Settings applied: send a test message to check them")));
+}
+
+static void
+show_detect_report (RelayWindow       *self,
+                    RelayDetectReport *report)
+{
+  RelayDetectProposal *best = relay_detect_report_get_best (report);
+  GPtrArray *proposals = relay_detect_report_get_proposals (report);
+  const char * const *notes = relay_detect_report_get_notes (report);
+  g_autoptr(GString) body = g_string_new (NULL);
+  AdwMessageDialog *dialog;
+
+  if (best != NULL)
+    {
+      g_autofree char *text = relay_detect_proposal_describe (best);
+
+      g_string_append (body, text);
+      if (proposals != NULL && proposals->len > 1)
+        {
+          g_string_append_printf (body, "\n\n%s", _("Other candidates:"));
+          for (guint i = 1; i < proposals->len; i++)
+            {
+              RelayDetectProposal *other = g_ptr_array_index (proposals, i);
+
+              g_string_append_printf (body, _("\n• %s, port %u (%s)"),
+                                      relay_detect_proposal_get_host (other),
+                                      relay_detect_proposal_get_port (other),
+                                      relay_detect_proposal_get_source (other));
+            }
+        }
+      dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
+                                                           _("Use These Settings?"), NULL));
+      adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "apply", _("_Apply"), NULL);
+      adw_message_dialog_set_response_appearance (dialog, "apply", ADW_RESPONSE_SUGGESTED);
+      adw_message_dialog_set_default_response (dialog, "apply");
+      g_object_set_data_full (G_OBJECT (dialog), "proposal", g_object_ref (best), g_object_unref);
+    }
+  else
+    {
+      GPtrArray *guesses = relay_detect_report_get_guesses (report);
+      g_autofree char *heading = g_strdup_printf (_("No Settings Found for %s"),
+                                                  relay_detect_report_get_domain (report));
+
+      g_string_append (body, _("No source describes this domain's mail server. Ask the provider, "
+                               "or try one of the usual names:"));
+      for (guint i = 0; guesses != NULL && i < guesses->len; i++)
+        {
+          RelayDetectProposal *guess = g_ptr_array_index (guesses, i);
+          const char *security = relay_detect_proposal_get_security (guess) == RELAY_SECURITY_TLS
+                                 ? _("TLS") : _("STARTTLS");
+
+          g_string_append_printf (body, _("\n• %s, port %u, %s"),
+                                  relay_detect_proposal_get_host (guess),
+                                  relay_detect_proposal_get_port (guess), security);
+        }
+      dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, NULL));
+      adw_message_dialog_add_responses (dialog, "close", _("_Close"), NULL);
+    }
+
+  if (notes != NULL && notes[0] != NULL)
+    {
+      g_string_append_printf (body, "\n\n%s", _("What the sources said:"));
+      for (guint i = 0; notes[i] != NULL; i++)
+        g_string_append_printf (body, "\n• %s", notes[i]);
+    }
+
+  adw_message_dialog_set_body (dialog, body->str);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_detect_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+on_detected_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  GWeakRef *weak = user_data;
+  g_autoptr(RelayWindow) self = g_weak_ref_get (weak);
+  g_autoptr(RelayDetectReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_weak_ref_clear (weak);
+  g_free (weak);
+  report = relay_detector_detect_finish (RELAY_DETECTOR (object), result, &error);
+  /* A weak reference: closing the window disposes it, which cancels the detection. */
+  if (self == NULL || self->detect_button == NULL)
+    return;
+
+  g_clear_object (&self->detect_cancellable);
+  set_detect_running (self, FALSE);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (error != NULL)
+    {
+      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
+      return;
+    }
+  show_detect_report (self, report);
+}
+
+static void
+on_detect_clicked_cb (RelayWindow *self)
+{
+  g_autofree char *sender = NULL;
+  GWeakRef *weak;
+
+  if (self->detect_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->detect_cancellable);
+      return;
+    }
+
+  if (self->detector == NULL)
+    {
+      self->detector = relay_detector_new (NULL);
+      g_settings_bind (self->settings, "isp-database-url", self->detector, "isp-database-url",
+                       G_SETTINGS_BIND_GET);
+    }
+
+  sender = g_settings_get_string (self->settings, "sender");
+  self->detect_cancellable = g_cancellable_new ();
+  set_detect_running (self, TRUE);
+  weak = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (weak, self);
+  relay_detector_detect_async (self->detector, sender, self->detect_cancellable, on_detected_cb,
+                               weak);
+}
+
 /* Authentication rows follow the switch, and a locked user name stays insensitive. */
 
 static void
@@ -270,6 +441,8 @@ update_sender_error (RelayWindow *self)
       gtk_widget_remove_css_class (GTK_WIDGET (self->sender_row), "error");
     }
   gtk_widget_set_visible (GTK_WIDGET (self->sender_error_label), invalid);
+  /* Detect works from the sender's domain. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->detect_button), normalized != NULL);
   gtk_accessible_update_state (GTK_ACCESSIBLE (self->sender_row),
                                GTK_ACCESSIBLE_STATE_INVALID,
                                invalid ? GTK_ACCESSIBLE_INVALID_TRUE : GTK_ACCESSIBLE_INVALID_FALSE,
@@ -660,6 +833,7 @@ relay_window_dispose (GObject *object)
   RelayWindow *self = RELAY_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
+  g_cancellable_cancel (self->detect_cancellable);
   /* Disposing the watch cancels its lookups: no answer reaches a destroyed label. */
   if (self->resolver_watch != NULL)
     g_signal_handlers_disconnect_by_data (self->resolver_watch, self);
@@ -680,6 +854,8 @@ relay_window_finalize (GObject *object)
   RelayWindow *self = RELAY_WINDOW (object);
 
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->detect_cancellable);
+  g_clear_object (&self->detector);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (relay_window_parent_class)->finalize (object);
@@ -753,6 +929,7 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child_full (widget_class, "sender_group", FALSE, 0);
   gtk_widget_class_bind_template_child_full (widget_class, "auth_group", FALSE, 0);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, detect_button);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_status_box);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_status_icon);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_warning_label);
@@ -769,6 +946,7 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_error_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_group);
+  gtk_widget_class_bind_template_callback (widget_class, on_detect_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_input_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_output_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_password_row_changed_cb);

@@ -9,6 +9,7 @@
 #include <adwaita.h>
 #include <glib/gstdio.h>
 
+#include "relay-fake-resolver.h"
 #include "relay-mock-resolver.h"
 #include "relay-secret-store.h"
 #include "smtp-test-helpers.h"
@@ -673,6 +674,65 @@ test_accessible (Fixture       *f,
                                     GTK_ACCESSIBLE_INVALID_FALSE);
 }
 
+/* Detect */
+
+static gboolean
+find_message_dialog (gpointer data)
+{
+  AdwMessageDialog **dialog = data;
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window))
+        *dialog = ADW_MESSAGE_DIALOG (window);
+    }
+  return *dialog != NULL;
+}
+
+/* Detect proposes what DNS says for the sender's domain, and writes nothing until Apply. */
+static void
+test_detect_apply (Fixture       *f,
+                   gconstpointer  data)
+{
+  /* Answers SRV for the domain and sends every other name to 127.0.0.1, where no HTTPS
+   * server listens: the autoconfig sources fail fast. */
+  RelayFakeResolver *resolver = relay_fake_resolver_new ();
+  GResolver *previous = g_resolver_get_default ();
+  AdwMessageDialog *dialog = NULL;
+  g_autofree char *server = NULL;
+  guint16 port = 0;
+
+  relay_fake_resolver_add_srv (resolver, "_submissions._tcp.example.org", "mail.example.org",
+                               465, 0, 1);
+  g_resolver_set_default (G_RESOLVER (resolver));
+
+  g_assert_false (gtk_widget_get_sensitive (child (f, "detect_button")));
+  gtk_editable_set_text (child (f, "sender_row"), "alerts@example.org");
+  g_assert_true (gtk_widget_get_sensitive (child (f, "detect_button")));
+
+  click (child (f, "detect_button"));
+  wait_until (find_message_dialog, &dialog, 10000);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "mail.example.org"));
+
+  /* Nothing is written before the user applies. */
+  server = g_settings_get_string (f->elsewhere, "server");
+  g_assert_cmpstr (server, ==, "");
+  g_clear_pointer (&server, g_free);
+
+  adw_message_dialog_response (dialog, "apply");
+  server = g_settings_get_string (f->elsewhere, "server");
+  g_assert_cmpstr (server, ==, "mail.example.org");
+  g_settings_get (f->elsewhere, "port", "q", &port);
+  g_assert_cmpuint (port, ==, 465);
+  g_assert_cmpint (g_settings_get_enum (f->elsewhere, "security"), ==, 2);   /* tls */
+
+  g_resolver_set_default (previous);
+  g_object_unref (resolver);
+}
+
 /* Keyring helpers */
 
 typedef struct
@@ -909,6 +969,7 @@ main (int   argc,
   ADD ("sender-validation", test_sender_validation);
   ADD ("port-default-shown", test_port_default_shown);
   ADD ("accessible", test_accessible);
+  ADD ("detect/apply", test_detect_apply);
   ADD ("test/refused", test_test_refused);
   ADD ("test/success", test_test_success);
   ADD ("test/unresolvable", test_test_unresolvable);

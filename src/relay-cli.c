@@ -336,7 +336,8 @@ deliver (const char       *prog,
           else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
             reason = g_strdup_printf (_("%s (Or the keyring is locked.)"), error->message);
           else
-            reason = g_strdup_printf (_("The password is not available here: %s."), error->message);
+            reason = g_str_has_suffix (error->message, ".") ? g_strdup (error->message)
+                                                            : g_strconcat (error->message, ".", NULL);
           return queue_message (prog, message, reason);
         }
     }

@@ -436,6 +436,12 @@ run_send (int    argc,
   config = load_config (prog, &code);
   if (config == NULL)
     return code;
+  if (config->sender == NULL || *config->sender == '\0')
+    {
+      g_printerr (_("%s: no sender address is set: open SMTP Relay and enter one under Sender\n"),
+                  prog);
+      return EX_CONFIG;
+    }
   if (!read_stdin (prog, &body))
     return EX_DATAERR;
 
@@ -453,8 +459,7 @@ run_send (int    argc,
   if (message == NULL)
     {
       g_printerr ("%s: %s\n", prog, error->message);
-      return g_error_matches (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT)
-             && (config->sender == NULL || *config->sender == '\0') ? EX_CONFIG : EX_DATAERR;
+      return EX_DATAERR;
     }
   return deliver (prog, config, message);
 }

@@ -587,9 +587,6 @@ on_entry_sent_cb (GObject      *object,
   /* Refused for good (5xx for this message): keep it for a person, never retry it. */
   {
     g_autofree char *failed = relay_queue_get_failed_directory ();
-    g_autofree char *name = g_path_get_basename (flush->path);
-    g_autofree char *target = g_build_filename (failed, name, NULL);
-
     if (!ensure_directory (failed, &write_error)
         || !write_entry (failed, flush->entry, flush->message, &write_error))
       g_warning ("%s", write_error->message);
@@ -646,8 +643,19 @@ flush_next (GTask *task)
                                               flush->message, &error);
       if (message == NULL)
         {
+          /* Damaged, or no longer acceptable: set aside, so it does not block every flush. */
+          g_autofree char *failed = relay_queue_get_failed_directory ();
+          g_autofree char *target = g_build_filename (failed, name, NULL);
+          g_autoptr(GError) move_error = NULL;
+
           g_warning ("%s", error->message);
-          flush->waiting++;
+          if (ensure_directory (failed, &move_error) && g_rename (flush->path, target) == 0)
+            {
+              sync_directory (flush->directory);
+              flush->failed++;
+            }
+          else
+            flush->waiting++;
           release_entry (flush);
           continue;
         }

@@ -70,11 +70,16 @@ class Server:
             self.proc.wait(timeout=30)
 
 
+HELD = []
+
+
 def closed_port():
-    """A port nothing listens on: bound, then closed (the relay is "down")."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port where the relay is "down": bound but not listening, so a connection is refused,
+    and kept bound until the end so no server of a parallel test can take it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    HELD.append(s)
+    return s.getsockname()[1]
 
 
 class Env:

@@ -434,6 +434,54 @@ def test_password_file(root):
         server.stop()
 
 
+def test_flush_skips_an_entry_another_flush_holds(root):
+    import fcntl
+    env = Env(root, port=closed_port())
+    check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "held"], b"x\n"), EX_OK)
+    check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "free"], b"x\n"), EX_OK)
+    held, free = env.queue_files()
+    server = Server(root)
+    try:
+        env.set(port=server.port)
+        # This process plays a flush that is delivering the first entry right now.
+        with open(held, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            check_rc(env.run(["flush"]), EX_TEMPFAIL)
+            subjects = [header(eml, "Subject") for _, eml in server.messages()]
+            check(subjects == ["free"], subjects)
+            check(env.queue_files() == [held], env.queue_files())
+        check_rc(env.run(["flush"]), EX_OK)
+        subjects = [header(eml, "Subject") for _, eml in server.messages()]
+        check(subjects == ["free", "held"], subjects)
+    finally:
+        server.stop()
+
+
+def test_refused_on_flush_is_set_aside(root):
+    env = Env(root, port=closed_port())
+    check_rc(env.run(["send", "--to", "reject@example.org", "--subject", "x"], b"x\n"), EX_OK)
+    check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "y"], b"x\n"), EX_OK)
+    # sendmail -bp and a link named mailq list the queue too.
+    rc, out, _ = env.run(["sendmail", "-bp"])
+    check(rc == 0 and "reject@example.org" in out and "ops@example.org" in out, out)
+    rc, out, _ = env.run([], argv0="mailq")
+    check(rc == 0 and "2 messages" in out, out)
+    server = Server(root)
+    try:
+        env.set(port=server.port)
+        result = env.run(["flush"])
+        check_rc(result, EX_UNAVAILABLE)
+        check("refused" in result[2], result[2])
+        check(len(server.messages()) == 1, "the good message was not sent")
+        check(env.queue_files() == [], "the refused message is still queued")
+        rc, out, _ = env.run(["queue", "--failed"])
+        check(rc == 0 and "reject@example.org" in out and "550" in out, out)
+        check_rc(env.run(["flush"]), EX_OK)
+        check(len(server.messages()) == 1, "retried")
+    finally:
+        server.stop()
+
+
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
 
 

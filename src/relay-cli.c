@@ -493,10 +493,22 @@ format_mailbox (const char *name,
     }
   else
     {
-      g_autofree char *encoded = g_base64_encode ((const guchar *) name,
-                                                  MIN (strlen (name), 45));
+      /* RFC 2047 encoded-words of at most 45 bytes each, never splitting a character. */
+      const char *p = name;
 
-      g_string_append_printf (out, "=?UTF-8?B?%s?=", encoded);
+      while (*p != '\0')
+        {
+          const char *end = p;
+          g_autofree char *encoded = NULL;
+
+          while (*end != '\0' && g_utf8_next_char (end) - p <= 45)
+            end = g_utf8_next_char (end);
+          if (end == p)
+            break;
+          encoded = g_base64_encode ((const guchar *) p, end - p);
+          g_string_append_printf (out, "%s=?UTF-8?B?%s?=", p != name ? "\r\n " : "", encoded);
+          p = end;
+        }
     }
   g_string_append_printf (out, " <%s>", address);
   return g_string_free (out, FALSE);
@@ -634,13 +646,30 @@ run_sendmail (int    argc,
 
   if (sender != NULL && (strcmp (sender, "<>") == 0 || *sender == '\0'))
     sender = "";
-  if (full_name != NULL || sender == NULL || *sender != '\0')
+  if (sender != NULL && *sender != '\0' && !is_valid_address (sender))
     {
-      const char *address = sender != NULL && *sender != '\0' ? sender : config->sender;
-
-      if (address != NULL && *address != '\0')
-        default_from = format_mailbox (full_name, address);
+      g_printerr (_("%s: the sender address “%s” given with -f is not valid\n"), prog, sender);
+      return EX_DATAERR;
     }
+  if (full_name != NULL)
+    {
+      gboolean valid = g_utf8_validate (full_name, -1, NULL);
+
+      for (const guchar *p = (const guchar *) full_name; valid && *p != '\0'; p++)
+        valid = *p >= 0x20 && *p != 0x7f;
+      if (!valid)
+        {
+          g_printerr (_("%s: the name given with -F must be one line of text\n"), prog);
+          return EX_USAGE;
+        }
+    }
+  {
+    /* Both were checked: nothing but an address and a clean name reaches the header. */
+    const char *address = sender != NULL && *sender != '\0' ? sender : config->sender;
+
+    if (address != NULL && is_valid_address (address))
+      default_from = format_mailbox (full_name, address);
+  }
 
   if (!read_stdin (prog, &raw))
     return EX_DATAERR;

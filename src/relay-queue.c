@@ -130,10 +130,16 @@ sync_directory (const char *path)
 static char *
 one_line (const char *text)
 {
-  char *line = relay_smtp_sanitize_text (text != NULL ? text : "", -1);
+  g_autofree char *spaced = g_strdup (text != NULL ? text : "");
+  char *line;
 
-  for (char *p = line; *p != '\0'; p++)
+  /* Line breaks become spaces first: the sanitiser would join the words. */
+  for (char *p = spaced; *p != '\0'; p++)
     if (*p == '\r' || *p == '\n' || *p == '\t')
+      *p = ' ';
+  line = relay_smtp_sanitize_text (spaced, -1);
+  for (char *p = line; *p != '\0'; p++)
+    if (*p == '\r' || *p == '\n')
       *p = ' ';
   return line;
 }

@@ -1,5 +1,12 @@
 /* relay-queue.h: messages waiting for the relay or the keyring, on disk, delivered once
  *
+ * Usage from the window: on start, relay_queue_flush_async (settings, cancellable, …) and, in
+ * the callback, relay_queue_flush_finish (result, &sent, &waiting, &failed, &error) (ignore
+ * G_IO_ERROR_CANCELLED; otherwise show error->message). relay_queue_count() is the number for
+ * "N messages waiting"; watch relay_queue_get_directory() with g_file_monitor_directory() to
+ * update it. "Send now" is another relay_queue_flush_async(). An empty queue never touches the
+ * keyring.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once

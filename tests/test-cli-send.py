@@ -23,6 +23,9 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BINARY = os.path.abspath(sys.argv[1])
+# --real-keyring: run under tests/integration/with-keyring.sh (a gnome-keyring-daemon on a
+# private session bus), and only the tests that need it.
+REAL_KEYRING = "--real-keyring" in sys.argv[2:]
 PYTHON = "/usr/bin/python3"
 USER = "relay-user"
 PASSWORD = "correct horse battery staple"
@@ -95,10 +98,11 @@ class Env:
         self.settings = {"server": "'127.0.0.1'", "security": "'none'",
                          "sender": "'alerts@example.com'"}
         self.set(**settings)
-        self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY",
-                                 "SECRET_BACKEND", "SECRET_FILE_TEST_PATH",
-                                 "SECRET_FILE_TEST_PASSWORD", "G_DEBUG")}
+        dropped = ("DISPLAY", "WAYLAND_DISPLAY") if REAL_KEYRING else (
+            "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
+        dropped += ("SECRET_BACKEND", "SECRET_FILE_TEST_PATH", "SECRET_FILE_TEST_PASSWORD",
+                    "G_DEBUG")
+        self.env = {k: v for k, v in os.environ.items() if k not in dropped}
         self.env.update(GSETTINGS_BACKEND="keyfile", XDG_CONFIG_HOME=self.config,
                         XDG_STATE_HOME=self.state, XDG_RUNTIME_DIR=self.runtime,
                         HOME=self.root, LC_ALL="C.UTF-8")
@@ -130,6 +134,14 @@ class Env:
                               timeout=60)
         if proc.returncode != 0:
             raise Skip(f"secret-tool store failed: {proc.stderr.decode(errors='replace')}")
+
+    def store_in_real_keyring(self):
+        proc = subprocess.run(["secret-tool", "store", "--label=SMTP Relay",
+                               "xdg:schema", "io.github.smtprelay.SmtpRelay",
+                               "server", "127.0.0.1", "user", USER],
+                              input=PASSWORD.encode(), env=self.env, capture_output=True,
+                              timeout=60)
+        check(proc.returncode == 0, f"secret-tool store: {proc.stderr!r}")
 
     def popen(self, args, argv0=None):
         binary = BINARY
@@ -486,7 +498,43 @@ def test_refused_on_flush_is_set_aside(root):
         server.stop()
 
 
-TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
+def keyring_test_real_keyring_sends_at_once(root):
+    server = Server(root, auth="plain")
+    try:
+        env = Env(root, port=server.port, requires_auth=True, username=USER,
+                  allow_plaintext_auth=True)
+        env.store_in_real_keyring()
+        result = env.run(["sendmail", "-t"], b"To: ops@example.org\nSubject: keyring\n\nx\n")
+        check_rc(result, EX_OK)
+        check(result[2] == "", result[2])
+        check(len(server.messages()) == 1 and env.queue_files() == [], "not sent at once")
+    finally:
+        server.stop()
+
+
+def keyring_test_locked_keyring_queues(root):
+    server = Server(root, auth="plain")
+    try:
+        env = Env(root, port=server.port, requires_auth=True, username=USER,
+                  allow_plaintext_auth=True)
+        env.store_in_real_keyring()
+        proc = subprocess.run(["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets",
+                               "--object-path", "/org/freedesktop/secrets",
+                               "--method", "org.freedesktop.Secret.Service.Lock",
+                               "[objectpath '/org/freedesktop/secrets/aliases/default']"],
+                              env=env.env, capture_output=True, timeout=60)
+        check(proc.returncode == 0, f"locking the keyring: {proc.stderr!r}")
+        # No display: the unlock prompt fails at once, so the message waits in the queue.
+        result = env.run(["send", "--to", "ops@example.org", "--subject", "locked"], b"x\n")
+        check_rc(result, EX_OK)
+        check("queued" in result[2] and one_line(result[2]), result[2])
+        check(server.messages() == [] and len(env.queue_files()) == 1, "not queued")
+    finally:
+        server.stop()
+
+
+PREFIX = "keyring_test_" if REAL_KEYRING else "test_"
+TESTS = [v for k, v in list(globals().items()) if k.startswith(PREFIX)]
 
 
 def main():
@@ -494,7 +542,7 @@ def main():
     failed = 0
     with tempfile.TemporaryDirectory(prefix="relay-cli-") as root:
         for number, test in enumerate(TESTS, 1):
-            name = test.__name__[5:]
+            name = test.__name__[len(PREFIX):]
             try:
                 test(root)
                 print(f"ok {number} - {name}", flush=True)

@@ -1,21 +1,35 @@
-/* relay-cli.c: `smtp-relay test` and the dispatcher of the other command-line modes
+/* relay-cli.c: `smtp-relay test|send|sendmail|queue|flush`, the command-line modes
  *
  * Exit codes follow sysexits.h, as sendmail's do, so that scripts can tell a wrong setting from
- * a relay that is down for a moment.
+ * a relay that is down for a moment. A message that cannot go out for a passing reason (relay
+ * down, 4xx, no unlocked keyring) is queued rather than lost: the command says so on standard
+ * error and exits 0, as sendmail does when it queues.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "relay-cli"
 
+#include <gio/gunixinputstream.h>
 #include <glib/gi18n.h>
 #include <stdio.h>
+#include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
+#include "relay-address.h"
 #include "relay-cli-detect.h"
 #include "relay-cli.h"
 #include "relay-config.h"
+#include "relay-mail-input.h"
+#include "relay-queue.h"
 #include "relay-smtp-error.h"
 #include "relay-test-message.h"
+
+/* A locked keyring may wait for an unlock prompt that nobody answers (SSH, cron): give up and
+ * queue instead. */
+#define PASSWORD_TIMEOUT_S 25
+/* Alerts are small; a runaway producer must not fill the memory. */
+#define MAX_MESSAGE_BYTES (64 * 1024 * 1024)
 
 typedef struct
 {
@@ -220,6 +234,648 @@ run_test (int    argc,
   return code;
 }
 
+/* --- sending, shared by send and sendmail ------------------------------------------------- */
+
+static gboolean
+read_stdin (const char  *prog,
+            GBytes     **out)
+{
+  g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  g_autoptr(GByteArray) buffer = g_byte_array_new ();
+  guint8 chunk[65536];
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_input_stream_read (in, chunk, sizeof chunk, NULL, &error);
+
+      if (n < 0)
+        {
+          g_printerr (_("%s: cannot read the message from standard input: %s\n"), prog,
+                      error->message);
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      if (buffer->len + n > MAX_MESSAGE_BYTES)
+        {
+          g_printerr (_("%s: the message is larger than %u MiB; nothing was sent.\n"), prog,
+                      MAX_MESSAGE_BYTES / (1024 * 1024));
+          return FALSE;
+        }
+      g_byte_array_append (buffer, chunk, n);
+    }
+  *out = g_byte_array_free_to_bytes (g_steal_pointer (&buffer));
+  return TRUE;
+}
+
+static int
+queue_message (const char       *prog,
+               RelaySmtpMessage *message,
+               const char       *reason)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+
+  if (!relay_queue_add (message, reason, &id, &error))
+    {
+      g_printerr (_("%s: not sent (%s), and %s\n"), prog, reason, error->message);
+      return EX_TEMPFAIL;
+    }
+  g_printerr (_("%s: queued as %s, not sent yet: %s It will be sent by “smtp-relay flush” "
+                "(SMTP Relay runs it when it starts, and a timer in your desktop session).\n"),
+              prog, id, reason);
+  return EX_OK;
+}
+
+static gboolean
+on_password_deadline_cb (gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends @message with @config, or queues it when the failure is a passing one. */
+static int
+deliver (const char       *prog,
+         RelayConfig      *config,
+         RelaySmtpMessage *message)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(RelaySmtpClient) client = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  Waiter waiter = { loop, NULL };
+  guint code;
+
+  if (config->requires_auth)
+    {
+      g_autoptr(GCancellable) deadline = g_cancellable_new ();
+      guint timer = g_timeout_add_seconds (PASSWORD_TIMEOUT_S, on_password_deadline_cb, deadline);
+      gboolean loaded;
+
+      relay_config_load_password_async (config, deadline, on_done_cb, &waiter);
+      loaded = relay_config_load_password_finish (config, wait_for (&waiter), &error);
+      g_clear_object (&waiter.result);
+      if (!g_cancellable_is_cancelled (deadline))
+        g_source_remove (timer);
+
+      if (!loaded && error->domain == RELAY_CONFIG_ERROR)
+        {
+          g_printerr ("%s: %s\n", prog, error->message);
+          return EX_CONFIG;
+        }
+      if (!loaded)
+        {
+          g_autofree char *reason = NULL;
+
+          /* cron, a root service or SSH: no keyring here. Never a plaintext fallback: the
+           * message waits for the desktop session, where the keyring is. */
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            reason = g_strdup_printf (_("The keyring did not give the password within %u seconds; it may be locked."),
+                                      PASSWORD_TIMEOUT_S);
+          else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+            reason = g_strdup_printf (_("%s (Or the keyring is locked.)"), error->message);
+          else
+            reason = g_str_has_suffix (error->message, ".") ? g_strdup (error->message)
+                                                            : g_strconcat (error->message, ".", NULL);
+          return queue_message (prog, message, reason);
+        }
+    }
+
+  client = relay_config_create_client (config);
+  relay_smtp_client_send_async (client, message, NULL, on_done_cb, &waiter);
+  reply = relay_smtp_client_send_finish (client, wait_for (&waiter), &error);
+  g_clear_object (&waiter.result);
+  if (reply != NULL)
+    return EX_OK;
+
+  code = relay_smtp_client_get_last_reply_code (client);
+  if (relay_queue_is_temporary_failure (error, code))
+    return queue_message (prog, message, error->message);
+
+  g_printerr ("%s: %s\n", prog, error->message);
+  return relay_cli_exit_code (error, code);
+}
+
+/* The settings, checked for what every send needs; NULL with the exit code in @code. */
+static RelayConfig *
+load_config (const char *prog,
+             int        *code)
+{
+  g_autoptr(GSettings) settings = relay_cli_open_settings ();
+  g_autoptr(RelayConfig) config = NULL;
+
+  *code = EX_CONFIG;
+  if (settings == NULL)
+    return NULL;
+  config = relay_config_new_from_settings (settings);
+  if (*config->server == '\0')
+    {
+      g_printerr (_("%s: no server is set: open SMTP Relay and enter one\n"), prog);
+      return NULL;
+    }
+  *code = EX_OK;
+  return g_steal_pointer (&config);
+}
+
+static int
+run_send (int    argc,
+          char **argv)
+{
+  g_auto(GStrv) to = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *from_name = NULL;
+  const GOptionEntry entries[] = {
+    { "to", 't', 0, G_OPTION_ARG_STRING_ARRAY, &to,
+      N_("Send to ADDRESS; repeat for more recipients"), N_("ADDRESS") },
+    { "subject", 's', 0, G_OPTION_ARG_STRING, &subject, N_("The subject"), N_("TEXT") },
+    { "from-name", 0, 0, G_OPTION_ARG_STRING, &from_name,
+      N_("The display name of the sender"), N_("NAME") },
+    { NULL }
+  };
+  const char *prog = "smtp-relay send";
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RelayConfig) config = NULL;
+  g_autoptr(RelaySmtpMessage) message = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  gsize length;
+  int code;
+
+  context = g_option_context_new (_("— send standard input as a message through the relay"));
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_set_description (context,
+    _("The body is read from standard input; the configured sender is the From address. If "
+      "the relay or the keyring is unavailable, the message is queued and the command exits 0.\n"
+      "Exit status: 0 sent or queued; 64 usage; 65 invalid message or address; 68 server name "
+      "not found; 69 refused; 75 could not queue; 76 protocol or TLS error; 77 login refused; "
+      "78 configuration error."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("%s: %s\n", prog, error->message);
+      return EX_USAGE;
+    }
+  if (argc > 1)
+    {
+      g_printerr (_("%s: unexpected argument “%s”\n"), prog, argv[1]);
+      return EX_USAGE;
+    }
+  if (to == NULL || to[0] == NULL)
+    {
+      g_printerr (_("%s: no recipient: give --to ADDRESS\n"), prog);
+      return EX_USAGE;
+    }
+  if (subject == NULL)
+    {
+      g_printerr (_("%s: no subject: give --subject TEXT\n"), prog);
+      return EX_USAGE;
+    }
+
+  config = load_config (prog, &code);
+  if (config == NULL)
+    return code;
+  if (config->sender == NULL || *config->sender == '\0')
+    {
+      g_printerr (_("%s: no sender address is set: open SMTP Relay and enter one under Sender\n"),
+                  prog);
+      return EX_CONFIG;
+    }
+  if (!read_stdin (prog, &body))
+    return EX_DATAERR;
+
+  text = g_bytes_unref_to_data (g_steal_pointer (&body), &length);
+  if (memchr (text, '\0', length) != NULL)
+    {
+      g_printerr (_("%s: the message text contains a NUL byte; nothing was sent.\n"), prog);
+      return EX_DATAERR;
+    }
+  text = g_realloc (text, length + 1);
+  text[length] = '\0';
+
+  message = relay_smtp_message_new_full (config->sender, from_name, (const char * const *) to,
+                                         subject, text, NULL, &error);
+  if (message == NULL)
+    {
+      g_printerr ("%s: %s\n", prog, error->message);
+      return EX_DATAERR;
+    }
+  return deliver (prog, config, message);
+}
+
+/* --- sendmail ----------------------------------------------------------------------------- */
+
+/* A From field body for @address with the display name @name: quoted when it is plain ASCII,
+ * an RFC 2047 encoded-word otherwise. */
+static char *
+format_mailbox (const char *name,
+                const char *address)
+{
+  GString *out;
+  gboolean ascii = TRUE;
+
+  if (name == NULL || *name == '\0')
+    return g_strdup (address);
+  for (const guchar *p = (const guchar *) name; *p != '\0'; p++)
+    ascii &= *p >= 0x20 && *p < 0x7f;
+  out = g_string_new (NULL);
+  if (ascii && strlen (name) < 70)
+    {
+      g_string_append_c (out, '"');
+      for (const char *p = name; *p != '\0'; p++)
+        {
+          if (*p == '"' || *p == '\\')
+            g_string_append_c (out, '\\');
+          g_string_append_c (out, *p);
+        }
+      g_string_append_c (out, '"');
+    }
+  else
+    {
+      /* RFC 2047 encoded-words of at most 45 bytes each, never splitting a character. */
+      const char *p = name;
+
+      while (*p != '\0')
+        {
+          const char *end = p;
+          g_autofree char *encoded = NULL;
+
+          while (*end != '\0' && g_utf8_next_char (end) - p <= 45)
+            end = g_utf8_next_char (end);
+          if (end == p)
+            break;
+          encoded = g_base64_encode ((const guchar *) p, end - p);
+          g_string_append_printf (out, "%s=?UTF-8?B?%s?=", p != name ? "\r\n " : "", encoded);
+          p = end;
+        }
+    }
+  g_string_append_printf (out, " <%s>", address);
+  return g_string_free (out, FALSE);
+}
+
+static gboolean
+is_valid_address (const char *address)
+{
+  g_autofree char *normalized = NULL;
+
+  if (address == NULL)
+    return FALSE;
+  normalized = relay_address_normalize (address, NULL);
+  return normalized != NULL;
+}
+
+static int run_queue (int argc, char **argv);
+static int run_flush (int argc, char **argv);
+
+/* Takes the argument of option @arg at *i: attached ("-fme@x") or the next one ("-f me@x"). */
+static const char *
+option_argument (int     argc,
+                 char  **argv,
+                 int    *i)
+{
+  if (argv[*i][2] != '\0')
+    return argv[*i] + 2;
+  if (*i + 1 < argc)
+    return argv[++*i];
+  return NULL;
+}
+
+static int
+run_sendmail (int    argc,
+              char **argv)
+{
+  const char *prog = "sendmail";
+  const char *sender = NULL;
+  const char *full_name = NULL;
+  gboolean extract = FALSE;
+  gboolean ignore_dots = FALSE;
+  g_autoptr(GPtrArray) recipients = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(RelayConfig) config = NULL;
+  g_autoptr(RelayMailInput) input = NULL;
+  g_autoptr(RelaySmtpMessage) message = NULL;
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *default_from = NULL;
+  const char *envelope;
+  int code;
+  int i;
+
+  for (i = 1; i < argc; i++)
+    {
+      const char *arg = argv[i];
+
+      if (strcmp (arg, "--") == 0)
+        {
+          i++;
+          break;
+        }
+      if (arg[0] != '-' || arg[1] == '\0')
+        break;
+
+      switch (arg[1])
+        {
+        case 'f':   /* envelope sender */
+        case 'r':   /* its old name */
+          if ((sender = option_argument (argc, argv, &i)) == NULL)
+            goto missing;
+          break;
+        case 'F':   /* the sender's full name */
+          if ((full_name = option_argument (argc, argv, &i)) == NULL)
+            goto missing;
+          break;
+        case 'o':   /* -oi is -i; other -oX options tune a local MTA: nothing to do here */
+          if (strcmp (arg, "-oi") == 0)
+            ignore_dots = TRUE;
+          else if (arg[2] == '\0' && ++i >= argc)
+            goto missing;
+          break;
+        case 'O': case 'B': case 'N': case 'R': case 'V': case 'X': case 'C': case 'L':
+        case 'h': case 'p': case 'A':
+          /* -O option=value, -B body type (8BITMIME is sent when needed), -N/-R/-V DSN,
+           * -X log, -C config, -L tag, -h hops, -p protocol, -A submission: accepted and
+           * ignored, as they change nothing for a relay client. */
+          if (option_argument (argc, argv, &i) == NULL)
+            goto missing;
+          break;
+        case 'd':   /* debug levels */
+          break;
+        case 'b':
+          if (strcmp (arg, "-bp") == 0)
+            return run_queue (1, (char *[]) { (char *) "queue", NULL });
+          if (strcmp (arg, "-bm") != 0)
+            {
+              g_printerr (_("%s: the mode %s is not supported: only -bm (read a message from standard input) and -bp (list the queue)\n"),
+                          prog, arg);
+              return EX_USAGE;
+            }
+          break;
+        case 'q':   /* process the queue once; no daemon intervals */
+          return run_flush (1, (char *[]) { (char *) "flush", NULL });
+        default:
+          /* Flags, possibly grouped as in "-ti": -t recipients from the header, -i no dot
+           * terminator; -v, -m, -n, -U, -G, -e are accepted and ignored. */
+          for (const char *p = arg + 1; *p != '\0'; p++)
+            {
+              if (*p == 't')
+                extract = TRUE;
+              else if (*p == 'i')
+                ignore_dots = TRUE;
+              else if (strchr ("vmnUGe", *p) == NULL)
+                {
+                  g_printerr (_("%s: unknown option %s\n"), prog, arg);
+                  return EX_USAGE;
+                }
+            }
+          break;
+        }
+    }
+
+  /* Recipients on the command line; a single argument may be a list ("a@x, b@y"). */
+  for (; i < argc; i++)
+    {
+      g_autoptr(GPtrArray) list = relay_mail_parse_address_list (argv[i]);
+
+      for (guint j = 0; j < list->len; j++)
+        g_ptr_array_add (recipients, g_strdup (list->pdata[j]));
+    }
+
+  config = load_config (prog, &code);
+  if (config == NULL)
+    return code;
+
+  if (sender != NULL && (strcmp (sender, "<>") == 0 || *sender == '\0'))
+    sender = "";
+  if (sender != NULL && *sender != '\0' && !is_valid_address (sender))
+    {
+      g_printerr (_("%s: the sender address “%s” given with -f is not valid\n"), prog, sender);
+      return EX_DATAERR;
+    }
+  if (full_name != NULL)
+    {
+      gboolean valid = g_utf8_validate (full_name, -1, NULL);
+
+      for (const guchar *p = (const guchar *) full_name; valid && *p != '\0'; p++)
+        valid = *p >= 0x20 && *p != 0x7f;
+      if (!valid)
+        {
+          g_printerr (_("%s: the name given with -F must be one line of text\n"), prog);
+          return EX_USAGE;
+        }
+    }
+  {
+    /* Both were checked: nothing but an address and a clean name reaches the header. */
+    const char *address = sender != NULL && *sender != '\0' ? sender : config->sender;
+
+    if (address != NULL && is_valid_address (address))
+      default_from = format_mailbox (full_name, address);
+  }
+
+  if (!read_stdin (prog, &raw))
+    return EX_DATAERR;
+  input = relay_mail_input_parse (raw, ignore_dots ? RELAY_MAIL_INPUT_NONE
+                                                   : RELAY_MAIL_INPUT_STOP_AT_DOT,
+                                  default_from, NULL, &error);
+  if (input == NULL)
+    {
+      g_printerr ("%s: %s\n", prog, error->message);
+      return EX_DATAERR;
+    }
+
+  /* With -t the header's recipients are added to those of the command line (as Postfix does). */
+  if (extract)
+    for (guint j = 0; j < input->recipients->len; j++)
+      {
+        gboolean seen = FALSE;
+
+        for (guint k = 0; k < recipients->len && !seen; k++)
+          seen = g_ascii_strcasecmp (recipients->pdata[k], input->recipients->pdata[j]) == 0;
+        if (!seen)
+          g_ptr_array_add (recipients, g_strdup (input->recipients->pdata[j]));
+      }
+  if (recipients->len == 0)
+    {
+      g_printerr (extract ? _("%s: the message has no To, Cc or Bcc recipient; nothing was sent.\n")
+                          : _("%s: no recipient: give addresses, or -t to read them from the header\n"),
+                  prog);
+      return extract ? EX_DATAERR : EX_USAGE;
+    }
+  g_ptr_array_add (recipients, NULL);
+
+  /* The envelope sender: -f, else the message's own From, else the configured sender. An
+   * unqualified From such as "root" cannot be an envelope sender on a relay. */
+  if (sender != NULL)
+    envelope = sender;
+  else if (is_valid_address (input->from_address))
+    envelope = input->from_address;
+  else
+    envelope = config->sender;
+  if (envelope == NULL || (*envelope == '\0' && sender == NULL))
+    {
+      g_printerr (_("%s: no sender: give -f ADDRESS, a From field, or set the sender in SMTP Relay\n"),
+                  prog);
+      return EX_CONFIG;
+    }
+
+  message = relay_smtp_message_new_raw (envelope, (const char * const *) recipients->pdata,
+                                        input->data, &error);
+  if (message == NULL)
+    {
+      g_printerr ("%s: %s\n", prog, error->message);
+      return EX_DATAERR;
+    }
+  return deliver (prog, config, message);
+
+missing:
+  g_printerr (_("%s: option %s needs an argument\n"), prog, argv[i]);
+  return EX_USAGE;
+}
+
+/* --- queue and flush ---------------------------------------------------------------------- */
+
+static char *
+format_age (gint64 seconds)
+{
+  if (seconds < 0)
+    seconds = 0;
+  if (seconds < 60)
+    return g_strdup_printf (_("%ds"), (int) seconds);
+  if (seconds < 3600)
+    return g_strdup_printf (_("%dm"), (int) (seconds / 60));
+  if (seconds < 86400)
+    return g_strdup_printf (_("%dh"), (int) (seconds / 3600));
+  return g_strdup_printf (_("%dd"), (int) (seconds / 86400));
+}
+
+static int
+run_queue (int    argc,
+           char **argv)
+{
+  gboolean failed = FALSE;
+  const GOptionEntry entries[] = {
+    { "failed", 0, 0, G_OPTION_ARG_NONE, &failed,
+      N_("List the messages that the server refused for good instead"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) entries_list = NULL;
+  g_autofree char *directory = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  context = g_option_context_new (_("— list the messages waiting to be sent"));
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("smtp-relay queue: %s\n", error->message);
+      return EX_USAGE;
+    }
+  if (argc > 1)
+    {
+      g_printerr (_("smtp-relay queue: unexpected argument “%s”\n"), argv[1]);
+      return EX_USAGE;
+    }
+
+  directory = failed ? relay_queue_get_failed_directory () : relay_queue_get_directory ();
+  entries_list = relay_queue_list (directory, &error);
+  if (entries_list->len == 0)
+    {
+      g_print (failed ? _("No refused messages.\n") : _("The queue is empty.\n"));
+      return EX_OK;
+    }
+  for (guint i = 0; i < entries_list->len; i++)
+    {
+      RelayQueueEntry *entry = entries_list->pdata[i];
+      g_autofree char *age = format_age (now - entry->queued_at);
+      g_autofree char *recipients = g_strjoinv (", ", entry->recipients);
+
+      g_print ("%s  %5s  %s\n", entry->id, age, recipients);
+      /* Translators: under each queued message: how often it was tried, and why it waits */
+      g_print (_("    attempts: %u; last error: %s\n"), entry->attempts,
+               entry->last_error != NULL ? entry->last_error : "");
+    }
+  g_print (g_dngettext (GETTEXT_PACKAGE, "%u message in %s\n", "%u messages in %s\n",
+                        entries_list->len),
+           entries_list->len, directory);
+  return EX_OK;
+}
+
+static int
+run_flush (int    argc,
+           char **argv)
+{
+  const char *prog = "smtp-relay flush";
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GSettings) settings = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GError) error = NULL;
+  Waiter waiter = { loop, NULL };
+  guint sent = 0, waiting = 0, failed = 0;
+  gboolean ok;
+
+  context = g_option_context_new (_("— try to send the queued messages now"));
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_set_description (context,
+    _("Exit status: 0 queue empty; 69 a message was refused and moved aside (see “smtp-relay "
+      "queue --failed”); 75 messages still wait; 76, 77, 78 as for “smtp-relay test”."));
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("%s: %s\n", prog, error->message);
+      return EX_USAGE;
+    }
+  if (argc > 1)
+    {
+      g_printerr (_("%s: unexpected argument “%s”\n"), prog, argv[1]);
+      return EX_USAGE;
+    }
+  if (relay_queue_count () == 0)
+    return EX_OK;   /* quiet: the timer runs this often */
+
+  settings = relay_cli_open_settings ();
+  if (settings == NULL)
+    return EX_CONFIG;
+
+  relay_queue_flush_async (settings, NULL, on_done_cb, &waiter);
+  ok = relay_queue_flush_finish (wait_for (&waiter), &sent, &waiting, &failed, &error);
+  g_clear_object (&waiter.result);
+
+  if (sent > 0)
+    g_print (g_dngettext (GETTEXT_PACKAGE, "%s: %u queued message sent\n",
+                          "%s: %u queued messages sent\n", sent), prog, sent);
+  if (failed > 0)
+    {
+      g_autofree char *directory = relay_queue_get_failed_directory ();
+
+      g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                               "%s: %u message was refused by the server and moved to %s; see “smtp-relay queue --failed”\n",
+                               "%s: %u messages were refused by the server and moved to %s; see “smtp-relay queue --failed”\n",
+                               failed),
+                  prog, failed, directory);
+    }
+  if (!ok)
+    {
+      g_printerr (g_dngettext (GETTEXT_PACKAGE, "%s: %u message still queued: %s\n",
+                               "%s: %u messages still queued: %s\n", waiting),
+                  prog, waiting, error->message);
+      if (error->domain == RELAY_CONFIG_ERROR)
+        return EX_CONFIG;
+      if (error->domain == RELAY_SMTP_ERROR)
+        return relay_cli_exit_code (error, 0);
+      return EX_TEMPFAIL;   /* the keyring: try again from the desktop session */
+    }
+  if (waiting > 0)
+    {
+      g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                               "%s: %u message still queued; see “smtp-relay queue”\n",
+                               "%s: %u messages still queued; see “smtp-relay queue”\n", waiting),
+                  prog, waiting);
+      return EX_TEMPFAIL;
+    }
+  return failed > 0 ? EX_UNAVAILABLE : EX_OK;
+}
+
 static const struct
 {
   const char *name;
@@ -227,7 +883,32 @@ static const struct
 } commands[] = {
   { "test", run_test },
   { "detect", relay_cli_detect },
+  { "send", run_send },
+  { "sendmail", run_sendmail },
+  { "queue", run_queue },
+  { "flush", run_flush },
 };
+
+/**
+ * relay_cli_command_for_program:
+ * @argv0: the name the program was started as
+ *
+ * A link named `sendmail` (an alternatives link to /usr/sbin/sendmail) runs the sendmail mode,
+ * and one named `mailq` lists the queue, whatever the arguments.
+ *
+ * Returns: (nullable): the command to run, or %NULL for the usual dispatch
+ */
+const char *
+relay_cli_command_for_program (const char *argv0)
+{
+  g_autofree char *name = argv0 != NULL ? g_path_get_basename (argv0) : NULL;
+
+  if (g_strcmp0 (name, "sendmail") == 0)
+    return "sendmail";
+  if (g_strcmp0 (name, "mailq") == 0)
+    return "queue";
+  return NULL;
+}
 
 gboolean
 relay_cli_handles (const char *command)

@@ -14,5 +14,6 @@ int      relay_cli_run              (int           argc,
 int      relay_cli_exit_code        (const GError *error,
                                      guint         reply_code);
 GSettings *relay_cli_open_settings  (void);
+const char *relay_cli_command_for_program (const char *argv0);
 
 G_END_DECLS

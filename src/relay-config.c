@@ -7,11 +7,19 @@
  */
 #define G_LOG_DOMAIN "relay-config"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <libsecret/secret.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "relay-config.h"
 #include "relay-secret-store.h"
+
+G_DEFINE_QUARK (relay-config-error-quark, relay_config_error)
 
 /**
  * relay_config_new_from_settings:
@@ -33,6 +41,7 @@ relay_config_new_from_settings (GSettings *settings)
   config->sender = g_settings_get_string (settings, "sender");
   config->pinned_certificate = g_settings_get_string (settings, "pinned-certificate");
   config->test_recipient = g_settings_get_string (settings, "test-recipient");
+  config->password_file = g_settings_get_string (settings, "password-file");
   return config;
 }
 
@@ -55,6 +64,7 @@ relay_config_free (RelayConfig *config)
   g_free (config->sender);
   g_free (config->pinned_certificate);
   g_free (config->test_recipient);
+  g_free (config->password_file);
   g_free (config);
 }
 
@@ -88,11 +98,100 @@ on_password_looked_up_cb (GObject      *object,
   g_task_return_boolean (task, TRUE);
 }
 
+#define PASSWORD_FILE_MAX 4096
+
+/**
+ * relay_config_read_password_file:
+ * @path: the file named by the `password-file` key
+ *
+ * Reads the password from @path, which must be a regular file owned by the user with no access
+ * for group or others (mode 0600 or stricter): a password file anyone else can read is refused
+ * rather than used, with %RELAY_CONFIG_ERROR_PASSWORD_FILE. One trailing line end is dropped.
+ *
+ * Returns: (transfer full): the password, to be freed with secret_password_free()
+ */
+char *
+relay_config_read_password_file (const char  *path,
+                                 GError     **error)
+{
+  char buffer[PASSWORD_FILE_MAX + 1];
+  struct stat st;
+  gsize length = 0;
+  char *password;
+  int fd;
+
+  /* O_NOFOLLOW and fstat() on the open file: the checks are about the file that is read. */
+  fd = g_open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
+                   _("The password file %s cannot be opened: %s"), path, g_strerror (saved));
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
+                   _("The password file %s is not a regular file."), path);
+      close (fd);
+      return NULL;
+    }
+  if (st.st_uid != getuid () || (st.st_mode & 0077) != 0)
+    {
+      g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
+                   _("The password file %s is refused: it must belong to you and have mode 0600 "
+                     "(it has mode %04o). Run: chmod 600 %s"),
+                   path, (guint) (st.st_mode & 07777), path);
+      close (fd);
+      return NULL;
+    }
+  while (length < sizeof buffer)
+    {
+      gssize n = read (fd, buffer + length, sizeof buffer - length);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+
+          explicit_bzero (buffer, sizeof buffer);
+          close (fd);
+          g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
+                       _("The password file %s cannot be read: %s"), path, g_strerror (saved));
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      length += n;
+    }
+  close (fd);
+
+  if (length > 0 && buffer[length - 1] == '\n')
+    length--;
+  if (length > 0 && buffer[length - 1] == '\r')
+    length--;
+  if (length == 0 || length > PASSWORD_FILE_MAX || memchr (buffer, '\0', length) != NULL
+      || memchr (buffer, '\n', length) != NULL)
+    {
+      explicit_bzero (buffer, sizeof buffer);
+      g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
+                   _("The password file %s must hold the password on one line."), path);
+      return NULL;
+    }
+  buffer[length] = '\0';
+  password = g_strdup (buffer);
+  explicit_bzero (buffer, sizeof buffer);
+  return password;
+}
+
 /**
  * relay_config_load_password_async:
  *
- * Fills in the password from the keyring, for the configured server and user. Fails with
- * %G_IO_ERROR_NOT_FOUND when none is stored.
+ * Fills in the password: from the `password-file` when one is set (a headless opt-in), else
+ * from the keyring, for the configured server and user. Fails with %G_IO_ERROR_NOT_FOUND when
+ * the keyring has none, %RELAY_CONFIG_ERROR_PASSWORD_FILE when the file is not acceptable.
  */
 void
 relay_config_load_password_async (RelayConfig         *config,
@@ -104,6 +203,23 @@ relay_config_load_password_async (RelayConfig         *config,
 
   g_task_set_source_tag (task, relay_config_load_password_async);
   g_task_set_task_data (task, config, NULL);
+
+  if (config->password_file != NULL && *config->password_file != '\0')
+    {
+      GError *error = NULL;
+      char *password = relay_config_read_password_file (config->password_file, &error);
+
+      if (password == NULL)
+        g_task_return_error (task, error);
+      else
+        {
+          g_clear_pointer (&config->password, secret_password_free);
+          config->password = password;
+          g_task_return_boolean (task, TRUE);
+        }
+      g_object_unref (task);
+      return;
+    }
   relay_secret_store_lookup_async (config->server, config->username, cancellable,
                                    on_password_looked_up_cb, task);
 }

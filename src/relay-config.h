@@ -11,6 +11,16 @@
 
 G_BEGIN_DECLS
 
+#define RELAY_CONFIG_ERROR (relay_config_error_quark ())
+
+typedef enum
+{
+  RELAY_CONFIG_ERROR_PASSWORD_FILE,   /* missing, unreadable, empty, or not private */
+  RELAY_CONFIG_ERROR_NO_SERVER,
+} RelayConfigError;
+
+GQuark relay_config_error_quark (void);
+
 typedef struct
 {
   char          *server;
@@ -23,6 +33,7 @@ typedef struct
   char          *sender;
   char          *pinned_certificate;
   char          *test_recipient;
+  char          *password_file;      /* opt-in for headless sending; "" = keyring only */
 } RelayConfig;
 
 RelayConfig     *relay_config_new_from_settings   (GSettings           *settings);
@@ -36,6 +47,9 @@ void             relay_config_load_password_async  (RelayConfig         *config,
                                                     gpointer             user_data);
 gboolean         relay_config_load_password_finish (RelayConfig         *config,
                                                     GAsyncResult        *result,
+                                                    GError             **error);
+
+char            *relay_config_read_password_file   (const char          *path,
                                                     GError             **error);
 
 RelaySmtpClient *relay_config_create_client       (const RelayConfig   *config);

@@ -64,6 +64,8 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("reject"):
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if address.startswith("tempfail"):
+            return f"451 4.3.0 <{address}>: Temporary local problem, try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

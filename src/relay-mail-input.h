@@ -1,0 +1,36 @@
+/* relay-mail-input.h: a complete message read from standard input, as sendmail reads it
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  RELAY_MAIL_INPUT_NONE            = 0,
+  RELAY_MAIL_INPUT_STOP_AT_DOT     = 1 << 0,   /* sendmail without -i: a lone "." ends input */
+} RelayMailInputFlags;
+
+typedef struct
+{
+  GBytes     *data;          /* header + body: CRLF line ends, Bcc removed, Date/Message-ID added */
+  char       *from_address;  /* the first address of From, or NULL when there is none */
+  GPtrArray  *recipients;    /* of char*: the addresses of To, Cc and Bcc, in order, no repeats */
+} RelayMailInput;
+
+RelayMailInput *relay_mail_input_parse          (GBytes              *raw,
+                                                 RelayMailInputFlags  flags,
+                                                 const char          *default_from,
+                                                 GDateTime           *now,
+                                                 GError             **error);
+void            relay_mail_input_free           (RelayMailInput      *input);
+
+GPtrArray      *relay_mail_parse_address_list   (const char          *value);
+char           *relay_mail_format_date          (GDateTime           *date);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayMailInput, relay_mail_input_free)
+
+G_END_DECLS

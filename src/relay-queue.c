@@ -1,0 +1,809 @@
+/* relay-queue.c
+ *
+ * A message that could not be sent for a passing reason (relay down, 4xx, no keyring) waits in
+ * $XDG_STATE_HOME/smtp-relay/queue, one file per message (mode 0600, directory 0700):
+ *
+ *   SMTP-Relay-Queue: 1
+ *   Queued: <Unix time>
+ *   Attempts: <n>
+ *   Sender: <envelope sender>
+ *   Recipient: <address>            (one line per envelope recipient)
+ *   Last-Error: <one line>
+ *   <empty line>
+ *   <the message, CRLF line ends, exactly the bytes DATA will carry before dot-stuffing>
+ *
+ * No password is ever written: the flush reads it again from the keyring (or the password
+ * file). Files are written whole to a temporary name, fsync()ed and renamed, so a crash leaves
+ * either the old or the new entry, never half of one.
+ *
+ * Several flushes may run at once (the window, the systemd timer, a script). Each entry is
+ * claimed with flock(LOCK_EX | LOCK_NB) on its file; after locking, the path must still name
+ * the locked inode (an update renames a new file over it, a delivery unlinks it), otherwise
+ * another flush got there first. The entry is removed, still locked, only after the server
+ * answered 250 to the final dot. A crash between that 250 and the unlink is the one window in
+ * which the next flush sends the message a second time.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "relay-queue"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "relay-config.h"
+#include "relay-queue.h"
+#include "relay-smtp-error.h"
+
+#define QUEUE_MAGIC "SMTP-Relay-Queue: 1"
+#define SUFFIX ".msg"
+/* libsecret waits for an unlock prompt as long as it takes; a flush does not. */
+#define PASSWORD_TIMEOUT_S 60
+
+void
+relay_queue_entry_free (RelayQueueEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->id);
+  g_free (entry->sender);
+  g_strfreev (entry->recipients);
+  g_free (entry->last_error);
+  g_free (entry);
+}
+
+/**
+ * relay_queue_get_directory:
+ *
+ * Returns: (transfer full): `$XDG_STATE_HOME/smtp-relay/queue`
+ */
+char *
+relay_queue_get_directory (void)
+{
+  return g_build_filename (g_get_user_state_dir (), "smtp-relay", "queue", NULL);
+}
+
+/**
+ * relay_queue_get_failed_directory:
+ *
+ * Where a queued message goes when the server refuses it for good (5xx) during a flush: it is
+ * kept for a person to read, never retried.
+ *
+ * Returns: (transfer full): `$XDG_STATE_HOME/smtp-relay/failed`
+ */
+char *
+relay_queue_get_failed_directory (void)
+{
+  return g_build_filename (g_get_user_state_dir (), "smtp-relay", "failed", NULL);
+}
+
+static gboolean
+ensure_directory (const char  *path,
+                  GError     **error)
+{
+  struct stat st;
+
+  if (g_mkdir_with_parents (path, 0700) != 0 || g_stat (path, &st) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("The queue directory %s cannot be created: %s"), path, g_strerror (saved));
+      return FALSE;
+    }
+  if (st.st_uid != getuid ())
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   _("The queue directory %s belongs to another user."), path);
+      return FALSE;
+    }
+  if ((st.st_mode & 0777) != 0700 && g_chmod (path, 0700) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("The queue directory %s cannot be made private: %s"), path,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+sync_directory (const char *path)
+{
+  int fd = g_open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+  /* The rename or unlink itself must reach the disk, not only the file's data. */
+  if (fd >= 0)
+    {
+      fsync (fd);
+      close (fd);
+    }
+}
+
+static char *
+one_line (const char *text)
+{
+  g_autofree char *spaced = g_strdup (text != NULL ? text : "");
+  char *line;
+
+  /* Line breaks become spaces first: the sanitiser would join the words. */
+  for (char *p = spaced; *p != '\0'; p++)
+    if (*p == '\r' || *p == '\n' || *p == '\t')
+      *p = ' ';
+  line = relay_smtp_sanitize_text (spaced, -1);
+  for (char *p = line; *p != '\0'; p++)
+    if (*p == '\r' || *p == '\n')
+      *p = ' ';
+  return line;
+}
+
+static GBytes *
+serialize (const RelayQueueEntry *entry,
+           GBytes                *message)
+{
+  GString *out = g_string_new (QUEUE_MAGIC "\n");
+  g_autofree char *error_line = one_line (entry->last_error);
+
+  g_string_append_printf (out, "Queued: %" G_GINT64_FORMAT "\n", entry->queued_at);
+  g_string_append_printf (out, "Attempts: %u\n", entry->attempts);
+  g_string_append_printf (out, "Sender: %s\n", entry->sender);
+  for (guint i = 0; entry->recipients[i] != NULL; i++)
+    g_string_append_printf (out, "Recipient: %s\n", entry->recipients[i]);
+  g_string_append_printf (out, "Last-Error: %s\n\n", error_line);
+  g_string_append_len (out, g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+  return g_string_free_to_bytes (out);
+}
+
+/* g_set_str() is GLib 2.76. */
+static void
+replace_str (char       **target,
+             const char  *value)
+{
+  g_free (*target);
+  *target = g_strdup (value);
+}
+
+/* Parses an entry file; @message (optional) receives the message bytes. */
+static RelayQueueEntry *
+parse (const char  *id,
+       GBytes      *contents,
+       GBytes     **message,
+       GError     **error)
+{
+  g_autoptr(RelayQueueEntry) entry = g_new0 (RelayQueueEntry, 1);
+  g_autoptr(GPtrArray) recipients = g_ptr_array_new_with_free_func (g_free);
+  gsize length;
+  const char *data = g_bytes_get_data (contents, &length);
+  const char *end = data != NULL ? g_strstr_len (data, length, "\n\n") : NULL;
+  g_autofree char *header = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (end == NULL || !g_str_has_prefix (data, QUEUE_MAGIC "\n"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("The queue entry %s is damaged."), id);
+      return NULL;
+    }
+  header = g_strndup (data, end - data);
+  lines = g_strsplit (header, "\n", -1);
+  entry->id = g_strdup (id);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+
+      if (g_str_has_prefix (line, "Queued: "))
+        entry->queued_at = g_ascii_strtoll (line + 8, NULL, 10);
+      else if (g_str_has_prefix (line, "Attempts: "))
+        entry->attempts = (guint) g_ascii_strtoull (line + 10, NULL, 10);
+      else if (g_str_has_prefix (line, "Sender: "))
+        replace_str (&entry->sender, line + 8);
+      else if (g_str_has_prefix (line, "Recipient: "))
+        g_ptr_array_add (recipients, g_strdup (line + 11));
+      else if (g_str_has_prefix (line, "Last-Error: "))
+        replace_str (&entry->last_error, line + 12);
+    }
+  if (entry->sender == NULL || recipients->len == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("The queue entry %s is damaged."), id);
+      return NULL;
+    }
+  g_ptr_array_add (recipients, NULL);
+  entry->recipients = (char **) g_ptr_array_free (g_steal_pointer (&recipients), FALSE);
+  if (message != NULL)
+    *message = g_bytes_new_from_bytes (contents, end + 2 - data, length - (end + 2 - data));
+  return g_steal_pointer (&entry);
+}
+
+static gboolean
+write_entry (const char             *directory,
+             const RelayQueueEntry  *entry,
+             GBytes                 *message,
+             GError                **error)
+{
+  g_autofree char *name = g_strconcat (entry->id, SUFFIX, NULL);
+  g_autofree char *path = g_build_filename (directory, name, NULL);
+  g_autoptr(GBytes) contents = serialize (entry, message);
+
+  /* A temporary file in the same directory, fsync()ed, then renamed over @path. */
+  if (!g_file_set_contents_full (path, g_bytes_get_data (contents, NULL),
+                                 g_bytes_get_size (contents),
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0600, error))
+    return FALSE;
+  sync_directory (directory);
+  return TRUE;
+}
+
+static char *
+new_id (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+
+  return g_strdup_printf ("%s-%08x", stamp, g_random_int ());
+}
+
+/**
+ * relay_queue_add:
+ * @message: the message, with its envelope
+ * @reason: why it could not be sent now, shown by `smtp-relay queue`
+ * @id: (out) (optional): the new entry's id
+ *
+ * Writes @message to the queue atomically (a crash leaves no half entry). No password is
+ * written.
+ */
+gboolean
+relay_queue_add (RelaySmtpMessage  *message,
+                 const char        *reason,
+                 char             **id,
+                 GError           **error)
+{
+  g_autofree char *directory = relay_queue_get_directory ();
+  g_autoptr(RelayQueueEntry) entry = g_new0 (RelayQueueEntry, 1);
+
+  if (!ensure_directory (directory, error))
+    return FALSE;
+
+  entry->queued_at = g_get_real_time () / G_USEC_PER_SEC;
+  entry->sender = g_strdup (relay_smtp_message_get_sender (message));
+  entry->recipients = g_strdupv ((char **) relay_smtp_message_get_recipients (message));
+  entry->last_error = g_strdup (reason);
+  for (guint tries = 0; tries < 16; tries++)
+    {
+      g_autofree char *name = NULL;
+      g_autofree char *path = NULL;
+
+      g_free (entry->id);
+      entry->id = new_id ();
+      name = g_strconcat (entry->id, SUFFIX, NULL);
+      path = g_build_filename (directory, name, NULL);
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        break;
+    }
+  if (!write_entry (directory, entry, relay_smtp_message_get_data (message), error))
+    {
+      g_prefix_error (error, _("The message could not be queued: "));
+      return FALSE;
+    }
+  if (id != NULL)
+    *id = g_strdup (entry->id);
+  return TRUE;
+}
+
+static gint
+compare_entries (gconstpointer a,
+                 gconstpointer b)
+{
+  const RelayQueueEntry *x = *(RelayQueueEntry **) a;
+  const RelayQueueEntry *y = *(RelayQueueEntry **) b;
+
+  if (x->queued_at != y->queued_at)
+    return x->queued_at < y->queued_at ? -1 : 1;
+  return strcmp (x->id, y->id);
+}
+
+static GPtrArray *
+list_names (const char *directory)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDir) dir = g_dir_open (directory, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, SUFFIX) && name[0] != '.')
+      g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, (GCompareFunc) g_ascii_strcasecmp);
+  return names;
+}
+
+static char *
+id_of (const char *name)
+{
+  return g_strndup (name, strlen (name) - strlen (SUFFIX));
+}
+
+/**
+ * relay_queue_list:
+ * @directory: (nullable): the queue (%NULL) or relay_queue_get_failed_directory()
+ *
+ * Returns: (transfer full) (element-type RelayQueueEntry): the entries, oldest first
+ */
+GPtrArray *
+relay_queue_list (const char  *directory,
+                  GError     **error)
+{
+  g_autofree char *queue = directory == NULL ? relay_queue_get_directory () : NULL;
+  g_autoptr(GPtrArray) names = list_names (directory != NULL ? directory : queue);
+  g_autoptr(GPtrArray) entries =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) relay_queue_entry_free);
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *path = g_build_filename (directory != NULL ? directory : queue,
+                                                names->pdata[i], NULL);
+      g_autofree char *id = id_of (names->pdata[i]);
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(GMappedFile) file = g_mapped_file_new (path, FALSE, &local_error);
+      g_autoptr(GBytes) contents = NULL;
+      RelayQueueEntry *entry;
+
+      if (file == NULL)
+        continue;   /* delivered by a flush since the listing */
+      contents = g_mapped_file_get_bytes (file);
+      entry = parse (id, contents, NULL, &local_error);
+      if (entry == NULL)
+        {
+          entry = g_new0 (RelayQueueEntry, 1);
+          entry->id = g_steal_pointer (&id);
+          entry->sender = g_strdup ("");
+          entry->recipients = g_new0 (char *, 1);
+          entry->last_error = g_strdup (local_error->message);
+        }
+      g_ptr_array_add (entries, entry);
+    }
+  g_ptr_array_sort (entries, compare_entries);
+  return g_steal_pointer (&entries);
+}
+
+/**
+ * relay_queue_count:
+ *
+ * How many messages are waiting, for the window's "N messages waiting" row. Cheap: it reads
+ * only the directory.
+ */
+guint
+relay_queue_count (void)
+{
+  g_autofree char *directory = relay_queue_get_directory ();
+  g_autoptr(GPtrArray) names = list_names (directory);
+
+  return names->len;
+}
+
+/**
+ * relay_queue_is_temporary_failure:
+ * @reply_code: the server's last reply code, 0 if none
+ *
+ * Whether a send that failed with @error is worth trying again later: the relay could not be
+ * reached or did not answer in time (DNS unavailable, refused, unreachable, timeout, closed), or
+ * it answered 4xx (RFC 5321 §4.2.1). A 5xx, a name that does not exist, a login or TLS failure
+ * is not: waiting would not change it.
+ */
+gboolean
+relay_queue_is_temporary_failure (const GError *error,
+                                  guint         reply_code)
+{
+  if (error == NULL || error->domain != RELAY_SMTP_ERROR)
+    return FALSE;
+  switch ((RelaySmtpError) error->code)
+    {
+    case RELAY_SMTP_ERROR_DNS_FAILURE:
+    case RELAY_SMTP_ERROR_CONNECT:
+    case RELAY_SMTP_ERROR_REFUSED:
+    case RELAY_SMTP_ERROR_UNREACHABLE:
+    case RELAY_SMTP_ERROR_BLOCKED:
+    case RELAY_SMTP_ERROR_TIMEOUT:
+    case RELAY_SMTP_ERROR_CLOSED:
+      return TRUE;
+    case RELAY_SMTP_ERROR_INVALID_INPUT:
+      return FALSE;
+    default:
+      return reply_code >= 400 && reply_code < 500;
+    }
+}
+
+/* Failures that belong to one message, not to the relay or its settings: another message may
+ * still go through, and this one never will. */
+static gboolean
+is_message_failure (const GError *error)
+{
+  return error->domain == RELAY_SMTP_ERROR
+         && (error->code == RELAY_SMTP_ERROR_SENDER || error->code == RELAY_SMTP_ERROR_RECIPIENT
+             || error->code == RELAY_SMTP_ERROR_DATA
+             || error->code == RELAY_SMTP_ERROR_INVALID_INPUT);
+}
+
+/* Failures of reaching the relay at all: the next entries would fail the same way. */
+static gboolean
+is_connection_failure (const GError *error)
+{
+  return error->domain == RELAY_SMTP_ERROR
+         && (error->code == RELAY_SMTP_ERROR_DNS_FAILURE || error->code == RELAY_SMTP_ERROR_RESOLVE
+             || error->code == RELAY_SMTP_ERROR_CONNECT || error->code == RELAY_SMTP_ERROR_REFUSED
+             || error->code == RELAY_SMTP_ERROR_UNREACHABLE
+             || error->code == RELAY_SMTP_ERROR_BLOCKED);
+}
+
+/* --- flush ------------------------------------------------------------------------------- */
+
+typedef struct
+{
+  RelayConfig     *config;
+  char            *directory;
+  GPtrArray       *names;
+  guint            index;
+  int              fd;           /* the claimed entry, locked; -1 */
+  char            *path;
+  RelayQueueEntry *entry;
+  GBytes          *message;
+  RelaySmtpClient *client;
+  GCancellable    *password_deadline;
+  GCancellable    *caller;
+  gulong           caller_handler;
+  guint            password_timer;
+  guint            sent;
+  guint            waiting;
+  guint            failed;
+} Flush;
+
+static void
+release_entry (Flush *flush)
+{
+  if (flush->fd >= 0)
+    close (flush->fd);   /* drops the lock */
+  flush->fd = -1;
+  g_clear_pointer (&flush->path, g_free);
+  g_clear_pointer (&flush->entry, relay_queue_entry_free);
+  g_clear_pointer (&flush->message, g_bytes_unref);
+  g_clear_object (&flush->client);
+}
+
+static void
+flush_free (gpointer data)
+{
+  Flush *flush = data;
+
+  release_entry (flush);
+  g_clear_handle_id (&flush->password_timer, g_source_remove);
+  if (flush->caller_handler != 0)
+    g_cancellable_disconnect (flush->caller, flush->caller_handler);
+  g_clear_object (&flush->caller);
+  g_clear_object (&flush->password_deadline);
+  g_clear_pointer (&flush->config, relay_config_free);
+  g_free (flush->directory);
+  g_clear_pointer (&flush->names, g_ptr_array_unref);
+  g_free (flush);
+}
+
+typedef enum
+{
+  CLAIM_OK,
+  CLAIM_BUSY,    /* another flush holds it */
+  CLAIM_GONE,    /* delivered or moved since the listing */
+} Claim;
+
+static Claim
+claim (const char *path,
+       int        *fd_out)
+{
+  struct stat locked, named;
+  int fd = g_open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+
+  if (fd < 0)
+    return CLAIM_GONE;
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      close (fd);
+      return CLAIM_BUSY;
+    }
+  /* Locked, but is it still the entry? An update renamed a new file over the path, or a
+   * delivery unlinked it, while this process waited between open() and flock(). */
+  if (fstat (fd, &locked) != 0 || g_stat (path, &named) != 0
+      || locked.st_ino != named.st_ino || locked.st_dev != named.st_dev)
+    {
+      close (fd);
+      return CLAIM_GONE;
+    }
+  *fd_out = fd;
+  return CLAIM_OK;
+}
+
+static void flush_next (GTask *task);
+
+static void
+on_entry_sent_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Flush *flush = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) write_error = NULL;
+  g_autofree char *reply = NULL;
+  guint code;
+
+  reply = relay_smtp_client_send_finish (flush->client, result, &error);
+  code = relay_smtp_client_get_last_reply_code (flush->client);
+
+  if (reply != NULL)
+    {
+      /* 250 to the final dot: only now may the entry go. */
+      if (g_unlink (flush->path) != 0)
+        g_warning ("Could not remove the delivered queue entry %s: %s", flush->path,
+                   g_strerror (errno));
+      sync_directory (flush->directory);
+      flush->sent++;
+      release_entry (flush);
+      flush_next (task);
+      return;
+    }
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      release_entry (flush);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  flush->entry->attempts++;
+  replace_str (&flush->entry->last_error, error->message);
+
+  if (relay_queue_is_temporary_failure (error, code) || !is_message_failure (error))
+    {
+      gboolean stop = !relay_queue_is_temporary_failure (error, code)
+                      || is_connection_failure (error);
+
+      if (!write_entry (flush->directory, flush->entry, flush->message, &write_error))
+        g_warning ("%s", write_error->message);
+      flush->waiting++;
+      release_entry (flush);
+      if (stop)
+        {
+          /* The relay or its settings are at fault: the other entries would fail alike. */
+          flush->waiting += flush->names->len - flush->index;
+          flush->index = flush->names->len;
+          if (!relay_queue_is_temporary_failure (error, code))
+            {
+              g_task_return_error (task, g_steal_pointer (&error));
+              return;
+            }
+        }
+      flush_next (task);
+      return;
+    }
+
+  /* Refused for good (5xx for this message): keep it for a person, never retry it. */
+  {
+    g_autofree char *failed = relay_queue_get_failed_directory ();
+    if (!ensure_directory (failed, &write_error)
+        || !write_entry (failed, flush->entry, flush->message, &write_error))
+      g_warning ("%s", write_error->message);
+    else
+      {
+        g_unlink (flush->path);
+        sync_directory (flush->directory);
+      }
+    g_debug ("Queued message %s was refused and moved to %s: %s", flush->entry->id,
+             failed, error->message);
+    flush->failed++;
+  }
+  release_entry (flush);
+  flush_next (task);
+}
+
+static void
+flush_next (GTask *task)
+{
+  Flush *flush = g_task_get_task_data (task);
+
+  while (flush->index < flush->names->len)
+    {
+      const char *name = flush->names->pdata[flush->index++];
+      g_autofree char *id = id_of (name);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GMappedFile) file = NULL;
+      g_autoptr(GBytes) contents = NULL;
+      g_autoptr(RelaySmtpMessage) message = NULL;
+
+      flush->path = g_build_filename (flush->directory, name, NULL);
+      switch (claim (flush->path, &flush->fd))
+        {
+        case CLAIM_BUSY:
+          flush->waiting++;
+          G_GNUC_FALLTHROUGH;
+        case CLAIM_GONE:
+          release_entry (flush);
+          continue;
+        case CLAIM_OK:
+        default:
+          break;
+        }
+
+      file = g_mapped_file_new (flush->path, FALSE, &error);
+      if (file != NULL)
+        {
+          contents = g_mapped_file_get_bytes (file);
+          flush->entry = parse (id, contents, &flush->message, &error);
+        }
+      if (flush->entry != NULL)
+        message = relay_smtp_message_new_raw (flush->entry->sender,
+                                              (const char * const *) flush->entry->recipients,
+                                              flush->message, &error);
+      if (message == NULL)
+        {
+          /* Damaged, or no longer acceptable: set aside, so it does not block every flush. */
+          g_autofree char *failed = relay_queue_get_failed_directory ();
+          g_autofree char *target = g_build_filename (failed, name, NULL);
+          g_autoptr(GError) move_error = NULL;
+
+          g_warning ("%s", error->message);
+          if (ensure_directory (failed, &move_error) && g_rename (flush->path, target) == 0)
+            {
+              sync_directory (flush->directory);
+              flush->failed++;
+            }
+          else
+            flush->waiting++;
+          release_entry (flush);
+          continue;
+        }
+
+      flush->client = relay_config_create_client (flush->config);
+      relay_smtp_client_send_async (flush->client, message, g_task_get_cancellable (task),
+                                    on_entry_sent_cb, g_object_ref (task));
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+on_password_deadline_cb (gpointer user_data)
+{
+  Flush *flush = user_data;
+
+  flush->password_timer = 0;
+  g_cancellable_cancel (flush->password_deadline);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_password_loaded_cb (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Flush *flush = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  g_clear_handle_id (&flush->password_timer, g_source_remove);
+  if (!relay_config_load_password_finish (flush->config, result, &error))
+    {
+      flush->waiting = flush->names->len;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+          && !g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+        {
+          g_clear_error (&error);
+          g_set_error (&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       _("The keyring did not give the password within %u seconds; is it locked?"),
+                       PASSWORD_TIMEOUT_S);
+        }
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  flush_next (task);
+}
+
+static void
+on_caller_cancelled_cb (GCancellable *cancellable,
+                        GCancellable *deadline)
+{
+  g_cancellable_cancel (deadline);
+}
+
+/**
+ * relay_queue_flush_async:
+ * @settings: the application's settings: the relay and the password come from them
+ *
+ * Tries to deliver every queued message once, oldest first. An empty queue finishes at once
+ * without touching the keyring, so the window can call this on every start. Entries that
+ * another flush is delivering are left to it. A message that the server refuses for good is
+ * moved to relay_queue_get_failed_directory(); after a failure that is the relay's (down,
+ * login refused), the remaining entries are left for the next flush.
+ */
+void
+relay_queue_flush_async (GSettings           *settings,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  Flush *flush = g_new0 (Flush, 1);
+
+  g_task_set_source_tag (task, relay_queue_flush_async);
+  flush->fd = -1;
+  flush->directory = relay_queue_get_directory ();
+  flush->names = list_names (flush->directory);
+  g_task_set_task_data (task, flush, flush_free);
+
+  if (flush->names->len == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  flush->config = relay_config_new_from_settings (settings);
+  if (*flush->config->server == '\0')
+    {
+      flush->waiting = flush->names->len;
+      g_task_return_new_error (task, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_NO_SERVER,
+                               _("No server is set: open SMTP Relay and enter one."));
+      return;
+    }
+  if (!flush->config->requires_auth)
+    {
+      flush_next (task);
+      return;
+    }
+
+  flush->password_deadline = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      flush->caller = g_object_ref (cancellable);
+      flush->caller_handler =
+        g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
+                               g_object_ref (flush->password_deadline), g_object_unref);
+    }
+  flush->password_timer = g_timeout_add_seconds (PASSWORD_TIMEOUT_S, on_password_deadline_cb,
+                                                 flush);
+  relay_config_load_password_async (flush->config, flush->password_deadline,
+                                    on_password_loaded_cb, g_steal_pointer (&task));
+}
+
+/**
+ * relay_queue_flush_finish:
+ * @n_sent: (out) (optional): messages delivered
+ * @n_waiting: (out) (optional): messages still queued (left for later or for another flush)
+ * @n_failed: (out) (optional): messages refused for good and moved out of the queue
+ *
+ * The counts are set even when the flush fails (for example when the keyring is locked).
+ *
+ * Returns: %FALSE with @error when the flush stopped: no password, settings at fault,
+ *   cancelled
+ */
+gboolean
+relay_queue_flush_finish (GAsyncResult  *result,
+                          guint         *n_sent,
+                          guint         *n_waiting,
+                          guint         *n_failed,
+                          GError       **error)
+{
+  Flush *flush;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  flush = g_task_get_task_data (G_TASK (result));
+  if (n_sent != NULL)
+    *n_sent = flush->sent;
+  if (n_waiting != NULL)
+    *n_waiting = flush->waiting;
+  if (n_failed != NULL)
+    *n_failed = flush->failed;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,562 @@
+#!/usr/bin/python3
+# test-cli-send.py: `smtp-relay send`, `sendmail`, `queue` and `flush`, end to end (TAP)
+#
+# Usage: test-cli-send.py SMTP_RELAY_BINARY
+#
+# Runs the real binary as a subprocess against the real aiosmtpd server of
+# tests/smtp-test-server.py, with settings in a keyfile (GSETTINGS_BACKEND=keyfile) in a
+# temporary XDG_CONFIG_HOME, the queue in a temporary XDG_STATE_HOME, and no session bus, so
+# the keyring is unavailable unless a test selects libsecret's file backend. No test sleeps:
+# the server prints its port once it listens, and every command is waited for.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BINARY = os.path.abspath(sys.argv[1])
+# --real-keyring: run under tests/integration/with-keyring.sh (a gnome-keyring-daemon on a
+# private session bus), and only the tests that need it.
+REAL_KEYRING = "--real-keyring" in sys.argv[2:]
+PYTHON = "/usr/bin/python3"
+USER = "relay-user"
+PASSWORD = "correct horse battery staple"
+
+EX_OK, EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 69, 75, 78
+
+
+class Skip(Exception):
+    pass
+
+
+class Server:
+    """The aiosmtpd server on 127.0.0.1, port 0."""
+
+    def __init__(self, root, auth="none"):
+        self.outdir = tempfile.mkdtemp(dir=root, prefix="server-")
+        certdir = os.path.join(root, "certs")
+        os.makedirs(certdir, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [PYTHON, os.path.join(HERE, "smtp-test-server.py"), "--mode", "plain",
+             "--auth", auth, "--outdir", self.outdir, "--certdir", certdir],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        info = json.loads(self.proc.stdout.readline() or b'{"skip": "server died"}')
+        if "skip" in info:
+            self.stop()
+            raise Skip(info["skip"])
+        self.port = info["port"]
+
+    def messages(self):
+        """[(envelope, bytes)] in delivery order."""
+        names = sorted((n for n in os.listdir(self.outdir) if n.endswith(".eml")),
+                       key=lambda n: int(n.split(".")[0]))
+        out = []
+        for name in names:
+            base = os.path.join(self.outdir, name[:-4])
+            with open(base + ".json") as f:
+                envelope = json.load(f)
+            with open(base + ".eml", "rb") as f:
+                out.append((envelope, f.read()))
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+HELD = []
+
+
+def closed_port():
+    """A port where the relay is "down": bound but not listening, so a connection is refused,
+    and kept bound until the end so no server of a parallel test can take it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    HELD.append(s)
+    return s.getsockname()[1]
+
+
+class Env:
+    """A private home for one test: settings keyfile, state, runtime dir, no session bus."""
+
+    def __init__(self, root, **settings):
+        self.root = tempfile.mkdtemp(dir=root, prefix="env-")
+        self.config = os.path.join(self.root, "config")
+        self.state = os.path.join(self.root, "state")
+        self.runtime = os.path.join(self.root, "runtime")
+        os.makedirs(os.path.join(self.config, "glib-2.0", "settings"))
+        os.makedirs(self.runtime, mode=0o700)
+        self.settings = {"server": "'127.0.0.1'", "security": "'none'",
+                         "sender": "'alerts@example.com'"}
+        self.set(**settings)
+        dropped = ("DISPLAY", "WAYLAND_DISPLAY") if REAL_KEYRING else (
+            "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
+        dropped += ("SECRET_BACKEND", "SECRET_FILE_TEST_PATH", "SECRET_FILE_TEST_PASSWORD",
+                    "G_DEBUG")
+        self.env = {k: v for k, v in os.environ.items() if k not in dropped}
+        self.env.update(GSETTINGS_BACKEND="keyfile", XDG_CONFIG_HOME=self.config,
+                        XDG_STATE_HOME=self.state, XDG_RUNTIME_DIR=self.runtime,
+                        HOME=self.root, LC_ALL="C.UTF-8")
+
+    def set(self, **settings):
+        for key, value in settings.items():
+            key = key.replace("_", "-")
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, int):
+                value = f"uint16 {value}"
+            else:
+                value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+            self.settings[key] = value
+        with open(os.path.join(self.config, "glib-2.0", "settings", "keyfile"), "w") as f:
+            f.write("[io/github/smtprelay/SmtpRelay]\n")
+            for key, value in self.settings.items():
+                f.write(f"{key}={value}\n")
+
+    def use_file_keyring(self):
+        """libsecret's file backend: a keyring that works without a session bus."""
+        self.env.update(SECRET_BACKEND="file",
+                        SECRET_FILE_TEST_PATH=os.path.join(self.root, "keyring"),
+                        SECRET_FILE_TEST_PASSWORD="keyring-password")
+        proc = subprocess.run(["secret-tool", "store", "--label=SMTP Relay",
+                               "xdg:schema", "io.github.smtprelay.SmtpRelay",
+                               "server", "127.0.0.1", "user", USER],
+                              input=PASSWORD.encode(), env=self.env, capture_output=True,
+                              timeout=60)
+        if proc.returncode != 0:
+            raise Skip(f"secret-tool store failed: {proc.stderr.decode(errors='replace')}")
+
+    def store_in_real_keyring(self):
+        proc = subprocess.run(["secret-tool", "store", "--label=SMTP Relay",
+                               "xdg:schema", "io.github.smtprelay.SmtpRelay",
+                               "server", "127.0.0.1", "user", USER],
+                              input=PASSWORD.encode(), env=self.env, capture_output=True,
+                              timeout=60)
+        check(proc.returncode == 0, f"secret-tool store: {proc.stderr!r}")
+
+    def popen(self, args, argv0=None):
+        binary = BINARY
+        if argv0 is not None:
+            binary = os.path.join(self.root, argv0)
+            if not os.path.exists(binary):
+                os.symlink(BINARY, binary)
+        return subprocess.Popen([binary, *args], env=self.env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def run(self, args, data=b"", argv0=None):
+        proc = self.popen(args, argv0)
+        out, err = proc.communicate(data, timeout=120)
+        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+    def queue_files(self):
+        queue = os.path.join(self.state, "smtp-relay", "queue")
+        if not os.path.isdir(queue):
+            return []
+        return sorted(os.path.join(queue, n) for n in os.listdir(queue) if n.endswith(".msg"))
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+
+
+def check_rc(result, expected):
+    rc, out, err = result
+    check(rc == expected, f"exit status {rc}, expected {expected}; stdout: {out!r}; stderr: {err!r}")
+
+
+def one_line(err):
+    return len(err.strip().splitlines()) == 1
+
+
+def header(message, name):
+    """The unfolded value of header field @name, or None."""
+    head = message.split(b"\r\n\r\n", 1)[0].decode("utf-8", errors="replace")
+    fields = []
+    for line in head.split("\r\n"):
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    for field in fields:
+        key, _, value = field.partition(":")
+        if key.lower() == name.lower():
+            return value.strip()
+    return None
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+def test_send_composes_from_configured_sender(root):
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port)
+        result = env.run(["send", "--to", "ops@example.org", "--to", "second@example.org",
+                          "--subject", "Sauvegarde échouée", "--from-name", "Backup Bot"],
+                         "Disk almost full: 97 %.\n.hidden line starts with a dot\nZoë\n"
+                         .encode())
+        check_rc(result, EX_OK)
+        check(result[1] == "" and result[2] == "", f"not silent: {result[1:]!r}")
+        messages = server.messages()
+        check(len(messages) == 1, f"{len(messages)} messages delivered")
+        envelope, eml = messages[0]
+        check(envelope["mail_from"] == "alerts@example.com", envelope)
+        check(envelope["rcpt_tos"] == ["ops@example.org", "second@example.org"], envelope)
+        check(header(eml, "From") == '"Backup Bot" <alerts@example.com>', header(eml, "From"))
+        check(header(eml, "Subject").startswith("=?UTF-8?B?"), header(eml, "Subject"))
+        check(b"\r\n.hidden line starts with a dot\r\n" in eml, eml)
+        check(b"Zo=C3=AB" in eml, "UTF-8 body not quoted-printable")
+    finally:
+        server.stop()
+
+
+def test_send_usage_and_config_errors(root):
+    env = Env(root, port=closed_port())
+    check_rc(env.run(["send", "--subject", "x"], b"x\n"), EX_USAGE)
+    check_rc(env.run(["send", "--to", "a@example.org"], b"x\n"), EX_USAGE)
+    result = env.run(["send", "--to", "not an address", "--subject", "x"], b"x\n")
+    check_rc(result, EX_DATAERR)
+    check(one_line(result[2]), result[2])
+    env.set(server="")
+    result = env.run(["send", "--to", "a@example.org", "--subject", "x"], b"x\n")
+    check_rc(result, EX_CONFIG)
+    check(one_line(result[2]), result[2])
+    check(env.queue_files() == [], "queued on a usage or configuration error")
+
+
+FORWARDED = (
+    "Received: from elsewhere\n"
+    "From: Original Author <author@example.net>\n"
+    'To: "Ops, Team" <ops@example.org>,\n'
+    "  Team: a@example.org, \"B. Person\" <b@example.org>;\n"
+    "Cc: c@example.org (the boss), undisclosed-recipients:;\n"
+    "Bcc: hidden@example.org\n"
+    "Subject: Fwd: RAID degraded\n"
+    "\n"
+    "Grüße aus dem Rechenzentrum\n"
+    ".a line starting with a dot\n"
+    "..two dots\n"
+    "end\n"
+).encode()
+
+
+def test_sendmail_t_extracts_and_strips_bcc(root):
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port)
+        # As an alternatives link would call it: the program name decides the mode.
+        result = env.run(["-t", "-i", "-oem", "-odi"], FORWARDED, argv0="sendmail")
+        check_rc(result, EX_OK)
+        check(result[1] == "" and result[2] == "", f"not silent: {result[1:]!r}")
+        messages = server.messages()
+        check(len(messages) == 1, f"{len(messages)} messages delivered")
+        envelope, eml = messages[0]
+        check(envelope["rcpt_tos"] == ["ops@example.org", "a@example.org", "b@example.org",
+                                       "c@example.org", "hidden@example.org"], envelope)
+        # The message's own From stays, and is the envelope sender.
+        check(envelope["mail_from"] == "author@example.net", envelope)
+        check(header(eml, "From") == "Original Author <author@example.net>", header(eml, "From"))
+        check(header(eml, "Bcc") is None and b"hidden@example.org" not in eml, "Bcc not removed")
+        check(header(eml, "Date") is not None, "no Date added")
+        check(header(eml, "Message-ID", ).endswith("@example.net>"), header(eml, "Message-ID"))
+        check(header(eml, "Received") == "from elsewhere", "header changed")
+        check(b"\n" not in eml.replace(b"\r\n", b""), "bare LF left")
+        check("Grüße aus dem Rechenzentrum\r\n".encode() in eml, "8-bit body altered")
+        check(b"BODY=8BITMIME" in [o.encode() for o in envelope["mail_options"]], envelope)
+        check(b"\r\n.a line starting with a dot\r\n..two dots\r\nend\r\n" in eml, eml)
+    finally:
+        server.stop()
+
+
+def test_sendmail_arguments_and_dot(root):
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port)
+        # Without -i a lone "." ends the message, as in sendmail; -f sets the envelope sender;
+        # no From in the message: the configured sender with -F's name is added.
+        result = env.run(["sendmail", "-f", "bounces@example.com", "-FCron Daemon",
+                          "-B8BITMIME", "x@example.org, y@example.org"],
+                         b"Subject: cron\n\nline one\n.\nnot part of it\n")
+        check_rc(result, EX_OK)
+        messages = server.messages()
+        check(len(messages) == 1, f"{len(messages)} messages delivered")
+        envelope, eml = messages[0]
+        check(envelope["mail_from"] == "bounces@example.com", envelope)
+        check(envelope["rcpt_tos"] == ["x@example.org", "y@example.org"], envelope)
+        check(header(eml, "From") == '"Cron Daemon" <bounces@example.com>', header(eml, "From"))
+        check(eml.endswith(b"\r\n\r\nline one\r\n"), eml)
+        check_rc(env.run(["sendmail", "-bd"], b""), EX_USAGE)
+        check_rc(env.run(["sendmail", "-Q"], b""), EX_USAGE)
+        check_rc(env.run(["sendmail"], b"Subject: x\n\nx\n"), EX_USAGE)
+        check_rc(env.run(["sendmail", "-t"], b"Subject: x\n\nx\n"), EX_DATAERR)
+    finally:
+        server.stop()
+
+
+def test_sendmail_malformed_input_is_refused(root):
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port)
+        bad = {
+            "NUL byte": b"Subject: x\n\nbody\x00more\n",
+            "no separator": b"Subject: x\nthis is body text, not a header\n",
+            "long line": b"Subject: x\n\n" + b"a" * 999 + b"\n",
+            "empty": b"",
+            "bad recipient": None,
+        }
+        for what, data in bad.items():
+            if data is None:
+                result = env.run(["sendmail", "not-an-address@"], b"Subject: x\n\nx\n")
+            else:
+                result = env.run(["sendmail", "-i", "ops@example.org"], data)
+            check(result[0] == EX_DATAERR, f"{what}: exit {result[0]}, stderr {result[2]!r}")
+            check(one_line(result[2]), f"{what}: {result[2]!r}")
+        check(server.messages() == [], "something was sent")
+        check(env.queue_files() == [], "something was queued")
+    finally:
+        server.stop()
+
+
+def test_relay_down_queues_then_flush_delivers_once(root):
+    env = Env(root, port=closed_port())
+    result = env.run(["sendmail", "-i", "ops@example.org"], b"Subject: queued\n\nwait for me\n")
+    check_rc(result, EX_OK)
+    check("queued" in result[2] and one_line(result[2]), result[2])
+    files = env.queue_files()
+    check(len(files) == 1, files)
+    st = os.stat(files[0])
+    check(stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode))
+    check(stat.S_IMODE(os.stat(os.path.dirname(files[0])).st_mode) == 0o700, "queue dir mode")
+
+    rc, out, err = env.run(["queue"])
+    check(rc == 0 and "ops@example.org" in out and "refused" in out, out)
+    check_rc(env.run(["flush"]), EX_TEMPFAIL)   # still down
+    check(len(env.queue_files()) == 1, "lost while the relay was down")
+
+    server = Server(root)
+    try:
+        env.set(port=server.port)
+        result = env.run(["flush"])
+        check_rc(result, EX_OK)
+        check_rc(env.run(["flush"]), EX_OK)
+        messages = server.messages()
+        check(len(messages) == 1, f"{len(messages)} deliveries")
+        check(b"wait for me" in messages[0][1], messages[0][1])
+        check(env.queue_files() == [], "entry left after delivery")
+        rc, out, err = env.run(["queue"])
+        check(rc == 0 and "empty" in out, out)
+    finally:
+        server.stop()
+
+
+def test_concurrent_flushes_deliver_once(root):
+    env = Env(root, port=closed_port())
+    count = 8
+    for i in range(count):
+        check_rc(env.run(["send", "--to", "ops@example.org", "--subject", f"message {i}"],
+                         b"x\n"), EX_OK)
+    check(len(env.queue_files()) == count, "not all queued")
+    server = Server(root)
+    try:
+        env.set(port=server.port)
+        procs = [env.popen(["flush"]) for _ in range(3)]
+        for proc in procs:
+            proc.communicate(timeout=120)
+            check(proc.returncode in (EX_OK, EX_TEMPFAIL), f"flush exited {proc.returncode}")
+        subjects = sorted(header(eml, "Subject") for _, eml in server.messages())
+        check(subjects == sorted(f"message {i}" for i in range(count)), subjects)
+        check(env.queue_files() == [], "entries left")
+    finally:
+        server.stop()
+
+
+def test_temporary_reply_queues_permanent_does_not(root):
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port)
+        result = env.run(["send", "--to", "tempfail@example.org", "--subject", "x"], b"x\n")
+        check_rc(result, EX_OK)
+        check("451" in result[2] and "queued" in result[2], result[2])
+        check(len(env.queue_files()) == 1, "4xx not queued")
+
+        result = env.run(["send", "--to", "reject@example.org", "--subject", "x"], b"x\n")
+        check_rc(result, EX_UNAVAILABLE)
+        check("550" in result[2] and "User unknown" in result[2] and one_line(result[2]),
+              result[2])
+        check(len(env.queue_files()) == 1, "5xx queued")
+        check(server.messages() == [], "delivered")
+    finally:
+        server.stop()
+
+
+def test_no_keyring_queues_and_flush_uses_keyring(root):
+    server = Server(root, auth="plain")
+    try:
+        env = Env(root, port=server.port, requires_auth=True, username=USER,
+                  allow_plaintext_auth=True)
+        result = env.run(["send", "--to", "ops@example.org", "--subject", "no keyring"],
+                         b"x\n")
+        check_rc(result, EX_OK)
+        check("queued" in result[2] and "password" in result[2] and one_line(result[2]),
+              result[2])
+        files = env.queue_files()
+        check(len(files) == 1, files)
+        with open(files[0], "rb") as f:
+            check(PASSWORD.encode() not in f.read(), "password in the spool")
+        check(server.messages() == [], "sent without a password")
+
+        env.use_file_keyring()
+        check_rc(env.run(["flush"]), EX_OK)
+        messages = server.messages()
+        check(len(messages) == 1 and header(messages[0][1], "Subject") == "no keyring",
+              messages)
+        check(env.queue_files() == [], "entry left")
+    finally:
+        server.stop()
+
+
+def test_password_file(root):
+    server = Server(root, auth="plain")
+    try:
+        path = os.path.join(root, "password-" + str(server.port))
+        with open(path, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(path, 0o644)
+        env = Env(root, port=server.port, requires_auth=True, username=USER,
+                  allow_plaintext_auth=True, password_file=path)
+        result = env.run(["send", "--to", "ops@example.org", "--subject", "x"], b"x\n")
+        check_rc(result, EX_CONFIG)
+        check("0600" in result[2] and one_line(result[2]), result[2])
+        check(server.messages() == [] and env.queue_files() == [], "sent or queued")
+
+        os.chmod(path, 0o600)
+        check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "file"], b"x\n"),
+                 EX_OK)
+        check(len(server.messages()) == 1, "not delivered with a private password file")
+    finally:
+        server.stop()
+
+
+def test_flush_skips_an_entry_another_flush_holds(root):
+    import fcntl
+    env = Env(root, port=closed_port())
+    check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "held"], b"x\n"), EX_OK)
+    check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "free"], b"x\n"), EX_OK)
+    def subject_of(path):
+        with open(path, "rb") as f:
+            return header(f.read().split(b"\n\n", 1)[1], "Subject")
+    # Ids sort by the second they were queued in, then at random: find the entry by content.
+    held = [p for p in env.queue_files() if subject_of(p) == "held"][0]
+    server = Server(root)
+    try:
+        env.set(port=server.port)
+        # This process plays a flush that is delivering the first entry right now.
+        with open(held, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            check_rc(env.run(["flush"]), EX_TEMPFAIL)
+            subjects = [header(eml, "Subject") for _, eml in server.messages()]
+            check(subjects == ["free"], subjects)
+            check(env.queue_files() == [held], env.queue_files())
+        check_rc(env.run(["flush"]), EX_OK)
+        subjects = [header(eml, "Subject") for _, eml in server.messages()]
+        check(subjects == ["free", "held"], subjects)
+    finally:
+        server.stop()
+
+
+def test_refused_on_flush_is_set_aside(root):
+    env = Env(root, port=closed_port())
+    check_rc(env.run(["send", "--to", "reject@example.org", "--subject", "x"], b"x\n"), EX_OK)
+    check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "y"], b"x\n"), EX_OK)
+    # sendmail -bp and a link named mailq list the queue too.
+    rc, out, _ = env.run(["sendmail", "-bp"])
+    check(rc == 0 and "reject@example.org" in out and "ops@example.org" in out, out)
+    rc, out, _ = env.run([], argv0="mailq")
+    check(rc == 0 and "2 messages" in out, out)
+    server = Server(root)
+    try:
+        env.set(port=server.port)
+        result = env.run(["flush"])
+        check_rc(result, EX_UNAVAILABLE)
+        check("refused" in result[2], result[2])
+        check(len(server.messages()) == 1, "the good message was not sent")
+        check(env.queue_files() == [], "the refused message is still queued")
+        rc, out, _ = env.run(["queue", "--failed"])
+        check(rc == 0 and "reject@example.org" in out and "550" in out, out)
+        check_rc(env.run(["flush"]), EX_OK)
+        check(len(server.messages()) == 1, "retried")
+    finally:
+        server.stop()
+
+
+def keyring_test_real_keyring_sends_at_once(root):
+    server = Server(root, auth="plain")
+    try:
+        env = Env(root, port=server.port, requires_auth=True, username=USER,
+                  allow_plaintext_auth=True)
+        env.store_in_real_keyring()
+        result = env.run(["sendmail", "-t"], b"To: ops@example.org\nSubject: keyring\n\nx\n")
+        check_rc(result, EX_OK)
+        check(result[2] == "", result[2])
+        check(len(server.messages()) == 1 and env.queue_files() == [], "not sent at once")
+    finally:
+        server.stop()
+
+
+def keyring_test_locked_keyring_queues(root):
+    server = Server(root, auth="plain")
+    try:
+        env = Env(root, port=server.port, requires_auth=True, username=USER,
+                  allow_plaintext_auth=True)
+        env.store_in_real_keyring()
+        proc = subprocess.run(["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets",
+                               "--object-path", "/org/freedesktop/secrets",
+                               "--method", "org.freedesktop.Secret.Service.Lock",
+                               "[objectpath '/org/freedesktop/secrets/aliases/default']"],
+                              env=env.env, capture_output=True, timeout=60)
+        check(proc.returncode == 0, f"locking the keyring: {proc.stderr!r}")
+        # No display: the unlock prompt fails at once, so the message waits in the queue.
+        result = env.run(["send", "--to", "ops@example.org", "--subject", "locked"], b"x\n")
+        check_rc(result, EX_OK)
+        check("queued" in result[2] and one_line(result[2]), result[2])
+        check(server.messages() == [] and len(env.queue_files()) == 1, "not queued")
+    finally:
+        server.stop()
+
+
+PREFIX = "keyring_test_" if REAL_KEYRING else "test_"
+TESTS = [v for k, v in list(globals().items()) if k.startswith(PREFIX)]
+
+
+def main():
+    print(f"1..{len(TESTS)}", flush=True)
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="relay-cli-") as root:
+        for number, test in enumerate(TESTS, 1):
+            name = test.__name__[len(PREFIX):]
+            try:
+                test(root)
+                print(f"ok {number} - {name}", flush=True)
+            except Skip as skip:
+                print(f"ok {number} - {name} # SKIP {skip}", flush=True)
+            except Exception:
+                failed += 1
+                print(f"not ok {number} - {name}", flush=True)
+                for line in traceback.format_exc().splitlines():
+                    print(f"# {line}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if shutil.which("secret-tool") is None:
+        pass   # only the file-keyring step skips
+    sys.exit(main())

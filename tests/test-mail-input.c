@@ -1,0 +1,197 @@
+/* test-mail-input.c: what `smtp-relay sendmail` makes of a message on standard input
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+
+#include "relay-mail-input.h"
+#include "relay-smtp-error.h"
+
+static void
+assert_addresses (const char *value,
+                  const char *expected)
+{
+  g_autoptr(GPtrArray) list = relay_mail_parse_address_list (value);
+  g_autoptr(GString) joined = g_string_new (NULL);
+
+  for (guint i = 0; i < list->len; i++)
+    g_string_append_printf (joined, "%s%s", i > 0 ? "|" : "", (char *) list->pdata[i]);
+  g_assert_cmpstr (joined->str, ==, expected);
+}
+
+static void
+test_address_list (void)
+{
+  assert_addresses ("a@example.org", "a@example.org");
+  assert_addresses (" a@example.org , b@example.org ", "a@example.org|b@example.org");
+  assert_addresses ("\"Ops, Team\" <ops@example.org>, Zoë <z@example.org>",
+                    "ops@example.org|z@example.org");
+  assert_addresses ("Team: a@example.org, \"B\" <b@example.org>;, c@example.org",
+                    "a@example.org|b@example.org|c@example.org");
+  assert_addresses ("undisclosed-recipients:;", "");
+  assert_addresses ("c@example.org (the boss)", "c@example.org");
+  assert_addresses ("(comment, with comma) <d@example.org>", "d@example.org");
+  assert_addresses ("\"a,b\"@example.org", "\"a,b\"@example.org");
+  assert_addresses ("<@relay.example:e@example.org>", "e@example.org");
+  assert_addresses ("f@[192.0.2.1]", "f@[192.0.2.1]");
+  assert_addresses ("John Smith", "John Smith");
+  assert_addresses ("", "");
+}
+
+static RelayMailInput *
+parse (const char           *text,
+       RelayMailInputFlags   flags,
+       GError              **error)
+{
+  g_autoptr(GBytes) raw = g_bytes_new (text, strlen (text));
+  g_autoptr(GDateTime) now = g_date_time_new_utc (2026, 1, 2, 3, 4, 5);
+
+  return relay_mail_input_parse (raw, flags, "\"Relay\" <alerts@example.com>", now, error);
+}
+
+static const char *
+data_of (RelayMailInput *input)
+{
+  return g_bytes_get_data (input->data, NULL);
+}
+
+static void
+test_headers (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelayMailInput) input = NULL;
+  const char *data;
+
+  input = parse ("From: Author <author@example.net>\n"
+                 "To: a@example.org,\n"
+                 "\tb@example.org\r\n"
+                 "Bcc: secret@example.org,\n"
+                 " other-secret@example.org\n"
+                 "Cc: A@example.org\n"
+                 "Subject: x\n"
+                 "\n"
+                 "body\rline\n", RELAY_MAIL_INPUT_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (input->from_address, ==, "author@example.net");
+  g_assert_cmpuint (input->recipients->len, ==, 4);   /* A@ repeats a@ */
+  g_assert_cmpstr (input->recipients->pdata[2], ==, "secret@example.org");
+  g_assert_cmpstr (input->recipients->pdata[3], ==, "other-secret@example.org");
+  data = data_of (input);
+  g_assert_null (strstr (data, "secret"));
+  g_assert_true (g_str_has_prefix (data, "From: Author <author@example.net>\r\n"
+                                         "To: a@example.org,\r\n\tb@example.org\r\n"
+                                         "Cc: A@example.org\r\nSubject: x\r\n"
+                                         "Date: Fri, 02 Jan 2026 03:04:05 +0000\r\n"
+                                         "Message-ID: <"));
+  g_assert_true (g_str_has_suffix (data, "@example.net>\r\n\r\nbody\r\nline\r\n"));
+}
+
+static void
+test_added_from_and_kept_date (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelayMailInput) input = NULL;
+
+  input = parse ("Subject: x\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nMessage-ID: <a@b>\n",
+                 RELAY_MAIL_INPUT_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (input->from_address, ==, "alerts@example.com");
+  g_assert_cmpstr (data_of (input), ==,
+                   "Subject: x\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n"
+                   "From: \"Relay\" <alerts@example.com>\r\n\r\n");
+}
+
+static void
+test_dot_terminator (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelayMailInput) stopped = NULL;
+  g_autoptr(RelayMailInput) kept = NULL;
+  const char *text = "Subject: x\nDate: d\nMessage-ID: <a@b>\nFrom: f@example.org\n\n.a\n.\nrest\n";
+
+  stopped = parse (text, RELAY_MAIL_INPUT_STOP_AT_DOT, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_suffix (data_of (stopped), "\r\n\r\n.a\r\n"));
+  kept = parse (text, RELAY_MAIL_INPUT_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_suffix (data_of (kept), "\r\n\r\n.a\r\n.\r\nrest\r\n"));
+}
+
+static void
+test_mbox_from_line (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelayMailInput) input = NULL;
+
+  input = parse ("From someone Thu Jan  1 00:00:00 2026\nSubject: x\n\nb\n",
+                 RELAY_MAIL_INPUT_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (data_of (input), "Subject: x\r\n"));
+}
+
+static void
+test_refused (void)
+{
+  const char *bad[] = {
+    "",
+    "not a header\n\nbody\n",
+    "Subject: x\nbody without separator\n",
+    " continuation first\n\nx\n",
+    ": no name\n\nx\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RelayMailInput) input = parse (bad[i], RELAY_MAIL_INPUT_NONE, &error);
+
+      g_assert_null (input);
+      g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT);
+    }
+
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GString) text = g_string_new ("Subject: x\n\n");
+    g_autoptr(GBytes) raw = NULL;
+    g_autoptr(RelayMailInput) input = NULL;
+
+    for (guint i = 0; i < 998; i++)
+      g_string_append_c (text, 'a');
+    raw = g_bytes_new (text->str, text->len);
+    input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE, NULL, NULL, &error);
+    g_assert_no_error (error);   /* 998 is allowed */
+    g_clear_pointer (&input, relay_mail_input_free);
+    g_clear_pointer (&raw, g_bytes_unref);
+
+    g_string_append_c (text, 'a');
+    raw = g_bytes_new (text->str, text->len);
+    input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE, NULL, NULL, &error);
+    g_assert_null (input);
+    g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT);
+  }
+
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) raw = g_bytes_new ("Subject: x\n\na\0b\n", 15);
+    g_autoptr(RelayMailInput) input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE,
+                                                              NULL, NULL, &error);
+
+    g_assert_null (input);
+    g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT);
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add_func ("/relay/mail-input/address-list", test_address_list);
+  g_test_add_func ("/relay/mail-input/headers", test_headers);
+  g_test_add_func ("/relay/mail-input/added-from", test_added_from_and_kept_date);
+  g_test_add_func ("/relay/mail-input/dot-terminator", test_dot_terminator);
+  g_test_add_func ("/relay/mail-input/mbox-from-line", test_mbox_from_line);
+  g_test_add_func ("/relay/mail-input/refused", test_refused);
+  return g_test_run ();
+}

@@ -12,6 +12,7 @@
 #include "relay-a11y.h"
 #include "relay-address.h"
 #include "relay-detector.h"
+#include "relay-queue.h"
 #include "relay-resolver-watch.h"
 #include "relay-secret-store.h"
 #include "relay-security.h"
@@ -31,6 +32,8 @@ struct _RelayWindow
   RelayResolverWatch   *resolver_watch;
   RelayDetector        *detector;           /* created on the first Detect */
   GCancellable         *detect_cancellable; /* set while Detect runs */
+  GFileMonitor         *queue_monitor;
+  gboolean              flushing;
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
@@ -52,6 +55,9 @@ struct _RelayWindow
   AdwEntryRow          *sender_row;
   GtkLabel             *sender_error_label;
   RelayTestGroup       *test_group;
+  AdwPreferencesGroup  *queue_group;
+  AdwActionRow         *queue_row;
+  GtkButton            *queue_flush_button;
 
   /* Password state. The row is the source of truth while the keyring cannot take it. */
   guint                 store_timeout_id;
@@ -397,6 +403,94 @@ on_detect_clicked_cb (RelayWindow *self)
   g_weak_ref_init (weak, self);
   relay_detector_detect_async (self->detector, sender, self->detect_cancellable, on_detected_cb,
                                weak);
+}
+
+/* The queue: messages that `smtp-relay send`/`sendmail` could not deliver yet. */
+
+static void
+update_queue (RelayWindow *self)
+{
+  guint count = relay_queue_count ();
+  g_autofree char *subtitle = NULL;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->queue_group), count > 0);
+  if (count == 0)
+    return;
+
+  subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                           "%u message could not be delivered yet; it is retried automatically",
+                                           "%u messages could not be delivered yet; they are retried automatically",
+                                           count), count);
+  adw_action_row_set_subtitle (self->queue_row, subtitle);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->queue_flush_button), !self->flushing);
+}
+
+static void
+on_queue_flushed_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(RelayWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  guint sent = 0, waiting = 0, failed = 0;
+
+  relay_queue_flush_finish (result, &sent, &waiting, &failed, &error);
+  self->flushing = FALSE;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->queue_row == NULL)
+    return;
+
+  update_queue (self);
+  if (error != NULL)
+    adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
+  else if (sent > 0)
+    {
+      g_autofree char *title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                             "%u waiting message sent",
+                                                             "%u waiting messages sent", sent),
+                                                sent);
+      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+    }
+}
+
+static void
+flush_queue (RelayWindow *self)
+{
+  if (self->flushing)
+    return;
+  self->flushing = TRUE;
+  gtk_widget_set_sensitive (GTK_WIDGET (self->queue_flush_button), FALSE);
+  relay_queue_flush_async (self->settings, self->cancellable, on_queue_flushed_cb,
+                           g_object_ref (self));
+}
+
+static void
+on_queue_flush_clicked_cb (RelayWindow *self)
+{
+  flush_queue (self);
+}
+
+static void
+on_queue_changed_cb (RelayWindow       *self,
+                     GFile             *file,
+                     GFile             *other,
+                     GFileMonitorEvent  event,
+                     GFileMonitor      *monitor)
+{
+  update_queue (self);
+}
+
+static void
+watch_queue (RelayWindow *self)
+{
+  g_autofree char *directory = relay_queue_get_directory ();
+  g_autoptr(GFile) file = g_file_new_for_path (directory);
+
+  /* The directory may not exist yet; the monitor still reports when it appears. */
+  self->queue_monitor = g_file_monitor_directory (file, G_FILE_MONITOR_NONE, NULL, NULL);
+  if (self->queue_monitor != NULL)
+    g_signal_connect_object (self->queue_monitor, "changed", G_CALLBACK (on_queue_changed_cb),
+                             self, G_CONNECT_SWAPPED);
+  update_queue (self);
 }
 
 /* Authentication rows follow the switch, and a locked user name stays insensitive. */
@@ -824,6 +918,10 @@ relay_window_constructed (GObject *object)
   bind_settings (self);
   relay_test_group_set_settings (self->test_group, self->settings);
   relay_test_group_set_password_source (self->test_group, GTK_EDITABLE (self->password_row));
+
+  /* Deliver what scripts queued while no keyring was at hand: the desktop session has one. */
+  watch_queue (self);
+  flush_queue (self);
   lookup_password (self);
 }
 
@@ -856,6 +954,7 @@ relay_window_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->detect_cancellable);
   g_clear_object (&self->detector);
+  g_clear_object (&self->queue_monitor);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (relay_window_parent_class)->finalize (object);
@@ -946,7 +1045,11 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_error_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_group);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, queue_group);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, queue_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, queue_flush_button);
   gtk_widget_class_bind_template_callback (widget_class, on_detect_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_queue_flush_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_input_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_output_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_password_row_changed_cb);

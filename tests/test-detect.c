@@ -670,19 +670,21 @@ test_deadline (Fixture       *fixture,
   /* The autoconfig server never answers and the SRV answer comes late, but in time. */
   relay_fake_resolver_set_delay (fixture->resolver, "_submissions._tcp.slow.test", 100);
   relay_fake_resolver_set_delay (fixture->resolver, "_submission._tcp.slow.test", 60000);
-  relay_detector_set_timeout (fixture->detector, 700);
+  relay_detector_set_timeout (fixture->detector, 2000);
 
   start = g_get_monotonic_time ();
   report = detect_ok (fixture, "alice@slow.test");
   elapsed = g_get_monotonic_time () - start;
 
-  g_assert_cmpint (elapsed, >=, 600 * 1000);
-  g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
+  /* Not a speed check: the late source would take 60 s, so finishing well before proves that
+   * the deadline, not the slowest source, ended the run (with room for a loaded CI machine). */
+  g_assert_cmpint (elapsed, >=, 1900 * 1000);
+  g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
   assert_proposal (relay_detect_report_get_best (report), "smtp.slow.test", 465, RELAY_SECURITY_TLS);
   g_assert_true (strv_contains_substring (relay_detect_report_get_notes (report),
-                                          "DNS SRV _submission._tcp.slow.test: no answer within 0.7 seconds"));
+                                          "DNS SRV _submission._tcp.slow.test: no answer within 2.0 seconds"));
   g_assert_true (strv_contains_substring (relay_detect_report_get_notes (report),
-                                          "config-v1.1.xml: no answer within 0.7 seconds"));
+                                          "config-v1.1.xml: no answer within 2.0 seconds"));
 }
 
 static gboolean
@@ -714,7 +716,8 @@ test_cancel (Fixture       *fixture,
   report = run_detect (fixture, "alice@slow.test", cancellable, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (report);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  /* The sources would take 60 s: ending well before proves the cancellation. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
 
   g_cancellable_cancel (precancelled);
   report = run_detect (fixture, "alice@good.test", precancelled, &error2);

@@ -400,7 +400,7 @@ test_silent_server (Fixture       *fixture,
 
   g_object_set (fixture->client, "reply-timeout", 300, NULL);
   run_expect_error (fixture, script, RELAY_SMTP_ERROR_TIMEOUT, "greeting", NULL);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
 }
 
 static void
@@ -408,12 +408,18 @@ test_dripping_server (Fixture       *fixture,
                       gconstpointer  data)
 {
   /* One byte every 100 ms keeps a socket time-out happy forever; the deadline must not move. */
-  const char * const script[] = { "drip 220 this greeting takes far too long to arrive\r\n", NULL };
+  const char * const script[] = {
+    "drip 220 this greeting takes far too long to arrive, one byte at a time, for fifteen seconds "
+    "or so, while the deadline of the reply is a fraction of one\r\n",
+    NULL
+  };
   gint64 start = g_get_monotonic_time ();
 
   g_object_set (fixture->client, "reply-timeout", 600, NULL);
   run_expect_error (fixture, script, RELAY_SMTP_ERROR_TIMEOUT, NULL, NULL);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  /* Not a speed check: the whole greeting would take 15 s, so ending well before proves that
+   * the deadline held (with room for a loaded CI machine). */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
 }
 
 static void
@@ -797,7 +803,8 @@ test_dns_hang (Fixture       *fixture,
   reply = run_send (fixture->client, fixture->message, NULL, &error);
   g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DNS_FAILURE);
   g_assert_nonnull (strstr (error->message, "did not answer"));
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  /* The resolver never answers: ending at all proves the deadline; the bound is a hang guard. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
 }
 
 static void

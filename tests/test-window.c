@@ -11,6 +11,7 @@
 
 #include "relay-fake-resolver.h"
 #include "relay-mock-resolver.h"
+#include "relay-queue.h"
 #include "relay-secret-store.h"
 #include "smtp-test-helpers.h"
 #include "relay-test-backend.h"
@@ -674,6 +675,61 @@ test_accessible (Fixture       *f,
                                     GTK_ACCESSIBLE_INVALID_FALSE);
 }
 
+/* Queue */
+
+static gboolean
+group_hidden (gpointer data)
+{
+  return !gtk_widget_get_visible (data);
+}
+
+/* Messages that scripts queued are shown, and "Send Now" delivers them through the relay. */
+static void
+test_queue_send_now (Fixture       *f,
+                     gconstpointer  data)
+{
+  const char * const script[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3",
+    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+    "data",
+    "> 250 2.0.0 Ok: queued as 9A\r\n",
+    "< QUIT",
+    "> 221 2.0.0 Bye\r\n",
+    NULL
+  };
+  const char *to[] = { "oncall@example.org", NULL };
+  g_autoptr(RelaySmtpMessage) message = NULL;
+  g_autoptr(ScriptServer) server = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  GtkWidget *group;
+
+  message = relay_smtp_message_new ("alerts@example.com", NULL, to, "Disk /dev/sda failing",
+                                    "SMART says so.\n", &error);
+  g_assert_no_error (error);
+  g_assert_true (relay_queue_add (message, "the relay did not answer", &id, &error));
+  g_assert_no_error (error);
+
+  /* A window that opens with a message waiting shows it (the relay is not set yet). */
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  f->window = relay_window_new (NULL, f->settings);
+  group = child (f, "queue_group");
+  g_assert_true (gtk_widget_get_visible (group));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (child (f, "queue_row")), "1 message"));
+  spin_main_loop (300);   /* the start-up flush fails: no server */
+  g_assert_true (gtk_widget_get_visible (group));
+
+  server = script_server_new (script);
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  click (child (f, "queue_flush_button"));
+  wait_until (group_hidden, group, 10000);
+  g_assert_nonnull (strstr (script_server_get_data (server), "Subject: Disk /dev/sda failing"));
+  g_assert_cmpuint (relay_queue_count (), ==, 0);
+}
+
 /* Detect */
 
 static gboolean
@@ -970,6 +1026,7 @@ main (int   argc,
   ADD ("port-default-shown", test_port_default_shown);
   ADD ("accessible", test_accessible);
   ADD ("detect/apply", test_detect_apply);
+  ADD ("queue/send-now", test_queue_send_now);
   ADD ("test/refused", test_test_refused);
   ADD ("test/success", test_test_success);
   ADD ("test/unresolvable", test_test_unresolvable);

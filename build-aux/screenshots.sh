@@ -32,9 +32,10 @@ write_settings() {
   mkdir -p "$(dirname "$keyfile")"
   case $scenario in
     main)
+      # An address from the documentation range: no DNS lookup, the same picture everywhere.
       cat >"$keyfile" <<'EOF'
 [io/github/smtprelay/SmtpRelay]
-server='smtp.example.com'
+server='192.0.2.25'
 port=uint16 0
 security='starttls'
 requires-auth=true
@@ -67,7 +68,7 @@ capture() {
   gdbus wait --session --timeout 10 org.freedesktop.secrets
   # The password row shows dots only when the keyring has a password for this server and user.
   printf 'not-a-real-password' | secret-tool store --label='SMTP Relay password' \
-    xdg:schema "$app_id" server smtp.example.com user alerts@example.com
+    xdg:schema "$app_id" server 192.0.2.25 user alerts@example.com
 
   "$srcdir/$builddir/src/smtp-relay" &
   local app=$!

@@ -64,8 +64,9 @@ read_cb (GObject      *object,
   if (n_read > data->max_size)
     {
       g_task_return_new_error (task, RELAY_HTTPS_FETCH_ERROR, RELAY_HTTPS_FETCH_ERROR_TOO_LARGE,
-                               _("The answer is larger than %" G_GSIZE_FORMAT " KiB"),
-                               data->max_size / 1024);
+                               /* %lu, not G_GSIZE_FORMAT: xgettext cuts a msgid at a macro */
+                               _("The answer is larger than %lu KiB"),
+                               (gulong) (data->max_size / 1024));
       return;
     }
 
@@ -154,8 +155,9 @@ send_cb (GObject      *object,
       (guint64) soup_message_headers_get_content_length (headers) > data->max_size)
     {
       g_task_return_new_error (task, RELAY_HTTPS_FETCH_ERROR, RELAY_HTTPS_FETCH_ERROR_TOO_LARGE,
-                               _("The answer is larger than %" G_GSIZE_FORMAT " KiB"),
-                               data->max_size / 1024);
+                               /* %lu, not G_GSIZE_FORMAT: xgettext cuts a msgid at a macro */
+                               _("The answer is larger than %lu KiB"),
+                               (gulong) (data->max_size / 1024));
       return;
     }
 

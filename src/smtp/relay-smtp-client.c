@@ -35,6 +35,11 @@
 #define READ_CHUNK                  4096
 /* RFC 4954 lets the server send challenges forever; no mechanism here needs more than two. */
 #define MAX_AUTH_ROUNDS             2
+#define MAX_USERNAME_LENGTH         256
+#define MAX_PASSWORD_LENGTH         1024
+/* RFC 5321 §4.5.3.1.4, including CRLF; AUTH lines have their own, larger limit (RFC 4954). */
+#define MAX_COMMAND_LINE            512
+#define MAX_AUTH_LINE               12288
 
 G_DEFINE_ENUM_TYPE (RelaySmtpStep, relay_smtp_step,
   G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_IDLE, "idle"),
@@ -608,6 +613,8 @@ queue_command (Session    *s,
                const char *command,
                const char *shown)
 {
+  /* The validators keep every line short; this is the last line of defence, never reached. */
+  g_assert (strlen (command) + 2 <= (s->phase == PHASE_AUTH ? MAX_AUTH_LINE : MAX_COMMAND_LINE));
   transcript_add (s->self, "C: ", shown ? shown : command);
   g_string_append (s->outbuf, command);
   g_string_append (s->outbuf, "\r\n");
@@ -622,6 +629,7 @@ send_command (GTask        *task,
 {
   Session *s = g_task_get_task_data (task);
 
+  s->phase = phase;
   queue_command (s, command, shown);
   send_flight (task, phase, handler);
 }
@@ -1492,6 +1500,16 @@ has_line_break (const char *s)
   return s != NULL && strpbrk (s, "\r\n") != NULL;
 }
 
+/* Any C0 control or DEL: a TAB or ESC has no business in a command either. */
+static gboolean
+has_control (const char *s)
+{
+  for (const guchar *p = (const guchar *) s; s != NULL && *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 is_valid_helo (const char *name)
 {
@@ -1602,6 +1620,22 @@ prepare_session (RelaySmtpClient  *self,
         {
           g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
                                _("The password contains a line break, which cannot be sent to an SMTP server."));
+          return FALSE;
+        }
+      if (has_control (self->password))
+        {
+          g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                               _("The password contains a control character, which cannot be sent to an SMTP server."));
+          return FALSE;
+        }
+      /* RFC 4954 §4: an AUTH line may have 12288 octets; these caps keep every form of the
+       * credentials (PLAIN, LOGIN, CRAM-MD5, all base64) well inside it. */
+      if (strlen (self->username) > MAX_USERNAME_LENGTH
+          || (self->password != NULL && strlen (self->password) > MAX_PASSWORD_LENGTH))
+        {
+          g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                       _("The user name may have at most %u bytes and the password at most %u."),
+                       MAX_USERNAME_LENGTH, MAX_PASSWORD_LENGTH);
           return FALSE;
         }
       if (self->security == RELAY_SECURITY_NONE && !self->allow_plaintext_auth)

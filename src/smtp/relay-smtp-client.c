@@ -75,6 +75,7 @@ struct _RelaySmtpClient
   GTlsCertificateFlags  certificate_errors;
   char                 *peer_fingerprint;
   guint                 last_reply_code;    /* of the last complete reply, 0 before one */
+  GPtrArray            *secrets;            /* the running session's, to redact; borrowed */
 };
 
 G_DEFINE_FINAL_TYPE (RelaySmtpClient, relay_smtp_client, G_TYPE_OBJECT)
@@ -136,6 +137,7 @@ struct _Session
   gboolean              authenticate;
   char                 *username;
   char                 *password;
+  GPtrArray            *secrets;     /* every form of the password, wiped on free */
   char                 *pinned;
 
   GCancellable         *op;          /* cancelled by the caller, the deadlines, or the end */
@@ -210,6 +212,10 @@ clear_source (GSource **source)
 static void
 session_free (Session *s)
 {
+  /* a later send may already have installed its own */
+  if (s->self->secrets == s->secrets)
+    s->self->secrets = NULL;
+  g_clear_pointer (&s->secrets, g_ptr_array_unref);
   clear_source (&s->session_timer);
   clear_source (&s->phase_timer);
   clear_source (&s->attempt_timer);
@@ -289,13 +295,55 @@ set_step (RelaySmtpClient *self,
   g_signal_emit (self, signals[STEP_CHANGED], 0, step);
 }
 
+/* A hostile or careless server may echo the credentials back ("535 bad password s3cret"):
+ * whatever it says, the password and its base64 forms never reach the transcript, a log or an
+ * error. Applied after sanitising, so control characters cannot split a secret to hide it. */
+static char *
+redact_secrets (RelaySmtpClient *self,
+                char            *text)
+{
+  for (guint i = 0; self->secrets != NULL && i < self->secrets->len; i++)
+    {
+      const char *secret = self->secrets->pdata[i];
+      g_autoptr(GString) out = NULL;
+      const char *p = text;
+      const char *hit;
+
+      if (strstr (text, secret) == NULL)
+        continue;
+      out = g_string_new (NULL);
+      while ((hit = strstr (p, secret)) != NULL)
+        {
+          g_string_append_len (out, p, hit - p);
+          g_string_append (out, "<redacted>");
+          p = hit + strlen (secret);
+        }
+      g_string_append (out, p);
+      explicit_bzero (text, strlen (text));
+      g_free (text);
+      text = g_string_free (g_steal_pointer (&out), FALSE);
+    }
+  return text;
+}
+
+static void
+add_secret (GPtrArray *secrets,
+            char      *secret)
+{
+  /* a secret of one or two characters would blank out half of every line */
+  if (strlen (secret) < 3)
+    wipe_string (secret);
+  else
+    g_ptr_array_add (secrets, secret);
+}
+
 static void
 transcript_add (RelaySmtpClient *self,
                 const char      *prefix,
                 const char      *text)
 {
   gint64 elapsed = g_get_monotonic_time () - self->transcript_start;
-  g_autofree char *clean = relay_smtp_sanitize_text (text, -1);
+  g_autofree char *clean = redact_secrets (self, relay_smtp_sanitize_text (text, -1));
 
   g_string_append_printf (self->transcript, "[%3u.%03u] %s%s\n",
                           (guint) (elapsed / G_USEC_PER_SEC),
@@ -473,7 +521,7 @@ fail_with_reply (GTask                *task,
                  const RelaySmtpReply *reply)
 {
   Session *s = g_task_get_task_data (task);
-  g_autofree char *shown = relay_smtp_reply_to_display (reply);
+  g_autofree char *shown = redact_secrets (s->self, relay_smtp_reply_to_display (reply));
   const char *hint = NULL;
   GError *error;
 
@@ -654,7 +702,7 @@ on_body_reply (GTask          *task,
       fail_with_reply (task, RELAY_SMTP_ERROR_DATA, _("The server refused the message"), reply);
       return;
     }
-  s->final_reply = relay_smtp_reply_to_display (reply);
+  s->final_reply = redact_secrets (s->self, relay_smtp_reply_to_display (reply));
   s->quitting = TRUE;
   send_command (task, PHASE_QUIT, "QUIT", NULL, on_quit_reply);
 }
@@ -1525,6 +1573,29 @@ is_valid_helo (const char *name)
   return relay_hostname_is_ldh_name (name);
 }
 
+/* Every form in which the password is sent: as is (a server may echo it), base64 for LOGIN,
+ * and the base64 PLAIN token. */
+static GPtrArray *
+collect_secrets (const char *username,
+                 const char *password)
+{
+  GPtrArray *secrets = g_ptr_array_new_with_free_func ((GDestroyNotify) wipe_string);
+  gsize ulen = strlen (username);
+  gsize plen = strlen (password);
+  g_autofree char *token = g_malloc (ulen + plen + 2);
+
+  if (plen == 0)
+    return secrets;
+  token[0] = '\0';
+  memcpy (token + 1, username, ulen + 1);
+  memcpy (token + ulen + 2, password, plen);
+  add_secret (secrets, g_base64_encode ((const guchar *) token, ulen + plen + 2));
+  explicit_bzero (token, ulen + plen + 2);
+  add_secret (secrets, g_base64_encode ((const guchar *) password, plen));
+  add_secret (secrets, g_strdup (password));
+  return secrets;
+}
+
 /* Lower case hex without separators, so "AB:CD:…" as browsers show it also matches. */
 static char *
 normalize_fingerprint (const char *text)
@@ -1646,6 +1717,8 @@ prepare_session (RelaySmtpClient  *self,
         }
       s->username = g_strdup (self->username);
       s->password = g_strdup (self->password ? self->password : "");
+      s->secrets = collect_secrets (s->username, s->password);
+      self->secrets = s->secrets;
     }
   return TRUE;
 }

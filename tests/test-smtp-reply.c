@@ -196,6 +196,19 @@ assert_sanitized (const char *input,
 }
 
 static void
+test_capabilities_empty_lines (void)
+{
+  /* empty keyword lines are skipped, not read as a NULL keyword */
+  g_autoptr(RelaySmtpReply) reply = parse_ok ("250-mx\r\n250-\r\n250- \r\n250 STARTTLS\r\n", NULL);
+  RelaySmtpCapabilities caps = { 0 };
+
+  relay_smtp_capabilities_parse (reply, &caps);
+  g_assert_true (caps.starttls);
+  g_assert_false (caps.auth);
+  relay_smtp_capabilities_clear (&caps);
+}
+
+static void
 test_sanitize_text (void)
 {
   g_autofree char *long_text = g_strnfill (5000, 'x');
@@ -316,6 +329,7 @@ main (int   argc,
   g_test_add_func ("/relay/smtp/reply/too-many-lines", test_too_many_lines);
   g_test_add_func ("/relay/smtp/reply/display-sanitised", test_display_sanitised);
   g_test_add_func ("/relay/smtp/reply/sanitize-text", test_sanitize_text);
+  g_test_add_func ("/relay/smtp/reply/capabilities-empty-lines", test_capabilities_empty_lines);
   g_test_add_func ("/relay/smtp/reply/capabilities", test_capabilities);
   g_test_add_func ("/relay/smtp/reply/capabilities-minimal", test_capabilities_minimal);
   g_test_add_func ("/relay/smtp/reply/random-input", test_random_input);

@@ -166,6 +166,24 @@ relay_hostname_normalize (const char  *input,
         return NULL;
       }
 
+    /* An "xn--" label must be a real A-label: decode to valid Unicode and encode back to
+     * itself. Otherwise the name shown to the user (relay_hostname_describe()) could be
+     * invalid text, or a different name than the one looked up (found by fuzzing). */
+    if (g_hostname_is_ascii_encoded (lower))
+      {
+        g_autofree char *unicode = g_hostname_to_unicode (lower);
+        g_autofree char *back = NULL;
+
+        if (unicode != NULL && g_utf8_validate (unicode, -1, NULL))
+          back = g_hostname_to_ascii (unicode);
+        if (back == NULL || g_ascii_strcasecmp (back, lower) != 0)
+          {
+            g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_BAD_LABEL,
+                         _("“%s” is not a valid internationalised server name"), text);
+            return NULL;
+          }
+      }
+
     return g_steal_pointer (&lower);
   }
 }

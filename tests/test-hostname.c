@@ -74,6 +74,11 @@ test_invalid (void)
   assert_bad ("2130706433", RELAY_HOSTNAME_ERROR_NUMERIC);
   assert_bad ("192.0.2.300", RELAY_HOSTNAME_ERROR_NUMERIC);
   assert_bad ("[192.0.2.1]", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  /* "xn--" labels that are no real A-labels: invalid punycode, or decoding to something
+   * that does not encode back to the same label */
+  assert_bad ("xn--pypal-cZ22222n.example", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad ("xn--.example", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad ("xn--a.example", RELAY_HOSTNAME_ERROR_BAD_LABEL);
 }
 
 static void

@@ -151,7 +151,7 @@ run_action (Conn       *c,
         {
           if (!g_output_stream_write_all (c->out, p, 1, NULL, NULL, NULL))
             return FALSE;
-          g_usleep (100 * 1000);
+          g_usleep (test_ms (100) * 1000);
         }
       return TRUE;
     }
@@ -720,4 +720,16 @@ test_certs_free (TestCerts *certs)
   g_clear_object (&certs->wrong_name);
   g_clear_object (&certs->unknown_ca);
   g_free (certs);
+}
+
+/* A time limit of a test, stretched by RELAY_TEST_SLOWDOWN (valgrind runs many times slower). */
+guint
+test_ms (guint ms)
+{
+  const char *slowdown = g_getenv ("RELAY_TEST_SLOWDOWN");
+  guint64 factor = 1;
+
+  if (slowdown != NULL && !g_ascii_string_to_unsigned (slowdown, 10, 1, 100, &factor, NULL))
+    factor = 1;
+  return ms * factor;
 }

@@ -58,6 +58,8 @@ void          test_certs_free              (TestCerts          *certs);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestCerts, test_certs_free)
 
+guint         test_ms                      (guint               ms);
+
 char         *run_send                     (RelaySmtpClient    *client,
                                             RelaySmtpMessage   *message,
                                             GCancellable       *cancellable,

@@ -361,6 +361,55 @@ test_cancel_each_phase (Fixture       *fixture,
     }
 }
 
+static void
+test_command_line_limits (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  /* The longest addresses the validators let through, with every MAIL parameter: each command
+   * line stays within RFC 5321's 512 octets. */
+  g_autofree char *local = g_strnfill (64, 'l');
+  g_autofree char *label = g_strnfill (61, 'd');
+  g_autofree char *shorter = g_strnfill (57, 'e');
+  /* 64 + 1 + 62 + 62 + 58 + 7 = 254 octets, the longest path */
+  g_autofree char *address = g_strconcat (local, "@", label, ".", label, ".", shorter,
+                                          ".example", NULL);
+  const char * const to[] = { address, address, NULL };
+  static const char text[] = "Subject: caf\xc3\xa9\r\n\r\nna\xc3\xafve\r\n";
+  g_autoptr(GBytes) raw = g_bytes_new_static (text, strlen (text));
+  g_autoptr(GError) local_error = NULL;
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "data", "> 250 queued\r\n", NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpuint (strlen (address), ==, 254);
+  relay_smtp_message_unref (fixture->message);
+  fixture->message = relay_smtp_message_new_raw (address, to, raw, &local_error);
+  g_assert_no_error (local_error);
+  error = run_against (fixture, server, NULL);
+  g_assert_no_error (error);
+  assert_no_failure (server);
+
+  lines = g_strsplit (script_server_get_received (server), "\r\n", -1);
+  g_assert_true (g_str_has_prefix (lines[1], "MAIL FROM:<"));
+  g_assert_nonnull (strstr (lines[1], "BODY=8BITMIME SIZE="));
+  for (guint i = 0; lines[i] != NULL && !g_str_has_prefix (lines[i], "Subject:"); i++)
+    g_assert_cmpuint (strlen (lines[i]) + 2, <=, 512);
+
+  /* one octet more in the local part and the address is refused before any connection */
+  {
+    g_autofree char *longer = g_strconcat ("l", address, NULL);
+    const char * const too_long[] = { longer, NULL };
+    RelaySmtpMessage *refused = relay_smtp_message_new_raw (NULL, too_long, raw, &local_error);
+
+    g_assert_null (refused);
+    g_assert_error (local_error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT);
+  }
+}
+
 /* --- TLS ---------------------------------------------------------------------------------- */
 
 static void
@@ -434,6 +483,31 @@ test_starttls_hang_and_drip (Fixture       *fixture,
       assert_error (error, RELAY_SMTP_ERROR_TIMEOUT, during[i]);
       g_assert_cmpint (g_get_monotonic_time () - start, <, test_ms (2000) * 1000);
     }
+}
+
+static void
+test_cancel_during_handshake (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  /* the server agrees to STARTTLS and then never answers the ClientHello */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 STARTTLS\r\n", "< STARTTLS", "> 220 go\r\n", NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_STARTTLS);
+  g_object_set (fixture->client, "reply-timeout", test_ms (30000), NULL);
+  relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+  g_timeout_add_full (G_PRIORITY_DEFAULT, test_ms (200), cancel_cb, g_object_ref (cancellable),
+                      g_object_unref);
+  reply = run_send (fixture->client, fixture->message, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (relay_smtp_client_get_step (fixture->client), ==, RELAY_SMTP_STEP_SECURING);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, test_ms (2000) * 1000);
 }
 
 static void
@@ -711,6 +785,8 @@ main (int   argc,
   ADD ("hostile-text", test_hostile_text, NULL);
   ADD ("auth-challenges", test_auth_challenges, NULL);
   ADD ("8bit-needs-8bitmime", test_eight_bit_needs_8bitmime, NULL);
+  ADD ("command-line-limits", test_command_line_limits, NULL);
+  ADD ("tls/cancel-during-handshake", test_cancel_during_handshake, NULL);
   ADD ("tls/capabilities-after-starttls", test_capabilities_after_tls, NULL);
   ADD ("tls/starttls-hang-and-drip", test_starttls_hang_and_drip, NULL);
   ADD ("tls/implicit-nothing-before-handshake", test_implicit_tls_first, NULL);

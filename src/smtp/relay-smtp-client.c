@@ -825,6 +825,7 @@ start_mail (GTask *task)
   gsize length;
 
   set_step (s->self, RELAY_SMTP_STEP_SENDING);
+  s->phase = PHASE_MAIL;
   s->body = relay_smtp_dot_stuff (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   length = g_bytes_get_size (s->body);
 

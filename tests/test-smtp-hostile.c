@@ -387,7 +387,7 @@ test_command_line_limits (Fixture       *fixture,
   g_autoptr(GError) local_error = NULL;
   const char * const script[] = {
     GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n",
-    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "data", "> 250 queued\r\n", NULL
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "data", "> 250 queued\r\n", "< QUIT", "> 221 bye\r\n", NULL
   };
   g_autoptr(ScriptServer) server = script_server_new (script);
   g_autoptr(GError) error = NULL;
@@ -533,7 +533,7 @@ test_implicit_tls_first (Fixture       *fixture,
   const char * const script[] = {
     "tls", GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN\r\n", "< AUTH PLAIN ", "> 235 ok\r\n",
     "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< DATA", "> 354 go\r\n", "data",
-    "> 250 queued\r\n", NULL
+    "> 250 queued\r\n", "< QUIT", "> 221 bye\r\n", NULL
   };
   g_autoptr(ScriptServer) server = NULL;
   g_autoptr(GError) error = NULL;
@@ -586,7 +586,7 @@ test_certificates (Fixture       *fixture,
         const char * const script[] = {
           "tls", GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN\r\n", "< AUTH PLAIN ",
           "> 235 ok\r\n", "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< DATA",
-          "> 354 go\r\n", "data", "> 250 queued\r\n", NULL
+          "> 354 go\r\n", "data", "> 250 queued\r\n", "< QUIT", "> 221 bye\r\n", NULL
         };
         g_autoptr(ScriptServer) server = script_server_new_tls (script, *cases[i].certificate);
         g_autoptr(GError) error = NULL;
@@ -702,13 +702,13 @@ test_secrets (Fixture       *fixture,
     GREETING, "< EHLO ", "> 250-mx\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n", "< STARTTLS",
     "> 220 go\r\n", "tls", "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN\r\n", "< AUTH PLAIN ",
     "> 235 ok\r\n", "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< DATA", "> 354 go\r\n",
-    "data", "> 250 queued\r\n", NULL
+    "data", "> 250 queued\r\n", "< QUIT", "> 221 bye\r\n", NULL
   };
   const char * const login[] = {
     GREETING, "< EHLO ", "> 250-mx\r\n250 STARTTLS\r\n", "< STARTTLS", "> 220 go\r\n", "tls",
     "< EHLO ", "> 250-mx\r\n250 AUTH LOGIN\r\n", "< AUTH LOGIN", "> 334 VXNlcm5hbWU6\r\n", "< ",
     "> 334 UGFzc3dvcmQ6\r\n", expect_pw, "> 235 ok\r\n", "< MAIL", "> 250 ok\r\n", "< RCPT",
-    "> 250 ok\r\n", "< DATA", "> 354 go\r\n", "data", "> 250 queued\r\n", NULL
+    "> 250 ok\r\n", "< DATA", "> 354 go\r\n", "data", "> 250 queued\r\n", "< QUIT", "> 221 bye\r\n", NULL
   };
   /* a hostile server echoes the credentials back in its error reply */
   g_autofree char *echo = g_strdup_printf ("> 535 5.7.8 bad credentials %s, that is %s\r\n",

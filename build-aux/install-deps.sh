@@ -15,6 +15,9 @@ packages=(
   dnsmasq-base iproute2 nftables desktop-file-utils appstream flatpak-builder
   # tests: the icons must render (tests/check-icons.py)
   librsvg2-bin
+  # tests: libFuzzer targets (build-aux/test.sh; libFuzzer itself is only recommended by clang),
+  # memcheck (meson test --setup valgrind)
+  clang libclang-rt-14-dev valgrind
 )
 if [ "${1:-}" = --screenshots ]; then
   # capture with import, find the window with xwininfo, GNOME's UI font

@@ -5,6 +5,7 @@
 # Ends with one line "N passed, N failed, N skipped" and fails if anything failed.
 # The suite runs twice: a normal build, then one with AddressSanitizer and UBSan
 # (SANITIZE=0 skips the second). Extra arguments go to `meson test` (e.g. --suite core).
+# Then each fuzz target runs for a while under libFuzzer (FUZZ=0 skips that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build-aux/install-deps.sh
@@ -50,6 +51,24 @@ for dir in "${builds[@]}"; do
     exec xvfb-run -a -s "-screen 0 1280x1024x24" meson test -C "$0" --print-errorlogs "${@:1}"
   ' "$dir" "$@" || rc=$?
 done
+
+# Fuzzing: a short libFuzzer run of each target in a clang build of its own (FUZZ=0 skips it),
+# counted in the summary like any test. The corpus also runs in the normal suites above.
+if [ "${FUZZ:-1}" != 0 ]; then
+  fuzzdir=${builddir}-fuzz
+  echo "=== fuzzing in $fuzzdir"
+  if [ -f "$fuzzdir/build.ninja" ]; then
+    meson configure "$fuzzdir" -Dfuzzing=true
+  else
+    CC=clang meson setup "$fuzzdir" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
+  fi
+  # only the fuzz targets: the rest of the project is not needed in this build
+  meson compile -C "$fuzzdir" tests/fuzz/fuzz-reply tests/fuzz/fuzz-address tests/fuzz/fuzz-message \
+    tests/fuzz/fuzz-autoconfig
+  rm -f "$fuzzdir/meson-logs/testlog.json"
+  logs+=("$fuzzdir/meson-logs/testlog.json")
+  timeout 900 meson test -C "$fuzzdir" --no-rebuild --suite fuzz --print-errorlogs || rc=$?
+fi
 
 /usr/bin/env python3 build-aux/test-summary.py "${logs[@]}" || rc=1
 exit $rc

@@ -166,6 +166,136 @@ relay_hostname_normalize (const char  *input,
         return NULL;
       }
 
+    /* An "xn--" label must be a real A-label: decode to valid Unicode and encode back to
+     * itself. Otherwise the name shown to the user (relay_hostname_describe()) could be
+     * invalid text, or a different name than the one looked up (found by fuzzing). */
+    if (g_hostname_is_ascii_encoded (lower))
+      {
+        g_autofree char *unicode = g_hostname_to_unicode (lower);
+        g_autofree char *back = NULL;
+
+        if (unicode != NULL && g_utf8_validate (unicode, -1, NULL))
+          back = g_hostname_to_ascii (unicode);
+        if (back == NULL || g_ascii_strcasecmp (back, lower) != 0)
+          {
+            g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_BAD_LABEL,
+                         _("“%s” is not a valid internationalised server name"), text);
+            return NULL;
+          }
+      }
+
     return g_steal_pointer (&lower);
   }
+}
+
+/**
+ * relay_hostname_describe:
+ * @input: a host name or IP address as the user typed it
+ *
+ * How to show a server name so that nobody is fooled by look-alike characters: an
+ * internationalised name is given in Unicode followed by its ASCII (punycode) form, which is
+ * what is really looked up, e.g. "bücher.example (xn--bcher-kva.example)"; any other valid name
+ * is given in its normalised form.
+ *
+ * Returns: (transfer full) (nullable): the text to show, or %NULL when @input is not valid
+ */
+char *
+relay_hostname_describe (const char *input)
+{
+  g_autofree char *ascii = NULL;
+  g_autofree char *unicode = NULL;
+  gboolean is_ip = FALSE;
+
+  ascii = relay_hostname_normalize (input, &is_ip, NULL);
+  if (ascii == NULL)
+    return NULL;
+  if (is_ip || !g_hostname_is_ascii_encoded (ascii))
+    return g_steal_pointer (&ascii);
+  unicode = g_hostname_to_unicode (ascii);
+  if (unicode == NULL || g_strcmp0 (unicode, ascii) == 0)
+    return g_steal_pointer (&ascii);
+  return g_strdup_printf ("%s (%s)", unicode, ascii);
+}
+
+/* Han, kana, Hangul and Bopomofo are written together (and with Latin) in real names. */
+static gboolean
+is_cjk_script (GUnicodeScript script)
+{
+  return script == G_UNICODE_SCRIPT_HAN || script == G_UNICODE_SCRIPT_HIRAGANA
+         || script == G_UNICODE_SCRIPT_KATAKANA || script == G_UNICODE_SCRIPT_HANGUL
+         || script == G_UNICODE_SCRIPT_BOPOMOFO;
+}
+
+/* Whether one label mixes scripts in a way no real name needs: Latin "a" next to Cyrillic "а"
+ * is the classic homograph attack (UTS #39 §5.1, "highly restrictive" simplified). */
+static gboolean
+label_mixes_scripts (const char *label,
+                     gsize       length)
+{
+  GUnicodeScript first = G_UNICODE_SCRIPT_COMMON;
+  gboolean latin = FALSE;
+  gboolean cjk = FALSE;
+
+  for (const char *p = label; p < label + length; p = g_utf8_next_char (p))
+    {
+      GUnicodeScript script = g_unichar_get_script (g_utf8_get_char (p));
+
+      if (script == G_UNICODE_SCRIPT_COMMON || script == G_UNICODE_SCRIPT_INHERITED
+          || script == G_UNICODE_SCRIPT_UNKNOWN)
+        continue;
+      latin |= script == G_UNICODE_SCRIPT_LATIN;
+      cjk |= is_cjk_script (script);
+      if (script == G_UNICODE_SCRIPT_LATIN || is_cjk_script (script))
+        continue;
+      if (first == G_UNICODE_SCRIPT_COMMON)
+        first = script;
+      else if (script != first)
+        return TRUE;
+    }
+  /* one other script alone, or with Latin but no CJK, is a mix; Latin with CJK is not */
+  if (first != G_UNICODE_SCRIPT_COMMON)
+    return latin || cjk;
+  return FALSE;
+}
+
+/**
+ * relay_hostname_check_mixed_scripts:
+ * @input: a host name as the user typed it
+ *
+ * Looks for a label that mixes writing systems, such as Latin and Cyrillic letters, which is how
+ * a look-alike of a well-known name is made. Latin with Chinese, Japanese or Korean is allowed.
+ *
+ * Returns: (transfer full) (nullable): a warning to show under the server name, or %NULL
+ */
+char *
+relay_hostname_check_mixed_scripts (const char *input)
+{
+  g_autofree char *ascii = NULL;
+  g_autofree char *unicode = NULL;
+  gboolean is_ip = FALSE;
+  const char *label;
+
+  ascii = relay_hostname_normalize (input, &is_ip, NULL);
+  if (ascii == NULL || is_ip || !g_hostname_is_ascii_encoded (ascii))
+    return NULL;
+  unicode = g_hostname_to_unicode (ascii);
+  if (unicode == NULL)
+    return NULL;
+
+  label = unicode;
+  while (label != NULL)
+    {
+      const char *dot = strchr (label, '.');
+      gsize length = dot ? (gsize) (dot - label) : strlen (label);
+
+      if (label_mixes_scripts (label, length))
+        {
+          g_autofree char *shown = g_strndup (label, length);
+
+          return g_strdup_printf (_("“%s” mixes letters of different alphabets, as look-alike names made to deceive do; check that %s is really the server you mean."),
+                                  shown, ascii);
+        }
+      label = dot ? dot + 1 : NULL;
+    }
+  return NULL;
 }

@@ -25,5 +25,7 @@ char    *relay_hostname_normalize     (const char  *input,
                                        gboolean    *is_ip_literal,
                                        GError     **error);
 gboolean relay_hostname_is_ldh_name   (const char  *ascii);
+char    *relay_hostname_describe      (const char  *input);
+char    *relay_hostname_check_mixed_scripts (const char *input);
 
 G_END_DECLS

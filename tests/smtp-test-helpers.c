@@ -5,6 +5,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <glib/gstdio.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "smtp-test-helpers.h"
@@ -15,6 +17,8 @@ struct _ScriptServer
   GSocketService  *service;
   guint16          port;
   char           **script;
+
+  GTlsCertificate *certificate;   /* for "tls", or NULL */
 
   GMutex           lock;
   GCond            cond;
@@ -28,11 +32,13 @@ struct _ScriptServer
 
 typedef struct
 {
-  ScriptServer  *server;
-  GInputStream  *in;
-  GOutputStream *out;
-  GString       *pending;
-  guint          reads;
+  ScriptServer      *server;
+  GSocketConnection *connection;
+  GIOStream         *tls;
+  GInputStream      *in;
+  GOutputStream     *out;
+  GString           *pending;
+  guint              reads;
 } Conn;
 
 static void script_server_unref (ScriptServer *server);
@@ -145,7 +151,7 @@ run_action (Conn       *c,
         {
           if (!g_output_stream_write_all (c->out, p, 1, NULL, NULL, NULL))
             return FALSE;
-          g_usleep (100 * 1000);
+          g_usleep (test_ms (100) * 1000);
         }
       return TRUE;
     }
@@ -165,6 +171,80 @@ run_action (Conn       *c,
   if (strcmp (action, "close") == 0)
     return FALSE;
 
+  if (g_str_has_prefix (action, "lines "))
+    {
+      /* "lines N TEXT": TEXT N times, as fast as the client takes it */
+      char *end = NULL;
+      guint64 n = g_ascii_strtoull (action + 6, &end, 10);
+
+      for (guint64 i = 0; i < n; i++)
+        if (!g_output_stream_write_all (c->out, end + 1, strlen (end + 1), NULL, NULL, NULL))
+          return FALSE;
+      return TRUE;
+    }
+
+  if (strcmp (action, "alone") == 0)
+    {
+      /* The last command came without anything after it (no pipelining): wait a moment for
+       * stragglers, since a pipelined flight is one write but may be split by the kernel. */
+      GSocket *socket = g_socket_connection_get_socket (c->connection);
+
+      if (c->tls == NULL)
+        g_socket_condition_timed_wait (socket, G_IO_IN, 100 * 1000, NULL, NULL);
+      else
+        g_usleep (100 * 1000);
+      if (c->pending->len > 0
+          || (c->tls == NULL && g_socket_get_available_bytes (socket) > 0)
+          || (c->tls != NULL && g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (c->in))))
+        {
+          set_failure (c->server, g_strdup ("the client pipelined commands it should not have"));
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  if (strcmp (action, "tls") == 0)
+    {
+      GSocket *socket = g_socket_connection_get_socket (c->connection);
+      g_autoptr(GError) error = NULL;
+      guint8 first = 0;
+      GInputVector vector = { &first, 1 };
+      int flags = G_SOCKET_MSG_PEEK;
+
+      /* Nothing may precede the ClientHello, whose first byte starts a TLS handshake record
+       * (22): peek at it, since plain text there is what a downgrade would send. */
+      if (c->pending->len > 0)
+        {
+          set_failure (c->server, g_strdup ("the client sent plain text before the TLS handshake"));
+          return FALSE;
+        }
+      if (g_socket_receive_message (socket, NULL, &vector, 1, NULL, NULL, &flags, NULL, NULL) != 1)
+        return FALSE;
+      if (first != 22)
+        {
+          set_failure (c->server, g_strdup ("the client sent plain text before the TLS handshake"));
+          return FALSE;
+        }
+      g_assert_nonnull (c->server->certificate);
+      c->tls = g_tls_server_connection_new (G_IO_STREAM (c->connection),
+                                            c->server->certificate, &error);
+      g_assert_no_error (error);
+      if (!g_tls_connection_handshake (G_TLS_CONNECTION (c->tls), NULL, &error))
+        {
+          /* the client refused the certificate: that is what the test wants to see */
+          g_mutex_lock (&c->server->lock);
+          g_string_append (c->server->received, "<TLS failed>\r\n");
+          g_mutex_unlock (&c->server->lock);
+          return FALSE;
+        }
+      g_mutex_lock (&c->server->lock);
+      g_string_append (c->server->received, "<TLS>\r\n");
+      g_mutex_unlock (&c->server->lock);
+      c->in = g_io_stream_get_input_stream (c->tls);
+      c->out = g_io_stream_get_output_stream (c->tls);
+      return TRUE;
+    }
+
   g_error ("unknown script action %s", action);
   return FALSE;
 }
@@ -176,7 +256,7 @@ on_run_cb (GThreadedSocketService *service,
            gpointer                user_data)
 {
   ScriptServer *server = user_data;
-  Conn c = { server, g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+  Conn c = { server, connection, NULL, g_io_stream_get_input_stream (G_IO_STREAM (connection)),
              g_io_stream_get_output_stream (G_IO_STREAM (connection)), g_string_new (NULL), 0 };
   gboolean go_on = TRUE;
 
@@ -192,7 +272,9 @@ on_run_cb (GThreadedSocketService *service,
     while (conn_fill (&c))
       ;
 
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  /* Close the socket itself: a TLS close_notify would wait on a peer that went away. */
+  g_socket_close (g_socket_connection_get_socket (connection), NULL);
+  g_clear_object (&c.tls);
   g_string_free (c.pending, TRUE);
 
   g_mutex_lock (&server->lock);
@@ -207,6 +289,24 @@ on_closure_destroyed_cb (gpointer  data,
                          GClosure *closure)
 {
   script_server_unref (data);
+}
+
+/**
+ * script_server_new_tls:
+ * @certificate: the server's certificate with its key, for the "tls" action
+ *
+ * Like script_server_new(); "tls" in the script does the server side of a TLS handshake
+ * (after "220" to STARTTLS, or first thing for implicit TLS) and the rest of the script runs
+ * encrypted. received gets "<TLS>" (or "<TLS failed>") at that point.
+ */
+ScriptServer *
+script_server_new_tls (const char * const *script,
+                       GTlsCertificate    *certificate)
+{
+  ScriptServer *server = script_server_new (script);
+
+  server->certificate = g_object_ref (certificate);
+  return server;
 }
 
 ScriptServer *
@@ -303,6 +403,7 @@ script_server_unref (ScriptServer *server)
   if (!g_atomic_ref_count_dec (&server->ref_count))
     return;
   g_strfreev (server->script);
+  g_clear_object (&server->certificate);
   g_string_free (server->received, TRUE);
   g_string_free (server->data, TRUE);
   g_free (server->failure);
@@ -489,4 +590,146 @@ run_send (RelaySmtpClient   *client,
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
   return relay_smtp_client_send_finish (client, result, error);
+}
+
+/* --- throw-away certificates -------------------------------------------------------------- */
+
+static gboolean
+run_openssl (const char  *dir,
+             GError     **error,
+             ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  int status = 0;
+  va_list args;
+
+  g_ptr_array_add (argv, (char *) "openssl");
+  va_start (args, error);
+  for (const char *arg; (arg = va_arg (args, const char *)) != NULL;)
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  if (!g_spawn_sync (dir, (char **) argv->pdata, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, NULL, NULL, &status, error))
+    return FALSE;
+  return g_spawn_check_wait_status (status, error);
+}
+
+#define EC_KEY "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"
+
+static gboolean
+make_ca (const char  *dir,
+         const char  *name,
+         GError     **error)
+{
+  g_autofree char *key = g_strconcat (name, ".key", NULL);
+  g_autofree char *pem = g_strconcat (name, ".pem", NULL);
+  g_autofree char *subject = g_strconcat ("/CN=Relay Test ", name, NULL);
+
+  return run_openssl (dir, error, "req", "-x509", EC_KEY, "-keyout", key, "-out", pem,
+                      "-days", "2", "-subj", subject,
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign", NULL);
+}
+
+static GTlsCertificate *
+make_leaf (const char  *dir,
+           const char  *name,
+           const char  *san,
+           const char  *ca,
+           const char  *days,
+           GError     **error)
+{
+  g_autofree char *key = g_strconcat (name, ".key", NULL);
+  g_autofree char *csr = g_strconcat (name, ".csr", NULL);
+  g_autofree char *pem = g_strconcat (name, ".pem", NULL);
+  g_autofree char *ext = g_strconcat (name, ".ext", NULL);
+  g_autofree char *ca_pem = g_strconcat (ca, ".pem", NULL);
+  g_autofree char *ca_key = g_strconcat (ca, ".key", NULL);
+  g_autofree char *ext_path = g_build_filename (dir, ext, NULL);
+  g_autofree char *ext_text = g_strdup_printf ("subjectAltName=%s\n"
+                                               "basicConstraints=CA:FALSE\n"
+                                               "keyUsage=critical,digitalSignature\n"
+                                               "extendedKeyUsage=serverAuth\n", san);
+  g_autofree char *pem_path = g_build_filename (dir, pem, NULL);
+  g_autofree char *key_path = g_build_filename (dir, key, NULL);
+
+  if (!g_file_set_contents (ext_path, ext_text, -1, error)
+      || !run_openssl (dir, error, "req", EC_KEY, "-keyout", key, "-out", csr,
+                       "-subj", "/CN=Relay Test Server", NULL)
+      /* "-days -1" makes a certificate that expired a day before it was issued */
+      || !run_openssl (dir, error, "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
+                       "-CAcreateserial", "-out", pem, "-days", days, "-extfile", ext, NULL))
+    return NULL;
+  return g_tls_certificate_new_from_files (pem_path, key_path, error);
+}
+
+/**
+ * test_certs_new:
+ *
+ * Makes a CA, another CA nobody trusts, and server certificates for the TLS tests.
+ *
+ * Returns: (transfer full): the certificates, or %NULL when openssl is missing or failed
+ */
+TestCerts *
+test_certs_new (GError **error)
+{
+  g_autoptr(TestCerts) certs = g_new0 (TestCerts, 1);
+  g_autofree char *ca_path = NULL;
+
+  certs->dir = g_dir_make_tmp ("relay-certs-XXXXXX", error);
+  if (certs->dir == NULL
+      || !make_ca (certs->dir, "ca", error)
+      || !make_ca (certs->dir, "other-ca", error)
+      || !(certs->dns = make_leaf (certs->dir, "dns", "DNS:relay.example.test", "ca", "2", error))
+      || !(certs->ip = make_leaf (certs->dir, "ip", "IP:127.0.0.1", "ca", "2", error))
+      || !(certs->expired = make_leaf (certs->dir, "expired", "DNS:relay.example.test", "ca", "-1", error))
+      || !(certs->wrong_name = make_leaf (certs->dir, "wrong-name", "DNS:other.example.test", "ca", "2", error))
+      || !(certs->unknown_ca = make_leaf (certs->dir, "unknown-ca", "DNS:relay.example.test", "other-ca", "2", error)))
+    return NULL;
+  ca_path = g_build_filename (certs->dir, "ca.pem", NULL);
+  certs->ca = g_tls_file_database_new (ca_path, error);
+  if (certs->ca == NULL)
+    return NULL;
+  return g_steal_pointer (&certs);
+}
+
+void
+test_certs_free (TestCerts *certs)
+{
+  if (certs->dir != NULL)
+    {
+      g_autoptr(GDir) dir = g_dir_open (certs->dir, 0, NULL);
+      const char *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (certs->dir, name, NULL);
+
+          g_remove (path);
+        }
+      g_rmdir (certs->dir);
+    }
+  g_free (certs->dir);
+  g_clear_object (&certs->ca);
+  g_clear_object (&certs->dns);
+  g_clear_object (&certs->ip);
+  g_clear_object (&certs->expired);
+  g_clear_object (&certs->wrong_name);
+  g_clear_object (&certs->unknown_ca);
+  g_free (certs);
+}
+
+/* A time limit of a test, stretched by RELAY_TEST_SLOWDOWN (valgrind runs many times slower). */
+guint
+test_ms (guint ms)
+{
+  const char *slowdown = g_getenv ("RELAY_TEST_SLOWDOWN");
+  guint64 factor = 1;
+
+  if (slowdown != NULL && !g_ascii_string_to_unsigned (slowdown, 10, 1, 100, &factor, NULL))
+    factor = 1;
+  return ms * factor;
 }

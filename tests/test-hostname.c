@@ -74,6 +74,67 @@ test_invalid (void)
   assert_bad ("2130706433", RELAY_HOSTNAME_ERROR_NUMERIC);
   assert_bad ("192.0.2.300", RELAY_HOSTNAME_ERROR_NUMERIC);
   assert_bad ("[192.0.2.1]", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  /* "xn--" labels that are no real A-labels: invalid punycode, or decoding to something
+   * that does not encode back to the same label */
+  assert_bad ("xn--pypal-cZ22222n.example", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad ("xn--.example", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+  assert_bad ("xn--a.example", RELAY_HOSTNAME_ERROR_BAD_LABEL);
+}
+
+static void
+assert_described (const char *input,
+                  const char *expected)
+{
+  g_autofree char *shown = relay_hostname_describe (input);
+
+  g_assert_cmpstr (shown, ==, expected);
+}
+
+static void
+test_describe (void)
+{
+  assert_described ("bücher.example", "bücher.example (xn--bcher-kva.example)");
+  assert_described ("XN--BCHER-KVA.example.", "bücher.example (xn--bcher-kva.example)");
+  assert_described (" SMTP.Example.COM ", "smtp.example.com");
+  assert_described ("192.0.2.10", "192.0.2.10");
+  assert_described ("[2001:DB8::1]", "2001:db8::1");
+  assert_described ("smtp example.com", NULL);
+  assert_described ("smtp.example.com\r\nQUIT", NULL);
+}
+
+static void
+assert_mixed (const char *input,
+              gboolean    expected)
+{
+  g_autofree char *warning = relay_hostname_check_mixed_scripts (input);
+
+  if (expected)
+    {
+      g_assert_nonnull (warning);
+      g_assert_true (g_utf8_validate (warning, -1, NULL));
+    }
+  else
+    g_assert_null (warning);
+}
+
+static void
+test_mixed_scripts (void)
+{
+  /* "pаypal" with a Cyrillic а (U+0430) */
+  assert_mixed ("p\xd0\xb0ypal.example", TRUE);
+  assert_mixed ("xn--pypal-4ve.example", TRUE);
+  /* Greek omicron in a Latin label */
+  assert_mixed ("g\xce\xbfogle.example", TRUE);
+  /* Cyrillic with Greek in one label */
+  assert_mixed ("\xd0\xb0\xce\xb1.example", TRUE);
+
+  assert_mixed ("smtp.example.com", FALSE);
+  assert_mixed ("bücher.example", FALSE);
+  /* whole labels in one script, or Latin with Japanese, are ordinary names */
+  assert_mixed ("\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.example", FALSE);
+  assert_mixed ("\xe6\x97\xa5\xe6\x9c\xac\xe3\x81\xae-abc.example", FALSE);
+  assert_mixed ("192.0.2.1", FALSE);
+  assert_mixed ("not valid", FALSE);
 }
 
 int
@@ -85,6 +146,8 @@ main (int   argc,
   g_test_add_func ("/relay/hostname/names", test_names);
   g_test_add_func ("/relay/hostname/ip-literals", test_ip_literals);
   g_test_add_func ("/relay/hostname/invalid", test_invalid);
+  g_test_add_func ("/relay/hostname/describe", test_describe);
+  g_test_add_func ("/relay/hostname/mixed-scripts", test_mixed_scripts);
 
   return g_test_run ();
 }

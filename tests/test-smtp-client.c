@@ -677,7 +677,23 @@ test_injection_refused (Fixture       *fixture,
   relay_smtp_client_set_password (fixture->client, "pw\r\nRSET");
   assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
 
+  relay_smtp_client_set_password (fixture->client, "pw\x1b[2J");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+
+  relay_smtp_client_set_password (fixture->client, "pw\tx");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+
+  {
+    g_autofree char *huge = g_strnfill (1025, 'p');
+
+    relay_smtp_client_set_password (fixture->client, huge);
+    assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+  }
+
   relay_smtp_client_set_password (fixture->client, PASSWORD);
+  relay_smtp_client_set_helo_name (fixture->client, "client.example.test\tx");
+  assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
+
   relay_smtp_client_set_helo_name (fixture->client, "client.example.test\r\nMAIL FROM:<x@example.com>");
   assert_refused_offline (fixture, RELAY_SMTP_ERROR_INVALID_INPUT);
 

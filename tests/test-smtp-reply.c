@@ -187,6 +187,55 @@ test_display_sanitised (void)
 }
 
 static void
+assert_sanitized (const char *input,
+                  const char *expected)
+{
+  g_autofree char *clean = relay_smtp_sanitize_text (input, -1);
+
+  g_assert_cmpstr (clean, ==, expected);
+}
+
+static void
+test_capabilities_empty_lines (void)
+{
+  /* empty keyword lines are skipped, not read as a NULL keyword */
+  g_autoptr(RelaySmtpReply) reply = parse_ok ("250-mx\r\n250-\r\n250- \r\n250 STARTTLS\r\n", NULL);
+  RelaySmtpCapabilities caps = { 0 };
+
+  relay_smtp_capabilities_parse (reply, &caps);
+  g_assert_true (caps.starttls);
+  g_assert_false (caps.auth);
+  relay_smtp_capabilities_clear (&caps);
+}
+
+static void
+test_sanitize_text (void)
+{
+  g_autofree char *long_text = g_strnfill (5000, 'x');
+  g_autofree char *clean = relay_smtp_sanitize_text (long_text, -1);
+
+  /* terminal escapes go as a whole: colour (CSI), window title (OSC with BEL or ST), C1 CSI */
+  assert_sanitized ("a\x1b[1;31mred\x1b[0m b", "ared b");
+  assert_sanitized ("\x1b]0;pwned\x07title", "title");
+  assert_sanitized ("\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\", "link");
+  assert_sanitized ("x\xc2\x9b" "2Jy", "xy");
+  assert_sanitized ("cut\x1b[", "cut");
+  /* markup is text: the UI shows it in plain labels, so it must stay literal, not vanish */
+  assert_sanitized ("550 <b>bold</b> &amp; <a href='x'>", "550 <b>bold</b> &amp; <a href='x'>");
+  /* bidi overrides, isolates, marks and a BOM: Trojan Source */
+  assert_sanitized ("abc\xe2\x80\xae" "fed\xe2\x81\xa6" "x\xe2\x81\xa9\xe2\x80\x8f\xef\xbb\xbf", "abcfedx");
+  /* C0 and C1 controls, DEL, NUL-free invalid UTF-8 */
+  assert_sanitized ("a\x01\x7f\xc2\x85" "b\rc\nd", "abcd");
+  assert_sanitized ("tab\there", "tab here");
+  g_assert_true (g_utf8_validate (clean, -1, NULL));
+  g_assert_cmpuint (g_utf8_strlen (clean, -1), <=, 601);
+  g_assert_true (g_str_has_suffix (clean, "…"));
+  clean = (g_free (clean), relay_smtp_sanitize_text ("bad \xff\xfe utf8", -1));
+  g_assert_true (g_utf8_validate (clean, -1, NULL));
+  g_assert_true (g_str_has_prefix (clean, "bad "));
+}
+
+static void
 test_capabilities (void)
 {
   g_autoptr(RelaySmtpReply) reply = parse_ok ("250-mx.example.com Hello\r\n"
@@ -279,6 +328,8 @@ main (int   argc,
   g_test_add_func ("/relay/smtp/reply/endless-line", test_endless_line);
   g_test_add_func ("/relay/smtp/reply/too-many-lines", test_too_many_lines);
   g_test_add_func ("/relay/smtp/reply/display-sanitised", test_display_sanitised);
+  g_test_add_func ("/relay/smtp/reply/sanitize-text", test_sanitize_text);
+  g_test_add_func ("/relay/smtp/reply/capabilities-empty-lines", test_capabilities_empty_lines);
   g_test_add_func ("/relay/smtp/reply/capabilities", test_capabilities);
   g_test_add_func ("/relay/smtp/reply/capabilities-minimal", test_capabilities_minimal);
   g_test_add_func ("/relay/smtp/reply/random-input", test_random_input);

@@ -35,6 +35,11 @@
 #define READ_CHUNK                  4096
 /* RFC 4954 lets the server send challenges forever; no mechanism here needs more than two. */
 #define MAX_AUTH_ROUNDS             2
+#define MAX_USERNAME_LENGTH         256
+#define MAX_PASSWORD_LENGTH         1024
+/* RFC 5321 §4.5.3.1.4, including CRLF; AUTH lines have their own, larger limit (RFC 4954). */
+#define MAX_COMMAND_LINE            512
+#define MAX_AUTH_LINE               12288
 
 G_DEFINE_ENUM_TYPE (RelaySmtpStep, relay_smtp_step,
   G_DEFINE_ENUM_VALUE (RELAY_SMTP_STEP_IDLE, "idle"),
@@ -70,6 +75,7 @@ struct _RelaySmtpClient
   GTlsCertificateFlags  certificate_errors;
   char                 *peer_fingerprint;
   guint                 last_reply_code;    /* of the last complete reply, 0 before one */
+  GPtrArray            *secrets;            /* the running session's, to redact; borrowed */
 };
 
 G_DEFINE_FINAL_TYPE (RelaySmtpClient, relay_smtp_client, G_TYPE_OBJECT)
@@ -131,6 +137,7 @@ struct _Session
   gboolean              authenticate;
   char                 *username;
   char                 *password;
+  GPtrArray            *secrets;     /* every form of the password, wiped on free */
   char                 *pinned;
 
   GCancellable         *op;          /* cancelled by the caller, the deadlines, or the end */
@@ -205,6 +212,10 @@ clear_source (GSource **source)
 static void
 session_free (Session *s)
 {
+  /* a later send may already have installed its own */
+  if (s->self->secrets == s->secrets)
+    s->self->secrets = NULL;
+  g_clear_pointer (&s->secrets, g_ptr_array_unref);
   clear_source (&s->session_timer);
   clear_source (&s->phase_timer);
   clear_source (&s->attempt_timer);
@@ -284,13 +295,55 @@ set_step (RelaySmtpClient *self,
   g_signal_emit (self, signals[STEP_CHANGED], 0, step);
 }
 
+/* A hostile or careless server may echo the credentials back ("535 bad password s3cret"):
+ * whatever it says, the password and its base64 forms never reach the transcript, a log or an
+ * error. Applied after sanitising, so control characters cannot split a secret to hide it. */
+static char *
+redact_secrets (RelaySmtpClient *self,
+                char            *text)
+{
+  for (guint i = 0; self->secrets != NULL && i < self->secrets->len; i++)
+    {
+      const char *secret = self->secrets->pdata[i];
+      g_autoptr(GString) out = NULL;
+      const char *p = text;
+      const char *hit;
+
+      if (strstr (text, secret) == NULL)
+        continue;
+      out = g_string_new (NULL);
+      while ((hit = strstr (p, secret)) != NULL)
+        {
+          g_string_append_len (out, p, hit - p);
+          g_string_append (out, "<redacted>");
+          p = hit + strlen (secret);
+        }
+      g_string_append (out, p);
+      explicit_bzero (text, strlen (text));
+      g_free (text);
+      text = g_string_free (g_steal_pointer (&out), FALSE);
+    }
+  return text;
+}
+
+static void
+add_secret (GPtrArray *secrets,
+            char      *secret)
+{
+  /* a secret of one or two characters would blank out half of every line */
+  if (strlen (secret) < 3)
+    wipe_string (secret);
+  else
+    g_ptr_array_add (secrets, secret);
+}
+
 static void
 transcript_add (RelaySmtpClient *self,
                 const char      *prefix,
                 const char      *text)
 {
   gint64 elapsed = g_get_monotonic_time () - self->transcript_start;
-  g_autofree char *clean = relay_smtp_sanitize_text (text, -1);
+  g_autofree char *clean = redact_secrets (self, relay_smtp_sanitize_text (text, -1));
 
   g_string_append_printf (self->transcript, "[%3u.%03u] %s%s\n",
                           (guint) (elapsed / G_USEC_PER_SEC),
@@ -468,7 +521,7 @@ fail_with_reply (GTask                *task,
                  const RelaySmtpReply *reply)
 {
   Session *s = g_task_get_task_data (task);
-  g_autofree char *shown = relay_smtp_reply_to_display (reply);
+  g_autofree char *shown = redact_secrets (s->self, relay_smtp_reply_to_display (reply));
 
   /* What to do next is relay_smtp_error_hint()'s, which the window and the command line show
    * on a line of their own. */
@@ -603,6 +656,8 @@ queue_command (Session    *s,
                const char *command,
                const char *shown)
 {
+  /* The validators keep every line short; this is the last line of defence, never reached. */
+  g_assert (strlen (command) + 2 <= (s->phase == PHASE_AUTH ? MAX_AUTH_LINE : MAX_COMMAND_LINE));
   transcript_add (s->self, "C: ", shown ? shown : command);
   g_string_append (s->outbuf, command);
   g_string_append (s->outbuf, "\r\n");
@@ -617,6 +672,7 @@ send_command (GTask        *task,
 {
   Session *s = g_task_get_task_data (task);
 
+  s->phase = phase;
   queue_command (s, command, shown);
   send_flight (task, phase, handler);
 }
@@ -641,7 +697,7 @@ on_body_reply (GTask          *task,
       fail_with_reply (task, RELAY_SMTP_ERROR_DATA, _("The server refused the message"), reply);
       return;
     }
-  s->final_reply = relay_smtp_reply_to_display (reply);
+  s->final_reply = redact_secrets (s->self, relay_smtp_reply_to_display (reply));
   s->quitting = TRUE;
   send_command (task, PHASE_QUIT, "QUIT", NULL, on_quit_reply);
 }
@@ -764,6 +820,7 @@ start_mail (GTask *task)
   gsize length;
 
   set_step (s->self, RELAY_SMTP_STEP_SENDING);
+  s->phase = PHASE_MAIL;
   s->body = relay_smtp_dot_stuff (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   length = g_bytes_get_size (s->body);
 
@@ -1210,11 +1267,14 @@ handshake (GTask *task)
   GError *error = NULL;
 
   set_step (self, RELAY_SMTP_STEP_SECURING);
-  arm_phase (s, PHASE_TLS, self->reply_timeout_ms);
+  s->phase = PHASE_TLS;
 
   /* The configured name, normalised, is the identity: never what the server claims. */
   identity = g_network_address_new (s->host, s->port);
   tls = g_tls_client_connection_new (G_IO_STREAM (s->connection), identity, &error);
+  /* The first TLS connection of the process loads the system's trust store, synchronously:
+   * that local work is not the server's time (about 2 s under AddressSanitizer). */
+  arm_phase (s, PHASE_TLS, self->reply_timeout_ms);
   if (tls == NULL)
     {
       g_autofree char *detail = relay_smtp_sanitize_text (error->message, -1);
@@ -1487,6 +1547,16 @@ has_line_break (const char *s)
   return s != NULL && strpbrk (s, "\r\n") != NULL;
 }
 
+/* Any C0 control or DEL: a TAB or ESC has no business in a command either. */
+static gboolean
+has_control (const char *s)
+{
+  for (const guchar *p = (const guchar *) s; s != NULL && *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 is_valid_helo (const char *name)
 {
@@ -1500,6 +1570,29 @@ is_valid_helo (const char *name)
       return g_hostname_is_ip_address (ip);
     }
   return relay_hostname_is_ldh_name (name);
+}
+
+/* Every form in which the password is sent: as is (a server may echo it), base64 for LOGIN,
+ * and the base64 PLAIN token. */
+static GPtrArray *
+collect_secrets (const char *username,
+                 const char *password)
+{
+  GPtrArray *secrets = g_ptr_array_new_with_free_func ((GDestroyNotify) wipe_string);
+  gsize ulen = strlen (username);
+  gsize plen = strlen (password);
+  g_autofree char *token = g_malloc (ulen + plen + 2);
+
+  if (plen == 0)
+    return secrets;
+  token[0] = '\0';
+  memcpy (token + 1, username, ulen + 1);
+  memcpy (token + ulen + 2, password, plen);
+  add_secret (secrets, g_base64_encode ((const guchar *) token, ulen + plen + 2));
+  explicit_bzero (token, ulen + plen + 2);
+  add_secret (secrets, g_base64_encode ((const guchar *) password, plen));
+  add_secret (secrets, g_strdup (password));
+  return secrets;
 }
 
 /* Lower case hex without separators, so "AB:CD:…" as browsers show it also matches. */
@@ -1599,6 +1692,22 @@ prepare_session (RelaySmtpClient  *self,
                                _("The password contains a line break, which cannot be sent to an SMTP server."));
           return FALSE;
         }
+      if (has_control (self->password))
+        {
+          g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                               _("The password contains a control character, which cannot be sent to an SMTP server."));
+          return FALSE;
+        }
+      /* RFC 4954 §4: an AUTH line may have 12288 octets; these caps keep every form of the
+       * credentials (PLAIN, LOGIN, CRAM-MD5, all base64) well inside it. */
+      if (strlen (self->username) > MAX_USERNAME_LENGTH
+          || (self->password != NULL && strlen (self->password) > MAX_PASSWORD_LENGTH))
+        {
+          g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                       _("The user name may have at most %u bytes and the password at most %u."),
+                       MAX_USERNAME_LENGTH, MAX_PASSWORD_LENGTH);
+          return FALSE;
+        }
       if (self->security == RELAY_SECURITY_NONE && !self->allow_plaintext_auth)
         {
           g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_PLAINTEXT_AUTH_REFUSED,
@@ -1607,6 +1716,8 @@ prepare_session (RelaySmtpClient  *self,
         }
       s->username = g_strdup (self->username);
       s->password = g_strdup (self->password ? self->password : "");
+      s->secrets = collect_secrets (s->username, s->password);
+      self->secrets = s->secrets;
     }
   return TRUE;
 }

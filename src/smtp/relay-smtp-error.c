@@ -58,6 +58,33 @@ relay_smtp_sanitize_text (const char *text,
 
       if (c == '\t')
         c = ' ';
+      if (c == 0x1b || c == 0x9b)
+        {
+          /* A terminal escape sequence goes as a whole, not just its ESC: "[31m" or a window
+           * title set with OSC would otherwise remain as noise (or act, if the transcript is
+           * pasted into a terminal). CSI ends with a byte of 0x40..0x7e, OSC with BEL or ST. */
+          const char *q = g_utf8_next_char (p);
+
+          if (c == 0x9b || *q == '[')
+            {
+              if (c == 0x1b)
+                q++;
+              while (*q && !(*q >= 0x40 && *q <= 0x7e))
+                q++;
+            }
+          else if (*q == ']')
+            {
+              while (*q && *q != '\a' && !(q[0] == 0x1b && q[1] == '\\'))
+                q++;
+              if (*q == 0x1b)
+                q++;
+            }
+          /* q is on the final byte (or the NUL): let the loop step past it */
+          if (*q == '\0')
+            break;
+          p = q;
+          continue;
+        }
       if (is_invisible_or_control (c))
         continue;
       if (chars++ >= MAX_DISPLAY_CHARS)

@@ -261,6 +261,9 @@ relay_smtp_capabilities_parse (const RelaySmtpReply  *reply,
       g_auto(GStrv) words = g_strsplit (reply->lines[i], " ", -1);
       const char *keyword = words[0];
 
+      /* "250-" or "250 " alone: an empty line splits into no words at all (found by fuzzing) */
+      if (keyword == NULL || *keyword == '\0')
+        continue;
       if (g_ascii_strcasecmp (keyword, "SIZE") == 0)
         {
           guint64 limit = 0;

@@ -1,7 +1,7 @@
 /* fuzz-autoconfig.c: libFuzzer target for the autoconfig parser
  *
  * Build with clang and -Dfuzzing=true; tests/fuzz/run-corpus.c runs the same entry point over
- * tests/fuzz/corpus/ in the ordinary test suite.
+ * tests/fuzz/corpus/autoconfig/ in the ordinary test suite.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

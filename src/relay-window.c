@@ -8,10 +8,12 @@
 #define G_LOG_DOMAIN "relay-window"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "relay-a11y.h"
 #include "relay-address.h"
 #include "relay-detector.h"
+#include "relay-hostname.h"
 #include "relay-queue.h"
 #include "relay-resolver-watch.h"
 #include "relay-secret-store.h"
@@ -39,6 +41,9 @@ struct _RelayWindow
   AdwToastOverlay      *toast_overlay;
   AdwEntryRow          *server_row;
   GtkButton            *detect_button;
+  GtkBox               *server_note_box;
+  GtkImage             *server_note_icon;
+  GtkLabel             *server_note_label;
   GtkBox               *dns_status_box;
   GtkImage             *dns_status_icon;
   GtkLabel             *dns_warning_label;
@@ -236,6 +241,27 @@ update_dns_status (RelayWindow *self)
                                state == RELAY_RESOLVER_STATE_INVALID
                                ? GTK_ACCESSIBLE_INVALID_TRUE : GTK_ACCESSIBLE_INVALID_FALSE,
                                -1);
+}
+
+/* An internationalised name is shown as it goes on the wire too, and a name that mixes
+ * alphabets (a lookalike of another name) is pointed out: the user should see which server
+ * the alerts really go to. */
+static void
+update_server_note (RelayWindow *self)
+{
+  g_autofree char *server = g_settings_get_string (self->settings, "server");
+  g_autofree char *warning = relay_hostname_check_mixed_scripts (server);
+  g_autofree char *described = NULL;
+  g_autofree char *text = NULL;
+
+  if (warning == NULL && (described = relay_hostname_describe (server)) != NULL &&
+      strstr (described, "xn--") != NULL)
+    /* Translators: %s is a name as typed and as sent, e.g. "bücher.example (xn--bcher-kva.example)" */
+    text = g_strdup_printf (_("Connects to %s"), described);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->server_note_icon), warning != NULL);
+  gtk_label_set_text (self->server_note_label, warning != NULL ? warning : text != NULL ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->server_note_box), warning != NULL || text != NULL);
 }
 
 /* Detect: propose server, port and security from the sender's domain; apply only on request. */
@@ -798,6 +824,8 @@ on_settings_changed_cb (RelayWindow *self,
     }
   else if (g_str_equal (key, "server") || g_str_equal (key, "username"))
     {
+      if (g_str_equal (key, "server"))
+        update_server_note (self);
       /* A pending edit stays pending (password_dirty): the lookup for the new pair decides where
        * it goes, and closing the window meanwhile still saves it. */
       g_clear_handle_id (&self->store_timeout_id, g_source_remove);
@@ -892,6 +920,7 @@ bind_settings (RelayWindow *self)
   update_port_subtitle (self);
   update_auth_sensitivity (self);
   update_sender_error (self);
+  update_server_note (self);
 }
 
 static void
@@ -1029,6 +1058,9 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child_full (widget_class, "auth_group", FALSE, 0);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, detect_button);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_note_box);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_note_icon);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_note_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_status_box);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_status_icon);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, dns_warning_label);

@@ -394,6 +394,31 @@ test_dns_warning (Fixture       *f,
   wait_until (parent_hidden, label, 5000);
 }
 
+/* An internationalised name is shown as sent, and a lookalike that mixes alphabets is flagged. */
+static void
+test_server_note (Fixture       *f,
+                  gconstpointer  data)
+{
+  GtkLabel *label = child (f, "server_note_label");
+  GtkWidget *box = child (f, "server_note_box");
+
+  g_assert_false (gtk_widget_get_visible (box));
+
+  gtk_editable_set_text (child (f, "server_row"), "bücher.example");
+  g_assert_true (gtk_widget_get_visible (box));
+  g_assert_nonnull (strstr (gtk_label_get_text (label), "xn--bcher-kva.example"));
+  g_assert_false (gtk_widget_get_visible (child (f, "server_note_icon")));
+
+  /* "раypal.com": the first two letters are Cyrillic */
+  gtk_editable_set_text (child (f, "server_row"), "\xd1\x80\xd0\xb0ypal.com");
+  g_assert_true (gtk_widget_get_visible (box));
+  g_assert_true (gtk_widget_get_visible (child (f, "server_note_icon")));
+  g_assert_cmpstr (gtk_label_get_text (label), !=, "");
+
+  gtk_editable_set_text (child (f, "server_row"), "smtp.example.com");
+  g_assert_false (gtk_widget_get_visible (box));
+}
+
 /* When DNS comes back, the warning goes away without the user doing anything. */
 static void
 test_dns_warning_clears (Fixture       *f,
@@ -1035,6 +1060,7 @@ main (int   argc,
   ADD ("test/close-while-running", test_test_close_while_running);
   ADD ("dns/warning", test_dns_warning);
   ADD ("dns/warning-clears", test_dns_warning_clears);
+  ADD ("server-note", test_server_note);
   ADD ("password/stored", test_password_stored);
   ADD ("password/loaded", test_password_loaded);
   ADD ("password/saved-on-close", test_password_saved_on_close);

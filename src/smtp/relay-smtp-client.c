@@ -734,7 +734,8 @@ on_data_reply (GTask          *task,
     }
 
   data = g_bytes_get_data (s->body, &length);
-  shown = g_strdup_printf (_("<message of %" G_GSIZE_FORMAT " bytes>"), length);
+  /* %lu, not G_GSIZE_FORMAT: xgettext cuts a msgid at a macro */
+  shown = g_strdup_printf (_("<message of %lu bytes>"), (gulong) length);
   transcript_add (s->self, "C: ", shown);
   arm_phase (s, PHASE_BODY, s->self->reply_timeout_ms);
   g_output_stream_write_all_async (g_io_stream_get_output_stream (s->stream), data, length,
@@ -841,8 +842,8 @@ start_mail (GTask *task)
       if (s->caps.size_limit > 0 && length > s->caps.size_limit)
         {
           session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
-                                           _("The message is %" G_GSIZE_FORMAT " bytes but the server %s accepts at most %" G_GUINT64_FORMAT "; nothing was sent."),
-                                           length, s->host, s->caps.size_limit));
+                                           _("The message is %lu bytes but the server %s accepts at most %lu; nothing was sent."),
+                                           (gulong) length, s->host, (gulong) s->caps.size_limit));
           return;
         }
       g_string_append_printf (mail, " SIZE=%" G_GSIZE_FORMAT, length);

@@ -1,0 +1,52 @@
+#!/bin/sh
+# relay-test-cmd.sh — run `smtp-relay test` against the benchmark server, the way a user would:
+# settings from GSettings (keyfile backend), the password from libsecret (file backend), the
+# server's certificate pinned by its SHA-256 fingerprint (the client trusts only the system store
+# otherwise).  The first call creates that state (no network involved); later calls reuse it, so
+# the timed runs measure `smtp-relay test` and a few milliseconds of shell.
+#
+#   relay-test-cmd.sh BUILDDIR MODE HOST PORT USER PASSFILE FROM TO CAFILE
+#
+# MODE is starttls, implicit or plain.  smtp-rtt.sh calls it through a client spec such as
+#   'ours:starttls=tests/bench/relay-test-cmd.sh _build {mode} {host} {port} {user} {passfile} {from} {to} {cafile}'
+set -eu
+BUILD=$1 MODE=$2 HOST=$3 PORT=$4 USER=$5 PASSFILE=$6 FROM=$7 TO=$8 CAFILE=$9
+
+case $MODE in
+  starttls) SEC=starttls AUTH=true ;;
+  implicit) SEC=tls AUTH=true ;;
+  *) SEC=none AUTH=false ;;
+esac
+
+STATE=${RELAY_BENCH_STATE:-/tmp/relay-bench-state}/$MODE
+if [ ! -f "$STATE/ready" ]; then
+  rm -rf "$STATE"
+  mkdir -p "$STATE/config/glib-2.0/settings"
+  # The server certificate sits next to the CA in the harness's work directory.
+  CERT=$(dirname "$CAFILE")/cert.pem
+  FP=$(openssl x509 -in "$CERT" -outform DER | sha256sum | cut -d' ' -f1)
+  cat >"$STATE/config/glib-2.0/settings/keyfile" <<EOF
+[io/github/smtprelay/SmtpRelay]
+server='$HOST'
+port=uint16 $PORT
+security='$SEC'
+requires-auth=$AUTH
+username='$USER'
+sender='$FROM'
+test-recipient='$TO'
+pinned-certificate='$FP'
+EOF
+  if [ "$AUTH" = true ]; then
+    # printf strips the file's trailing newline, which would become part of the password.
+    printf %s "$(cat "$PASSFILE")" | XDG_CONFIG_HOME="$STATE/config" XDG_DATA_HOME="$STATE/data" \
+      SECRET_BACKEND=file SECRET_FILE_TEST_PATH="$STATE/keyring" SECRET_FILE_TEST_PASSWORD=bench \
+      secret-tool store --label='SMTP Relay bench' xdg:schema io.github.smtprelay.SmtpRelay \
+        server "$HOST" user "$USER"
+  fi
+  touch "$STATE/ready"
+fi
+
+export XDG_CONFIG_HOME="$STATE/config" XDG_DATA_HOME="$STATE/data" \
+  GSETTINGS_BACKEND=keyfile GSETTINGS_SCHEMA_DIR="$BUILD/data" \
+  SECRET_BACKEND=file SECRET_FILE_TEST_PATH="$STATE/keyring" SECRET_FILE_TEST_PASSWORD=bench
+exec "$BUILD/src/smtp-relay" test ${RELAY_BENCH_VERBOSE:+--verbose}

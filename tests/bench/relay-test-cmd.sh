@@ -18,7 +18,8 @@ case $MODE in
   *) SEC=none AUTH=false ;;
 esac
 
-STATE=${RELAY_BENCH_STATE:-/tmp/relay-bench-state}/$MODE
+# One state per harness run: each run makes a new CA and certificate.
+STATE=${RELAY_BENCH_STATE:-/tmp/relay-bench-state}/$(printf %s "$CAFILE" | tr -c "A-Za-z0-9.\n-" _)/$MODE
 if [ ! -f "$STATE/ready" ]; then
   rm -rf "$STATE"
   mkdir -p "$STATE/config/glib-2.0/settings"

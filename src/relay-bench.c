@@ -66,6 +66,8 @@ typedef struct
   gint64     max_gap[N_PHASES];
   gint64     worst_at[N_PHASES];
   guint      frames[N_PHASES];
+  GArray    *all[N_PHASES];  /* every gap in µs, for the median */
+  GString   *long_gaps;      /* [at_ms, gap_ms, phase] of gaps over 20 ms */
   guint      send_ms;
 } Gaps;
 
@@ -91,6 +93,11 @@ on_gap_paint_cb (GdkFrameClock *clock,
     {
       gint64 gap = now - gaps->last_paint;
 
+      g_array_append_val (gaps->all[gaps->phase], gap);
+      if (gap > 20000 && gaps->long_gaps->len < 4000)
+        g_string_append_printf (gaps->long_gaps, "%s[%.0f, %.1f, \"%s\"]",
+                                gaps->long_gaps->len ? ", " : "", (now - gaps->start) / 1000.0,
+                                gap / 1000.0, phase_names[gaps->phase]);
       if (gap > gaps->max_gap[gaps->phase])
         {
           gaps->max_gap[gaps->phase] = gap;
@@ -99,6 +106,15 @@ on_gap_paint_cb (GdkFrameClock *clock,
     }
   gaps->frames[gaps->phase]++;
   gaps->last_paint = now;
+}
+
+static int
+compare_gint64 (gconstpointer a,
+                gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
 }
 
 static gboolean
@@ -131,10 +147,21 @@ step_cb (gpointer user_data)
         GString *json = g_string_new ("{");
 
         for (guint i = 0; i < N_PHASES; i++)
-          g_string_append_printf (json, "%s\"%s\": {\"max_gap_ms\": %.1f, \"at_ms\": %.0f, \"frames\": %u}",
-                                  i ? ", " : "", phase_names[i], gaps->max_gap[i] / 1000.0,
-                                  gaps->worst_at[i] / 1000.0, gaps->frames[i]);
-        g_string_append_printf (json, ", \"vmhwm_kb\": %ld}\n", vm_hwm_kb ());
+          {
+            GArray *a = gaps->all[i];
+            double median = 0;
+
+            if (a->len > 0)
+              {
+                g_array_sort (a, compare_gint64);
+                median = g_array_index (a, gint64, a->len / 2) / 1000.0;
+              }
+            g_string_append_printf (json, "%s\"%s\": {\"max_gap_ms\": %.1f, \"at_ms\": %.0f, \"median_gap_ms\": %.1f, \"frames\": %u}",
+                                    i ? ", " : "", phase_names[i], gaps->max_gap[i] / 1000.0,
+                                    gaps->worst_at[i] / 1000.0, median, gaps->frames[i]);
+          }
+        g_string_append_printf (json, ", \"long_gaps\": [%s], \"vmhwm_kb\": %ld}\n",
+                                gaps->long_gaps->str, vm_hwm_kb ());
         if (!g_file_set_contents (gaps->path, json->str, -1, NULL))
           g_printerr ("relay-bench: cannot write %s\n", gaps->path);
         g_string_free (json, TRUE);
@@ -194,6 +221,9 @@ relay_bench_attach (GtkWindow *window)
       gaps = g_new0 (Gaps, 1);
       gaps->window = window;
       gaps->path = g_strdup (gaps_path);
+      gaps->long_gaps = g_string_new (NULL);
+      for (guint i = 0; i < N_PHASES; i++)
+        gaps->all[i] = g_array_new (FALSE, FALSE, sizeof (gint64));
       if (schema != NULL)
         {
           gaps->settings = g_settings_new_full (schema, NULL, NULL);

@@ -7,7 +7,10 @@
 #
 #   relay-test-cmd.sh BUILDDIR MODE HOST PORT USER PASSFILE FROM TO CAFILE
 #
-# MODE is starttls, implicit or plain.  smtp-rtt.sh calls it through a client spec such as
+# MODE is starttls, implicit or plain.  With RELAY_BENCH_GAPS=FILE it opens the window instead,
+# under its own Xvfb, with RELAY_BENCH_FRAME_GAPS=FILE: the window looks up a name, reads the
+# keyring and sends the test message (the Test button) while it records the longest gap between
+# frames (src/relay-bench.c), then writes FILE and exits.  smtp-rtt.sh calls it through a client spec such as
 #   'ours:starttls=tests/bench/relay-test-cmd.sh _build {mode} {host} {port} {user} {passfile} {from} {to} {cafile}'
 set -eu
 BUILD=$1 MODE=$2 HOST=$3 PORT=$4 USER=$5 PASSFILE=$6 FROM=$7 TO=$8 CAFILE=$9
@@ -50,4 +53,9 @@ fi
 export XDG_CONFIG_HOME="$STATE/config" XDG_DATA_HOME="$STATE/data" \
   GSETTINGS_BACKEND=keyfile GSETTINGS_SCHEMA_DIR="$BUILD/data" \
   SECRET_BACKEND=file SECRET_FILE_TEST_PATH="$STATE/keyring" SECRET_FILE_TEST_PASSWORD=bench
+if [ -n "${RELAY_BENCH_GAPS:-}" ]; then
+  export RELAY_BENCH_FRAME_GAPS="$RELAY_BENCH_GAPS" GDK_BACKEND=x11 NO_AT_BRIDGE=1 \
+    RELAY_BENCH_LOOKUP_NAME=${RELAY_BENCH_LOOKUP_NAME:-mail.perfb.test}
+  exec xvfb-run -a -s "-nolisten tcp -screen 0 1280x800x24" dbus-run-session -- ${RELAY_BENCH_WRAP:-} "$BUILD/src/smtp-relay"
+fi
 exec "$BUILD/src/smtp-relay" test ${RELAY_BENCH_VERBOSE:+--verbose}

@@ -65,6 +65,8 @@ struct _RelaySmtpClient
 
   RelaySmtpStep         step;
   gboolean              busy;
+  gboolean              password_pending;  /* see relay_smtp_client_set_password_pending() */
+  GTask                *auth_waiting;      /* the send that waits for the password to log in */
   GString              *transcript;
   gint64                transcript_start;
   GTlsCertificateFlags  certificate_errors;
@@ -175,6 +177,7 @@ struct _Session
   gboolean              quit_sent;   /* QUIT went out with the message (PIPELINING) */
   gboolean              quitting;
   char                 *final_reply;
+  gulong                wait_handler;  /* on op, while waiting for the password */
 };
 
 static void send_ehlo          (GTask *task);
@@ -214,6 +217,8 @@ session_free (Session *s)
     g_cancellable_disconnect (s->caller, s->caller_handler);
   if (s->attempt_handler != 0)
     g_cancellable_disconnect (s->op, s->attempt_handler);
+  if (s->wait_handler != 0)
+    g_cancellable_disconnect (s->op, s->wait_handler);
   g_clear_object (&s->caller);
   g_clear_object (&s->attempt);
   g_clear_object (&s->op);
@@ -961,6 +966,50 @@ on_auth_reply (GTask          *task,
     }
 }
 
+static gboolean has_line_break (const char *s);
+static void start_auth (GTask *task);
+
+static gboolean
+on_wait_cancelled_idle_cb (gpointer user_data)
+{
+  RelaySmtpClient *self = user_data;
+  g_autoptr(GTask) task = g_steal_pointer (&self->auth_waiting);
+  Session *s;
+
+  if (task == NULL)
+    return G_SOURCE_REMOVE;  /* the password came first */
+  s = g_task_get_task_data (task);
+  g_cancellable_disconnect (s->op, s->wait_handler);
+  s->wait_handler = 0;
+  session_fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                           _("Operation was cancelled")));
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs inside the "cancelled" emission, maybe in g_cancellable_connect() itself: go on later. */
+static void
+on_wait_cancelled_cb (GCancellable *op,
+                      gpointer      user_data)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT, on_wait_cancelled_idle_cb,
+                   g_object_ref (user_data), g_object_unref);
+}
+
+/* The password arrived while a send waited for it at AUTH. */
+static void
+resume_auth (RelaySmtpClient *self)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->auth_waiting);
+  Session *s;
+
+  if (task == NULL)
+    return;
+  s = g_task_get_task_data (task);
+  g_cancellable_disconnect (s->op, s->wait_handler);
+  s->wait_handler = 0;
+  start_auth (task);
+}
+
 static void
 start_auth (GTask *task)
 {
@@ -980,6 +1029,30 @@ start_auth (GTask *task)
                                          _("The server %s does not offer login (AUTH) on this connection."),
                                          s->host));
       return;
+    }
+
+  if (s->self->password_pending)
+    {
+      /* The keyring is still being read: the connection waits here, at the first moment the
+       * password is needed. relay_smtp_client_set_password() or a cancellation goes on. */
+      RelaySmtpClient *self = s->self;
+
+      transcript_add (self, "", _("waiting for the password"));
+      arm_phase (s, PHASE_AUTH, self->reply_timeout_ms);
+      self->auth_waiting = g_object_ref (task);
+      s->wait_handler = g_cancellable_connect (s->op, G_CALLBACK (on_wait_cancelled_cb),
+                                               g_object_ref (self), g_object_unref);
+      return;
+    }
+  if (s->password == NULL)
+    {
+      if (has_line_break (s->self->password))
+        {
+          session_fail (task, g_error_new_literal (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                                                   _("The password contains a line break, which cannot be sent to an SMTP server.")));
+          return;
+        }
+      s->password = g_strdup (s->self->password ? s->self->password : "");
     }
 
   /* Strongest first: CRAM-MD5 never sends the password itself. */
@@ -1696,7 +1769,8 @@ prepare_session (RelaySmtpClient  *self,
           return FALSE;
         }
       s->username = g_strdup (self->username);
-      s->password = g_strdup (self->password ? self->password : "");
+      if (!self->password_pending)
+        s->password = g_strdup (self->password ? self->password : "");
     }
   return TRUE;
 }
@@ -2115,6 +2189,31 @@ relay_smtp_client_set_password (RelaySmtpClient *self,
   g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
   wipe_string (self->password);
   self->password = g_strdup (password);
+  if (self->password_pending)
+    {
+      self->password_pending = FALSE;
+      resume_auth (self);
+    }
+}
+
+/**
+ * relay_smtp_client_set_password_pending:
+ * @pending: whether the password is still on its way (a keyring lookup)
+ *
+ * While %TRUE, a send resolves, connects, secures the connection and reads the server's
+ * capabilities, then waits before AUTH until relay_smtp_client_set_password() gives the
+ * password, so that the keyring lookup overlaps the network's round trips instead of preceding
+ * them. If the password cannot be had, cancel the send: it holds a reference to @self until one
+ * of the two happens.
+ */
+void
+relay_smtp_client_set_password_pending (RelaySmtpClient *self,
+                                        gboolean         pending)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  self->password_pending = pending;
+  if (!pending)
+    resume_auth (self);
 }
 
 /**

@@ -10,8 +10,8 @@
  *       Keep the window redrawing every frame and drive a scenario from the first frame on:
  *       idle; the server name set to RELAY_BENCH_LOOKUP_NAME (a DNS lookup by the resolver
  *       watch, then a keyring lookup); the server set back (a keyring lookup); the Test button
- *       (win.send-test) for RELAY_BENCH_SEND_MS. Write the longest gap between two painted
- *       frames in each phase to FILE as JSON, then quit.
+ *       (win.send-test) for RELAY_BENCH_SEND_MS. Append the longest gap between two painted
+ *       frames in each phase to FILE as one line of JSON, then quit.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -162,8 +162,13 @@ step_cb (gpointer user_data)
           }
         g_string_append_printf (json, ", \"long_gaps\": [%s], \"vmhwm_kb\": %ld}\n",
                                 gaps->long_gaps->str, vm_hwm_kb ());
-        if (!g_file_set_contents (gaps->path, json->str, -1, NULL))
-          g_printerr ("relay-bench: cannot write %s\n", gaps->path);
+        {
+          /* One line per run: the benchmark runs the window several times. */
+          FILE *out = fopen (gaps->path, "a");
+
+          if (out == NULL || fputs (json->str, out) < 0 || fclose (out) != 0)
+            g_printerr ("relay-bench: cannot write %s\n", gaps->path);
+        }
         g_string_free (json, TRUE);
         fflush (stdout);
         _exit (0);

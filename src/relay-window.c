@@ -904,6 +904,20 @@ bind_settings (RelayWindow *self)
   update_sender_error (self);
 }
 
+/* The first tick comes before the first frame is drawn, the second one after it. */
+static gboolean
+lookup_after_first_frame_cb (GtkWidget     *widget,
+                             GdkFrameClock *frame_clock,
+                             gpointer       user_data)
+{
+  guint *ticks = user_data;
+
+  if ((*ticks)++ == 0)
+    return G_SOURCE_CONTINUE;
+  lookup_password (RELAY_WINDOW (widget));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 relay_window_constructed (GObject *object)
 {
@@ -925,7 +939,9 @@ relay_window_constructed (GObject *object)
                    G_SETTINGS_BIND_GET);
 
   bind_settings (self);
-  lookup_password (self);
+  /* issue 9: the keyring is read after the first frame, not on the start-up path. */
+  gtk_widget_add_tick_callback (GTK_WIDGET (self), lookup_after_first_frame_cb,
+                                g_new0 (guint, 1), g_free);
 }
 
 static void

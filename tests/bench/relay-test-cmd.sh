@@ -64,4 +64,4 @@ if [ -n "${RELAY_BENCH_GAPS:-}" ]; then
       while read -r key value; do gsettings set io.github.smtprelay.SmtpRelay "$key" "$value"; done
     exec ${RELAY_BENCH_WRAP:-} "$RELAY_BENCH_BUILD/src/smtp-relay"' 
 fi
-exec "$BUILD/src/smtp-relay" test ${RELAY_BENCH_VERBOSE:+--verbose}
+exec ${RELAY_BENCH_WRAP:-} "$BUILD/src/smtp-relay" test ${RELAY_BENCH_VERBOSE:+--verbose}

@@ -22,7 +22,7 @@ OUT=$(realpath "$OUT")
 meson compile -C "$BUILD" smtp-relay bench-minimal-window >/dev/null
 CMD="$HERE/relay-test-cmd.sh $BUILD {mode} {host} {port} {user} {passfile} {from} {to} {cafile}"
 
-"$HERE/smtp-rtt.sh" --runs "${RUNS:-7}" --out "$OUT/smtp" \
+"$HERE/smtp-rtt.sh" --runs "${RUNS:-7}" --max-seconds 600 --out "$OUT/smtp" \
   "smtp-relay:starttls=$CMD" "smtp-relay:implicit=$CMD"
 rm -f "$OUT"/gaps-*.jsonl
 "$HERE/smtp-rtt.sh" --no-builtin --no-plain --runs 2 --warmup 0 --out "$OUT/gaps-run" \

@@ -904,6 +904,23 @@ bind_settings (RelayWindow *self)
   update_sender_error (self);
 }
 
+/* The icons of a test (spinner, result) are loaded by GTK's worker threads now, so that the first
+ * test does not load the SVG loader and render them on the main thread in the middle of it. */
+static void
+preload_test_icons (GtkWidget *widget)
+{
+  static const char * const names[] = {
+    "process-working-symbolic", "emblem-ok-symbolic", "dialog-error-symbolic",
+  };
+  GtkIconTheme *theme = gtk_icon_theme_get_for_display (gtk_widget_get_display (widget));
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_object_unref (gtk_icon_theme_lookup_icon (theme, names[i], NULL, 16,
+                                                gtk_widget_get_scale_factor (widget),
+                                                gtk_widget_get_direction (widget),
+                                                GTK_ICON_LOOKUP_PRELOAD));
+}
+
 /* The first tick comes before the first frame is drawn, the second one after it. */
 static gboolean
 lookup_after_first_frame_cb (GtkWidget     *widget,
@@ -915,6 +932,7 @@ lookup_after_first_frame_cb (GtkWidget     *widget,
   if ((*ticks)++ == 0)
     return G_SOURCE_CONTINUE;
   lookup_password (RELAY_WINDOW (widget));
+  preload_test_icons (widget);
   return G_SOURCE_REMOVE;
 }
 

@@ -989,6 +989,12 @@ on_wait_cancelled_idle_cb (gpointer user_data)
   if (task == NULL)
     return G_SOURCE_REMOVE;  /* the password came first */
   s = g_task_get_task_data (task);
+  if (!g_cancellable_is_cancelled (s->op))
+    {
+      /* A later send waits now: this cancellation was not about it. */
+      self->auth_waiting = g_steal_pointer (&task);
+      return G_SOURCE_REMOVE;
+    }
   g_cancellable_disconnect (s->op, s->wait_handler);
   s->wait_handler = 0;
   session_fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "relay-application.h"
+#include "relay-bench.h"
 #include "relay-window.h"
 
 struct _RelayApplication
@@ -22,7 +23,10 @@ relay_application_activate (GApplication *app)
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
 
   if (window == NULL)
-    window = GTK_WINDOW (relay_window_new (GTK_APPLICATION (app), NULL));
+    {
+      window = GTK_WINDOW (relay_window_new (GTK_APPLICATION (app), NULL));
+      relay_bench_attach (window);  /* inert unless tests/bench asks for it */
+    }
   gtk_window_present (window);
 }
 

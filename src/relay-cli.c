@@ -51,7 +51,8 @@ on_done_cb (GObject      *object,
 static GAsyncResult *
 wait_for (Waiter *waiter)
 {
-  if (waiter->result == NULL)
+  /* while: waiters share the loop, so another one finishing may quit it first. */
+  while (waiter->result == NULL)
     g_main_loop_run (waiter->loop);
   return waiter->result;
 }
@@ -153,6 +154,7 @@ run_test (int    argc,
   g_autoptr(GError) error = NULL;
   g_autofree char *reply = NULL;
   Waiter waiter = { loop, NULL };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   const char *recipient;
   int code;
 
@@ -198,21 +200,31 @@ run_test (int    argc,
       return EX_DATAERR;
     }
 
+  /* The keyring is read while the client connects: it waits for the password only at AUTH. */
+  client = relay_config_create_client (config);
+  if (config->requires_auth)
+    relay_smtp_client_set_password_pending (client, TRUE);
+  relay_smtp_client_send_async (client, message, cancellable, on_done_cb, &waiter);
+
   if (config->requires_auth)
     {
-      relay_config_load_password_async (config, NULL, on_done_cb, &waiter);
-      if (!relay_config_load_password_finish (config, wait_for (&waiter), &error))
+      Waiter keyring = { loop, NULL };
+
+      relay_config_load_password_async (config, NULL, on_done_cb, &keyring);
+      if (!relay_config_load_password_finish (config, wait_for (&keyring), &error))
         {
           g_printerr ("smtp-relay test: %s\n", error->message);
+          g_clear_object (&keyring.result);
+          g_cancellable_cancel (cancellable);
+          g_free (relay_smtp_client_send_finish (client, wait_for (&waiter), NULL));
           g_clear_object (&waiter.result);
           return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ? EX_CONFIG
                                                                           : EX_TEMPFAIL;
         }
-      g_clear_object (&waiter.result);
+      g_clear_object (&keyring.result);
+      relay_smtp_client_set_password (client, config->password);
     }
 
-  client = relay_config_create_client (config);
-  relay_smtp_client_send_async (client, message, NULL, on_done_cb, &waiter);
   reply = relay_smtp_client_send_finish (client, wait_for (&waiter), &error);
   g_clear_object (&waiter.result);
 

@@ -87,6 +87,7 @@ typedef struct
 } LookupData;
 
 static void start_lookup (RelayResolverWatch *self);
+static void ensure_network_monitor (RelayResolverWatch *self);
 
 static void
 clear_source (GSource **source)
@@ -317,6 +318,7 @@ start_lookup (RelayResolverWatch *self)
 
   g_assert (self->name != NULL && !self->is_ip_literal);
 
+  ensure_network_monitor (self);
   stop_lookup (self);
   self->lookup_cancellable = g_cancellable_new ();
   self->deadline_source = add_timeout (self, self->deadline_ms, on_deadline_cb,
@@ -369,6 +371,18 @@ on_network_monitor_network_changed_cb (GNetworkMonitor *monitor,
 }
 
 static void
+ensure_network_monitor (RelayResolverWatch *self)
+{
+  if (self->network_changed_id != 0)
+    return;
+  if (self->network_monitor == NULL)
+    self->network_monitor = g_object_ref (g_network_monitor_get_default ());
+  self->network_changed_id =
+    g_signal_connect (self->network_monitor, "network-changed",
+                      G_CALLBACK (on_network_monitor_network_changed_cb), self);
+}
+
+static void
 relay_resolver_watch_constructed (GObject *object)
 {
   RelayResolverWatch *self = RELAY_RESOLVER_WATCH (object);
@@ -381,11 +395,10 @@ relay_resolver_watch_constructed (GObject *object)
     self->retry_max_ms = self->retry_min_ms;
   self->retry_delay_ms = self->retry_min_ms;
 
-  if (self->network_monitor == NULL)
-    self->network_monitor = g_object_ref (g_network_monitor_get_default ());
-  self->network_changed_id =
-    g_signal_connect (self->network_monitor, "network-changed",
-                      G_CALLBACK (on_network_monitor_network_changed_cb), self);
+  /* The default monitor comes with the first lookup (ensure_network_monitor()): making it can
+   * mean a synchronous call to NetworkManager on the system bus, not for the window's start-up. */
+  if (self->network_monitor != NULL)
+    ensure_network_monitor (self);
 }
 
 static void
@@ -460,6 +473,7 @@ relay_resolver_watch_get_property (GObject    *object,
       break;
 
     case PROP_NETWORK_MONITOR:
+      ensure_network_monitor (self);
       g_value_set_object (value, self->network_monitor);
       break;
 

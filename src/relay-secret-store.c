@@ -31,18 +31,98 @@ relay_secret_store_get_schema (void)
 /* The keyring cannot hold NULL attribute values; an unset server or user is the empty string. */
 #define NN(s) ((s) != NULL ? (s) : "")
 
-static void
-on_store_done_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
+/* Every keyring call runs in a worker thread, one at a time: libsecret's asynchronous calls
+ * still do their work on the caller's main context (its file backend derives the key there,
+ * 20-40 ms of CPU; the Secret Service one sets up an encrypted session), which would stall the
+ * window's frames. The mutex keeps libsecret itself from being used by two threads at once. */
+static GMutex secret_lock;
 
-  if (!secret_password_store_finish (result, &error))
+typedef enum { OP_LOOKUP, OP_STORE, OP_CLEAR } OpKind;
+
+typedef struct
+{
+  OpKind  kind;
+  char   *server;
+  char   *user;
+  char   *password;
+  char   *label;
+} SecretOp;
+
+static void
+secret_op_free (SecretOp *op)
+{
+  g_free (op->server);
+  g_free (op->user);
+  if (op->password != NULL)
+    {
+      explicit_bzero (op->password, strlen (op->password));
+      g_free (op->password);
+    }
+  g_free (op->label);
+  g_free (op);
+}
+
+static void
+secret_op_thread (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  SecretOp *op = task_data;
+  GError *error = NULL;
+  char *password = NULL;
+
+  g_mutex_lock (&secret_lock);
+  switch (op->kind)
+    {
+    case OP_LOOKUP:
+      password = secret_password_lookup_sync (relay_secret_store_get_schema (), cancellable, &error,
+                                              "server", op->server, "user", op->user, NULL);
+      break;
+    case OP_STORE:
+      secret_password_store_sync (relay_secret_store_get_schema (), SECRET_COLLECTION_DEFAULT,
+                                  op->label, op->password, cancellable, &error,
+                                  "server", op->server, "user", op->user, NULL);
+      break;
+    case OP_CLEAR:
+    default:
+      /* FALSE without error only means there was nothing to remove. */
+      secret_password_clear_sync (relay_secret_store_get_schema (), cancellable, &error,
+                                  "server", op->server, "user", op->user, NULL);
+      break;
+    }
+  g_mutex_unlock (&secret_lock);
+
+  if (error != NULL)
     g_task_return_error (task, error);
+  else if (op->kind == OP_LOOKUP)
+    g_task_return_pointer (task, password, (GDestroyNotify) secret_password_free);
   else
     g_task_return_boolean (task, TRUE);
+}
+
+static void
+run_secret_op (OpKind               kind,
+               const char          *server,
+               const char          *user,
+               const char          *password,
+               const char          *label,
+               gpointer             source_tag,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  SecretOp *op = g_new0 (SecretOp, 1);
+
+  op->kind = kind;
+  op->server = g_strdup (NN (server));
+  op->user = g_strdup (NN (user));
+  op->password = g_strdup (password);
+  op->label = g_strdup (label);
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, op, (GDestroyNotify) secret_op_free);
+  g_task_run_in_thread (task, secret_op_thread);
 }
 
 /**
@@ -58,21 +138,14 @@ relay_secret_store_store_async (const char          *server,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
   g_autofree char *label = NULL;
 
   g_return_if_fail (password != NULL);
 
-  task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, relay_secret_store_store_async);
-
   /* Translators: the label of the password in the keyring (Seahorse "Passwords and Keys") */
   label = g_strdup_printf (_("SMTP Relay password for %s@%s"), NN (user), NN (server));
-  secret_password_store (relay_secret_store_get_schema (), SECRET_COLLECTION_DEFAULT, label,
-                         password, cancellable, on_store_done_cb, g_steal_pointer (&task),
-                         "server", NN (server),
-                         "user", NN (user),
-                         NULL);
+  run_secret_op (OP_STORE, server, user, password, label, relay_secret_store_store_async,
+                 cancellable, callback, user_data);
 }
 
 gboolean
@@ -83,22 +156,6 @@ relay_secret_store_store_finish (GAsyncResult  *result,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == relay_secret_store_store_async,
                         FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static void
-on_lookup_done_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-  char *password;
-
-  password = secret_password_lookup_finish (result, &error);
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, password, (GDestroyNotify) secret_password_free);
 }
 
 /**
@@ -114,13 +171,8 @@ relay_secret_store_lookup_async (const char          *server,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, relay_secret_store_lookup_async);
-  secret_password_lookup (relay_secret_store_get_schema (), cancellable, on_lookup_done_cb, task,
-                          "server", NN (server),
-                          "user", NN (user),
-                          NULL);
+  run_secret_op (OP_LOOKUP, server, user, NULL, NULL, relay_secret_store_lookup_async,
+                 cancellable, callback, user_data);
 }
 
 /**
@@ -139,22 +191,6 @@ relay_secret_store_lookup_finish (GAsyncResult  *result,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static void
-on_clear_done_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-
-  /* FALSE without error only means there was nothing to remove. */
-  secret_password_clear_finish (result, &error);
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
 void
 relay_secret_store_clear_async (const char          *server,
                                 const char          *user,
@@ -162,13 +198,8 @@ relay_secret_store_clear_async (const char          *server,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, relay_secret_store_clear_async);
-  secret_password_clear (relay_secret_store_get_schema (), cancellable, on_clear_done_cb, task,
-                         "server", NN (server),
-                         "user", NN (user),
-                         NULL);
+  run_secret_op (OP_CLEAR, server, user, NULL, NULL, relay_secret_store_clear_async,
+                 cancellable, callback, user_data);
 }
 
 gboolean

@@ -923,6 +923,41 @@ bind_settings (RelayWindow *self)
   update_server_note (self);
 }
 
+/* The icons of a test (spinner, result) are loaded by GTK's worker threads now, so that the first
+ * test does not load the SVG loader and render them on the main thread in the middle of it. */
+static void
+preload_test_icons (GtkWidget *widget)
+{
+  static const char * const names[] = {
+    "process-working-symbolic", "emblem-ok-symbolic", "dialog-error-symbolic",
+  };
+  GtkIconTheme *theme = gtk_icon_theme_get_for_display (gtk_widget_get_display (widget));
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_object_unref (gtk_icon_theme_lookup_icon (theme, names[i], NULL, 16,
+                                                gtk_widget_get_scale_factor (widget),
+                                                gtk_widget_get_direction (widget),
+                                                GTK_ICON_LOOKUP_PRELOAD));
+}
+
+/* The first tick comes before the first frame is drawn, the second one after it. */
+static gboolean
+lookup_after_first_frame_cb (GtkWidget     *widget,
+                             GdkFrameClock *frame_clock,
+                             gpointer       user_data)
+{
+  guint *ticks = user_data;
+
+  if ((*ticks)++ == 0)
+    return G_SOURCE_CONTINUE;
+  lookup_password (RELAY_WINDOW (widget));
+  preload_test_icons (widget);
+  /* Deliver what scripts queued while no keyring was at hand: the desktop session has one. */
+  watch_queue (RELAY_WINDOW (widget));
+  flush_queue (RELAY_WINDOW (widget));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 relay_window_constructed (GObject *object)
 {
@@ -948,10 +983,9 @@ relay_window_constructed (GObject *object)
   relay_test_group_set_settings (self->test_group, self->settings);
   relay_test_group_set_password_source (self->test_group, GTK_EDITABLE (self->password_row));
 
-  /* Deliver what scripts queued while no keyring was at hand: the desktop session has one. */
-  watch_queue (self);
-  flush_queue (self);
-  lookup_password (self);
+  /* The keyring and the queue are read after the first frame, not on the start-up path. */
+  gtk_widget_add_tick_callback (GTK_WIDGET (self), lookup_after_first_frame_cb,
+                                g_new0 (guint, 1), g_free);
 }
 
 static void

@@ -963,6 +963,166 @@ test_cancel_before_start (Fixture       *fixture,
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
+/* --- BDAT, a password that comes later ---------------------------------------------------- */
+
+static RelaySmtpMessage *
+single_recipient_message (void)
+{
+  const char * const to[] = { "ops@example.org", NULL };
+  g_autoptr(GError) error = NULL;
+  RelaySmtpMessage *message = relay_smtp_message_new ("alerts@example.com", "Robot", to, "Test",
+                                                      "Hello\n.\nBye\n", &error);
+
+  g_assert_no_error (error);
+  return message;
+}
+
+static void
+test_bdat (Fixture       *fixture,
+           gconstpointer  data)
+{
+  /* CHUNKING with PIPELINING and one recipient: MAIL, RCPT, BDAT LAST with the message (not
+   * dot-stuffed) and QUIT in one flight; the replies are checked in order. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 3", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) message = single_recipient_message ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *bdat = NULL;
+  const char *received;
+  gsize length;
+
+  use_server (fixture, server);
+  reply = run_send (fixture->client, message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 2.0.0 queued");
+  assert_no_failure (server);
+  g_assert_cmpuint (script_server_get_flight_reads (server), ==, 1);
+
+  received = script_server_get_received (server);
+  g_assert_nonnull (strstr (received, "\r\nRCPT TO:<ops@example.org>\r\nBDAT "));
+  g_assert_null (strstr (received, "DATA\r\n"));
+  /* The chunk is the message as is, with CRLF line ends, and QUIT follows it. */
+  g_assert_nonnull (strstr (received, "\r\n\r\nHello\r\n.\r\nBye\r\nQUIT\r\n"));
+  length = strstr (received, "QUIT\r\n") - (strstr (received, " LAST\r\n") + strlen (" LAST\r\n"));
+  bdat = g_strdup_printf ("BDAT %" G_GSIZE_FORMAT " LAST\r\n", length);
+  g_assert_nonnull (strstr (received, bdat));
+}
+
+static void
+test_bdat_recipient_refused (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 3", "> 250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) message = single_recipient_message ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  reply = run_send (fixture->client, message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RECIPIENT);
+  g_assert_null (reply);
+  g_assert_nonnull (strstr (error->message, "no such user"));
+}
+
+static void
+test_data_quit_pipelined (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  /* Two recipients: DATA, and then the message, its dot and QUIT in one flight. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "data", "< QUIT", "> 250 done\r\n221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 done");
+  assert_no_failure (server);
+}
+
+static gboolean
+give_password_cb (gpointer user_data)
+{
+  relay_smtp_client_set_password (RELAY_SMTP_CLIENT (user_data), PASSWORD);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_password_pending (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autofree char *token = plain_token ();
+  g_autofree char *expect = g_strconcat ("< AUTH PLAIN ", token, NULL);
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-AUTH PLAIN\r\n250 PIPELINING\r\n",
+    expect, "> 235 2.7.0 Authentication successful\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "data", "> 250 done\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  enable_auth (fixture);
+  relay_smtp_client_set_password (fixture->client, NULL);
+  relay_smtp_client_set_password_pending (fixture->client, TRUE);
+  g_timeout_add (200, give_password_cb, fixture->client);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 done");
+  assert_no_failure (server);
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client),
+                            "waiting for the password"));
+}
+
+static gboolean
+cancel_cb (gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_password_pending_cancelled (Fixture       *fixture,
+                                 gconstpointer  data)
+{
+  /* The keyring has no password: the caller cancels, and nothing past EHLO was sent. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-AUTH PLAIN\r\n250 PIPELINING\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  enable_auth (fixture);
+  relay_smtp_client_set_password_pending (fixture->client, TRUE);
+  g_timeout_add (200, cancel_cb, cancellable);
+  reply = run_send (fixture->client, fixture->message, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (strstr (script_server_get_received (server), "AUTH"));
+  relay_smtp_client_set_password_pending (fixture->client, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -976,6 +1136,11 @@ main (int   argc,
   ADD ("multi-line-no-pipelining", test_multi_line_no_pipelining);
   ADD ("helo-fallback", test_helo_fallback);
   ADD ("quit-ignored", test_quit_ignored);
+  ADD ("bdat", test_bdat);
+  ADD ("bdat/recipient-refused", test_bdat_recipient_refused);
+  ADD ("data-quit-pipelined", test_data_quit_pipelined);
+  ADD ("auth/password-pending", test_password_pending);
+  ADD ("auth/password-pending-cancelled", test_password_pending_cancelled);
   ADD ("default-helo", test_default_helo);
   ADD ("greeting-421", test_greeting_421);
   ADD ("malformed/bare-lf", test_malformed_bare_lf);

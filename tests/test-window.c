@@ -81,6 +81,19 @@ child (Fixture    *f,
   return object;
 }
 
+/* f->window goes NULL when the window is finalized: a closed window lives only as long as its
+ * keyring calls (which may all have answered by the end of a test). */
+static void
+set_window (Fixture     *f,
+            RelayWindow *window)
+{
+  if (f->window != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (f->window), (gpointer *) &f->window);
+  f->window = window;
+  if (window != NULL)
+    g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &f->window);
+}
+
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
@@ -89,7 +102,7 @@ fixture_set_up (Fixture       *f,
   f->backend = relay_test_backend_new ();
   f->settings = g_settings_new_with_backend (APP_ID, G_SETTINGS_BACKEND (f->backend));
   f->elsewhere = g_settings_new_with_backend (APP_ID, G_SETTINGS_BACKEND (f->backend));
-  f->window = relay_window_new (NULL, f->settings);
+  set_window (f, relay_window_new (NULL, f->settings));
   gtk_window_present (GTK_WINDOW (f->window));
 }
 
@@ -97,9 +110,11 @@ static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  gtk_window_destroy (GTK_WINDOW (f->window));
+  if (f->window != NULL)
+    gtk_window_destroy (GTK_WINDOW (f->window));
   /* Let pending keyring calls finish: they hold a reference to the window. */
   spin_main_loop (50);
+  set_window (f, NULL);
   g_clear_object (&f->elsewhere);
   g_clear_object (&f->settings);
   g_clear_object (&f->backend);
@@ -628,7 +643,7 @@ test_test_close_while_running (Fixture       *f,
   spin_main_loop (300);
 
   /* The fixture destroys a window again: give it a fresh one. */
-  f->window = relay_window_new (NULL, f->settings);
+  set_window (f, relay_window_new (NULL, f->settings));
 }
 
 /* Accessibility: every control has a name, and what changes by itself is announced. */
@@ -936,7 +951,7 @@ test_password_loaded (Fixture       *f,
 
   g_settings_set_string (f->settings, "server", "loaded.example.com");
   g_settings_set_string (f->settings, "username", "bob");
-  f->window = relay_window_new (NULL, f->settings);
+  set_window (f, relay_window_new (NULL, f->settings));
   gtk_window_present (GTK_WINDOW (f->window));
 
   shown = (TextCheck) { child (f, "password_row"), "from the keyring" };

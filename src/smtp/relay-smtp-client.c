@@ -70,6 +70,8 @@ struct _RelaySmtpClient
 
   RelaySmtpStep         step;
   gboolean              busy;
+  gboolean              password_pending;  /* see relay_smtp_client_set_password_pending() */
+  GTask                *auth_waiting;      /* the send that waits for the password to log in */
   GString              *transcript;
   gint64                transcript_start;
   GTlsCertificateFlags  certificate_errors;
@@ -79,6 +81,10 @@ struct _RelaySmtpClient
 };
 
 G_DEFINE_FINAL_TYPE (RelaySmtpClient, relay_smtp_client, G_TYPE_OBJECT)
+
+static gboolean   has_control     (const char *s);
+static GPtrArray *collect_secrets (const char *username,
+                                   const char *password);
 
 enum {
   PROP_0,
@@ -129,6 +135,7 @@ typedef void (*ReplyHandler) (GTask          *task,
 struct _Session
 {
   RelaySmtpClient      *self;
+  GTask                *task;        /* not a reference: the task owns the session */
   RelaySmtpMessage     *message;
   char                 *host;
   gboolean              host_is_ip;
@@ -163,6 +170,11 @@ struct _Session
   GSocketClient        *socket_client;
   GSocketConnection    *connection;
   GTlsConnection       *tls;
+  GSocketConnection    *prep_for;          /* the TCP connection prep_tls is being made for */
+  GIOStream            *prep_tls;          /* made by a worker while TCP connects, not yet used */
+  gboolean              prep_pending;
+  gboolean              handshake_waiting; /* for prep_tls */
+  GTask                *hold;              /* keeps the send alive meanwhile */
   GIOStream            *stream;
   char                 *helo;
 
@@ -178,8 +190,11 @@ struct _Session
   gboolean              pipelined;
   guint                 rcpt_index;
   GBytes               *body;
+  gboolean              bdat;        /* MAIL, RCPT, BDAT LAST + message, QUIT in one flight */
+  gboolean              quit_sent;   /* QUIT went out with the message (PIPELINING) */
   gboolean              quitting;
   char                 *final_reply;
+  gulong                wait_handler;  /* on op, while waiting for the password */
 };
 
 static void send_ehlo          (GTask *task);
@@ -223,6 +238,8 @@ session_free (Session *s)
     g_cancellable_disconnect (s->caller, s->caller_handler);
   if (s->attempt_handler != 0)
     g_cancellable_disconnect (s->op, s->attempt_handler);
+  if (s->wait_handler != 0)
+    g_cancellable_disconnect (s->op, s->wait_handler);
   g_clear_object (&s->caller);
   g_clear_object (&s->attempt);
   g_clear_object (&s->op);
@@ -235,7 +252,11 @@ session_free (Session *s)
   g_free (s->current_address);
   g_clear_error (&s->connect_error);
   g_free (s->connect_error_address);
+  if (s->socket_client != NULL)
+    g_signal_handlers_disconnect_by_data (s->socket_client, s);
   g_clear_object (&s->socket_client);
+  g_clear_object (&s->prep_tls);
+  g_clear_object (&s->prep_for);
   g_clear_object (&s->tls);
   g_clear_object (&s->connection);
   g_free (s->helo);
@@ -593,6 +614,14 @@ read_more (GTask *task)
 {
   Session *s = g_task_get_task_data (task);
 
+#ifdef TCP_QUICKACK
+  /* Linux turns quick ACKs off again by itself, so ask before every read. A delayed ACK of the
+   * server's TLS 1.3 session tickets holds its next reply back by a whole RTT (Postfix with
+   * OpenSSL sends them separately and waits for the ACK, Nagle on its side). */
+  if (s->connection != NULL)
+    g_socket_set_option (g_socket_connection_get_socket (s->connection), IPPROTO_TCP,
+                         TCP_QUICKACK, 1, NULL);
+#endif
   g_input_stream_read_async (g_io_stream_get_input_stream (s->stream),
                              s->readbuf, sizeof s->readbuf, G_PRIORITY_DEFAULT, s->op,
                              on_read_cb, g_object_ref (task));
@@ -699,23 +728,10 @@ on_body_reply (GTask          *task,
     }
   s->final_reply = redact_secrets (s->self, relay_smtp_reply_to_display (reply));
   s->quitting = TRUE;
-  send_command (task, PHASE_QUIT, "QUIT", NULL, on_quit_reply);
-}
-
-static void
-on_body_written_cb (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
-    {
-      session_fail (task, error);
-      return;
-    }
-  expect_reply (task, PHASE_BODY, on_body_reply);
+  if (s->quit_sent)
+    expect_reply (task, PHASE_QUIT, on_quit_reply);
+  else
+    send_command (task, PHASE_QUIT, "QUIT", NULL, on_quit_reply);
 }
 
 static void
@@ -737,10 +753,15 @@ on_data_reply (GTask          *task,
   /* %lu, not G_GSIZE_FORMAT: xgettext cuts a msgid at a macro */
   shown = g_strdup_printf (_("<message of %lu bytes>"), (gulong) length);
   transcript_add (s->self, "C: ", shown);
-  arm_phase (s, PHASE_BODY, s->self->reply_timeout_ms);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (s->stream), data, length,
-                                   G_PRIORITY_DEFAULT, s->op, on_body_written_cb,
-                                   g_object_ref (task));
+  /* One write: the message, its final dot and, with PIPELINING, QUIT (RFC 2920 §3.1 lets QUIT
+   * end the group), so the 250 and the 221 come back together. */
+  g_string_append_len (s->outbuf, (const char *) data, length);
+  if (s->pipelined)
+    {
+      queue_command (s, "QUIT", NULL);
+      s->quit_sent = TRUE;
+    }
+  send_flight (task, PHASE_BODY, on_body_reply);
 }
 
 static void send_next_rcpt (GTask *task);
@@ -750,7 +771,9 @@ after_recipients (GTask *task)
 {
   Session *s = g_task_get_task_data (task);
 
-  if (s->pipelined)
+  if (s->bdat)
+    expect_reply (task, PHASE_BODY, on_body_reply);
+  else if (s->pipelined)
     expect_reply (task, PHASE_DATA, on_data_reply);
   else
     send_command (task, PHASE_DATA, "DATA", NULL, on_data_reply);
@@ -811,6 +834,35 @@ on_mail_reply (GTask          *task,
     send_next_rcpt (task);
 }
 
+/* The message for BDAT: line ends made CRLF as relay_smtp_dot_stuff() does, but no dot
+ * stuffing and no final dot; it ends with a CRLF. */
+static GBytes *
+crlf_normalize (const guint8 *data,
+                gsize         length)
+{
+  GString *out = g_string_sized_new (length + length / 64 + 2);
+  gboolean line_start = TRUE;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      guint8 c = data[i];
+
+      if (c == '\r' || c == '\n')
+        {
+          if (c == '\r' && i + 1 < length && data[i + 1] == '\n')
+            i++;
+          g_string_append (out, "\r\n");
+          line_start = TRUE;
+          continue;
+        }
+      g_string_append_c (out, c);
+      line_start = FALSE;
+    }
+  if (!line_start)
+    g_string_append (out, "\r\n");
+  return g_string_free_to_bytes (out);
+}
+
 static void
 start_mail (GTask *task)
 {
@@ -818,11 +870,20 @@ start_mail (GTask *task)
   RelaySmtpMessage *message = s->message;
   GBytes *data = relay_smtp_message_get_data (message);
   g_autoptr(GString) mail = g_string_new (NULL);
+  const char * const *rcpts;
   gsize length;
 
   set_step (s->self, RELAY_SMTP_STEP_SENDING);
   s->phase = PHASE_MAIL;
-  s->body = relay_smtp_dot_stuff (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+  rcpts = relay_smtp_message_get_recipients (message);
+  /* RFC 3030 BDAT saves the round trip of the 354 when it can be pipelined. Only with a single
+   * recipient: a refused recipient then leaves the server none, so it must refuse the BDAT and
+   * nothing is delivered, just as the DATA path never sends a message after a refused RCPT. */
+  s->bdat = s->caps.chunking && s->caps.pipelining && rcpts[0] != NULL && rcpts[1] == NULL;
+  if (s->bdat)
+    s->body = crlf_normalize (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+  else
+    s->body = relay_smtp_dot_stuff (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   length = g_bytes_get_size (s->body);
 
   g_string_printf (mail, "MAIL FROM:<%s>", relay_smtp_message_get_sender (message));
@@ -861,7 +922,21 @@ start_mail (GTask *task)
 
           queue_command (s, rcpt, NULL);
         }
-      queue_command (s, "DATA", NULL);
+      if (s->bdat)
+        {
+          g_autofree char *bdat = g_strdup_printf ("BDAT %" G_GSIZE_FORMAT " LAST", length);
+          g_autofree char *shown = g_strdup_printf (_("<message of %" G_GSIZE_FORMAT " bytes>"),
+                                                    length);
+
+          /* RFC 3030 §4.2: BDAT may be pipelined, and QUIT may follow it in the same group. */
+          queue_command (s, bdat, NULL);
+          transcript_add (s->self, "C: ", shown);
+          g_string_append_len (s->outbuf, g_bytes_get_data (s->body, NULL), length);
+          queue_command (s, "QUIT", NULL);
+          s->quit_sent = TRUE;
+        }
+      else
+        queue_command (s, "DATA", NULL);
     }
   send_flight (task, PHASE_MAIL, on_mail_reply);
 }
@@ -958,6 +1033,56 @@ on_auth_reply (GTask          *task,
     }
 }
 
+static gboolean has_line_break (const char *s);
+static void start_auth (GTask *task);
+
+static gboolean
+on_wait_cancelled_idle_cb (gpointer user_data)
+{
+  RelaySmtpClient *self = user_data;
+  g_autoptr(GTask) task = g_steal_pointer (&self->auth_waiting);
+  Session *s;
+
+  if (task == NULL)
+    return G_SOURCE_REMOVE;  /* the password came first */
+  s = g_task_get_task_data (task);
+  if (!g_cancellable_is_cancelled (s->op))
+    {
+      /* A later send waits now: this cancellation was not about it. */
+      self->auth_waiting = g_steal_pointer (&task);
+      return G_SOURCE_REMOVE;
+    }
+  g_cancellable_disconnect (s->op, s->wait_handler);
+  s->wait_handler = 0;
+  session_fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                           _("Operation was cancelled")));
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs inside the "cancelled" emission, maybe in g_cancellable_connect() itself: go on later. */
+static void
+on_wait_cancelled_cb (GCancellable *op,
+                      gpointer      user_data)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT, on_wait_cancelled_idle_cb,
+                   g_object_ref (user_data), g_object_unref);
+}
+
+/* The password arrived while a send waited for it at AUTH. */
+static void
+resume_auth (RelaySmtpClient *self)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->auth_waiting);
+  Session *s;
+
+  if (task == NULL)
+    return;
+  s = g_task_get_task_data (task);
+  g_cancellable_disconnect (s->op, s->wait_handler);
+  s->wait_handler = 0;
+  start_auth (task);
+}
+
 static void
 start_auth (GTask *task)
 {
@@ -977,6 +1102,41 @@ start_auth (GTask *task)
                                          _("The server %s does not offer login (AUTH) on this connection."),
                                          s->host));
       return;
+    }
+
+  if (s->self->password_pending)
+    {
+      /* The keyring is still being read: the connection waits here, at the first moment the
+       * password is needed. relay_smtp_client_set_password() or a cancellation goes on. */
+      RelaySmtpClient *self = s->self;
+
+      transcript_add (self, "", _("waiting for the password"));
+      arm_phase (s, PHASE_AUTH, self->reply_timeout_ms);
+      self->auth_waiting = g_object_ref (task);
+      s->wait_handler = g_cancellable_connect (s->op, G_CALLBACK (on_wait_cancelled_cb),
+                                               g_object_ref (self), g_object_unref);
+      return;
+    }
+  if (s->password == NULL)
+    {
+      /* The password came late (relay_smtp_client_set_password_pending()): the checks made
+       * before connecting on one given up front. */
+      if (has_control (s->self->password))
+        {
+          session_fail (task, g_error_new_literal (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                                                   _("The password contains a control character, which cannot be sent to an SMTP server.")));
+          return;
+        }
+      if (s->self->password != NULL && strlen (s->self->password) > MAX_PASSWORD_LENGTH)
+        {
+          session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
+                                           _("The user name may have at most %u bytes and the password at most %u."),
+                                           MAX_USERNAME_LENGTH, MAX_PASSWORD_LENGTH));
+          return;
+        }
+      s->password = g_strdup (s->self->password ? s->self->password : "");
+      s->secrets = collect_secrets (s->username, s->password);
+      s->self->secrets = s->secrets;
     }
 
   /* Strongest first: CRAM-MD5 never sends the password itself. */
@@ -1258,21 +1418,140 @@ on_handshake_cb (GObject      *object,
     send_ehlo (task);
 }
 
+/* --- the TLS client connection, made while TCP connects ------------------------------------ */
+
+/* Making a GTlsClientConnection costs 10-15 ms of CPU even with the backend warm (GnuTLS
+ * credentials with the system trust, per connection). A worker makes it for the connection
+ * being attempted, so that it is ready when the TCP handshake is done instead of delaying the
+ * ClientHello (implicit TLS) and stalling the main loop. It is inert until handshake(): with
+ * STARTTLS nothing goes through it before the server's 220. */
+typedef struct
+{
+  GSocketConnection  *connection;
+  GSocketConnectable *identity;
+} PrepData;
+
+static void
+prep_data_free (PrepData *data)
+{
+  g_object_unref (data->connection);
+  g_object_unref (data->identity);
+  g_free (data);
+}
+
+static void
+prep_tls_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  PrepData *data = task_data;
+  GError *error = NULL;
+  GIOStream *tls = g_tls_client_connection_new (G_IO_STREAM (data->connection), data->identity,
+                                                &error);
+
+  if (tls == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, tls, g_object_unref);
+}
+
+static void handshake (GTask *task);
+
+static void
+on_prep_done_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  GWeakRef *weak = user_data;
+  g_autoptr(GTask) task = g_weak_ref_get (weak);
+  PrepData *data = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GIOStream) tls = g_task_propagate_pointer (G_TASK (result), NULL);
+  Session *s;
+
+  g_weak_ref_clear (weak);
+  g_free (weak);
+  if (task == NULL)
+    return;  /* the send is over */
+  s = g_task_get_task_data (task);
+  if (data->connection != s->prep_for)
+    return;  /* made for an earlier attempt */
+  s->prep_pending = FALSE;
+  /* On failure handshake() makes it again, and reports why. */
+  s->prep_tls = g_steal_pointer (&tls);
+  if (s->handshake_waiting)
+    {
+      g_autoptr(GTask) held = g_steal_pointer (&s->hold);
+
+      s->handshake_waiting = FALSE;
+      handshake (task);
+    }
+}
+
+static void
+on_socket_client_event_cb (GSocketClient      *client,
+                           GSocketClientEvent  event,
+                           GSocketConnectable *connectable,
+                           GIOStream          *connection,
+                           gpointer            user_data)
+{
+  Session *s = user_data;
+  g_autoptr(GTask) prep = NULL;
+  PrepData *data;
+  GWeakRef *weak;
+
+  if (event != G_SOCKET_CLIENT_CONNECTING || s->security == RELAY_SECURITY_NONE
+      || !G_IS_SOCKET_CONNECTION (connection))
+    return;
+
+  g_clear_object (&s->prep_tls);
+  g_set_object (&s->prep_for, G_SOCKET_CONNECTION (connection));
+  s->prep_pending = TRUE;
+  /* The streams are made here, on this thread: the worker then only reads the pointers. */
+  g_io_stream_get_input_stream (connection);
+  g_io_stream_get_output_stream (connection);
+
+  data = g_new0 (PrepData, 1);
+  data->connection = g_object_ref (G_SOCKET_CONNECTION (connection));
+  /* The configured name, normalised, is the identity: never what the server claims. */
+  data->identity = g_network_address_new (s->host, s->port);
+  /* A weak reference: a send that ends meanwhile must not wait for the worker to be freed. */
+  weak = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (weak, s->task);
+  prep = g_task_new (NULL, NULL, on_prep_done_cb, weak);
+  g_task_set_source_tag (prep, on_socket_client_event_cb);
+  g_task_set_task_data (prep, data, (GDestroyNotify) prep_data_free);
+  g_task_run_in_thread (prep, prep_tls_thread);
+}
+
 static void
 handshake (GTask *task)
 {
   Session *s = g_task_get_task_data (task);
   RelaySmtpClient *self = s->self;
   g_autoptr(GSocketConnectable) identity = NULL;
-  GIOStream *tls;
+  GIOStream *tls = NULL;
   GError *error = NULL;
 
   set_step (self, RELAY_SMTP_STEP_SECURING);
   s->phase = PHASE_TLS;
 
-  /* The configured name, normalised, is the identity: never what the server claims. */
-  identity = g_network_address_new (s->host, s->port);
-  tls = g_tls_client_connection_new (G_IO_STREAM (s->connection), identity, &error);
+  if (s->prep_for == s->connection)
+    {
+      if (s->prep_pending)
+        {
+          s->handshake_waiting = TRUE;  /* on_prep_done_cb() comes back here */
+          s->hold = g_object_ref (task);
+          return;
+        }
+      tls = g_steal_pointer (&s->prep_tls);
+    }
+  if (tls == NULL)
+    {
+      /* The configured name, normalised, is the identity: never what the server claims. */
+      identity = g_network_address_new (s->host, s->port);
+      tls = g_tls_client_connection_new (G_IO_STREAM (s->connection), identity, &error);
+    }
   /* The first TLS connection of the process loads the system's trust store, synchronously:
    * that local work is not the server's time (about 2 s under AddressSanitizer). */
   arm_phase (s, PHASE_TLS, self->reply_timeout_ms);
@@ -1508,6 +1787,7 @@ start_connecting (GTask *task)
   /* Per-address attempts in order give a truthful per-address error (network-facts §5), and a
    * proxy would hide which rule blocked what. */
   g_socket_client_set_enable_proxy (s->socket_client, FALSE);
+  g_signal_connect (s->socket_client, "event", G_CALLBACK (on_socket_client_event_cb), s);
   s->next_address = s->addresses;
   connect_next (task);
 }
@@ -1622,6 +1902,35 @@ normalize_fingerprint (const char *text)
 }
 
 static void
+warm_tls_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  g_autoptr(GTlsDatabase) database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+
+  g_task_return_boolean (task, database != NULL);
+}
+
+/* The first TLS connection of a process loads the TLS backend and parses the system's CA store:
+ * about 40 ms of CPU, which would otherwise sit between the server's 220 and our ClientHello
+ * and stall the main loop. Do it in a worker while DNS, TCP and the greeting take their time. */
+static void
+warm_tls_backend (void)
+{
+  static gsize warmed = 0;
+
+  if (g_once_init_enter (&warmed))
+    {
+      g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+
+      g_task_set_source_tag (task, warm_tls_backend);
+      g_task_run_in_thread (task, warm_tls_thread);
+      g_once_init_leave (&warmed, 1);
+    }
+}
+
+static void
 on_caller_cancelled_cb (GCancellable *cancellable,
                         gpointer      user_data)
 {
@@ -1716,9 +2025,13 @@ prepare_session (RelaySmtpClient  *self,
           return FALSE;
         }
       s->username = g_strdup (self->username);
-      s->password = g_strdup (self->password ? self->password : "");
-      s->secrets = collect_secrets (s->username, s->password);
-      self->secrets = s->secrets;
+      /* A password still on its way is checked and collected when it arrives, before AUTH. */
+      if (!self->password_pending)
+        {
+          s->password = g_strdup (self->password ? self->password : "");
+          s->secrets = collect_secrets (s->username, s->password);
+          self->secrets = s->secrets;
+        }
     }
   return TRUE;
 }
@@ -1771,6 +2084,7 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
   s->inbuf = g_byte_array_new ();
   s->outbuf = g_string_new (NULL);
   g_task_set_task_data (task, s, (GDestroyNotify) session_free);
+  s->task = task;
 
   g_string_truncate (self->transcript, 0);
   self->transcript_start = g_get_monotonic_time ();
@@ -1786,6 +2100,8 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
     }
 
   self->busy = TRUE;
+  if (s->security != RELAY_SECURITY_NONE && self->tls_database == NULL)
+    warm_tls_backend ();
   s->op = g_cancellable_new ();
   if (cancellable != NULL)
     {
@@ -2135,6 +2451,31 @@ relay_smtp_client_set_password (RelaySmtpClient *self,
   g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
   wipe_string (self->password);
   self->password = g_strdup (password);
+  if (self->password_pending)
+    {
+      self->password_pending = FALSE;
+      resume_auth (self);
+    }
+}
+
+/**
+ * relay_smtp_client_set_password_pending:
+ * @pending: whether the password is still on its way (a keyring lookup)
+ *
+ * While %TRUE, a send resolves, connects, secures the connection and reads the server's
+ * capabilities, then waits before AUTH until relay_smtp_client_set_password() gives the
+ * password, so that the keyring lookup overlaps the network's round trips instead of preceding
+ * them. If the password cannot be had, cancel the send: it holds a reference to @self until one
+ * of the two happens.
+ */
+void
+relay_smtp_client_set_password_pending (RelaySmtpClient *self,
+                                        gboolean         pending)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  self->password_pending = pending;
+  if (!pending)
+    resume_auth (self);
 }
 
 /**

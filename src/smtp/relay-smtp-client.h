@@ -54,6 +54,8 @@ void                  relay_smtp_client_set_username            (RelaySmtpClient
 const char           *relay_smtp_client_get_username            (RelaySmtpClient   *self);
 void                  relay_smtp_client_set_password            (RelaySmtpClient   *self,
                                                                  const char        *password);
+void                  relay_smtp_client_set_password_pending    (RelaySmtpClient   *self,
+                                                                 gboolean           pending);
 void                  relay_smtp_client_set_allow_plaintext_auth (RelaySmtpClient  *self,
                                                                  gboolean           allow);
 gboolean              relay_smtp_client_get_allow_plaintext_auth (RelaySmtpClient  *self);

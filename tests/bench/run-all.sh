@@ -1,0 +1,34 @@
+#!/bin/sh
+# run-all.sh — every issue-9 benchmark, then the summary with ratios and targets (README.md, at
+# the end). Needs root (network namespaces), tests/bench/install-deps.sh, Xvfb, dbus-run-session
+# and secret-tool. About 5 minutes. Not part of `meson test`.
+#
+#   sudo tests/bench/run-all.sh [BUILDDIR [OUTDIR]]
+#
+# 1. smtp-rtt.sh: all built-in clients and `smtp-relay test` (STARTTLS and implicit TLS) in one
+#    run against the private Postfix over the 40 ms link;
+# 2. smtp-rtt.sh again, for the window: a name lookup, a keyring lookup and the Test button while
+#    it records the gaps between frames (GL renderer, as on a desktop, and cairo), 3 runs each;
+# 3. window-bench.py: first frame and peak RSS against the minimal libadwaita window;
+# 4. summarize.py: the figures, as ratios against the anchors of this run.
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(dirname "$(dirname "$HERE")")
+BUILD=$(realpath "${1:-$SRC/_build}")
+OUT=${2:-$(mktemp -d /tmp/relay-bench.XXXXXX)}
+mkdir -p "$OUT"
+OUT=$(realpath "$OUT")
+
+meson compile -C "$BUILD" smtp-relay bench-minimal-window >/dev/null
+CMD="$HERE/relay-test-cmd.sh $BUILD {mode} {host} {port} {user} {passfile} {from} {to} {cafile}"
+
+"$HERE/smtp-rtt.sh" --runs "${RUNS:-7}" --max-seconds 600 --out "$OUT/smtp" \
+  "smtp-relay:starttls=$CMD" "smtp-relay:implicit=$CMD"
+rm -f "$OUT"/gaps-*.jsonl
+"$HERE/smtp-rtt.sh" --no-builtin --no-plain --runs 2 --warmup 0 --out "$OUT/gaps-run" \
+  "window-gl:starttls=RELAY_BENCH_GAPS=$OUT/gaps-gl.jsonl $CMD" \
+  "window-cairo:starttls=GSK_RENDERER=cairo RELAY_BENCH_GAPS=$OUT/gaps-cairo.jsonl $CMD"
+"$HERE/window-bench.py" --build "$BUILD" --runs "${WINDOW_RUNS:-15}" --json "$OUT/window.json"
+echo
+"$HERE/summarize.py" "$OUT" | tee "$OUT/summary.txt"
+echo "results in $OUT"

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""summarize.py: the issue-9 figures of one run-all.sh run, as ratios against the anchors of the
+same run, with the targets.
+
+    tests/bench/summarize.py OUTDIR
+
+OUTDIR holds smtp/results.json (smtp-rtt.sh), gaps-*.jsonl (one line per window run, from
+src/relay-bench.c) and window.json (window-bench.py).
+"""
+import json
+import os
+import statistics
+import sys
+
+OURS = "smtp-relay"
+
+
+def smtp(out):
+    path = os.path.join(out, "smtp", "results.json")
+    if not os.path.exists(path):
+        return
+    res = json.load(open(path))
+    rtt = res["rtt_ms"]
+    rows = [r for r in res["rows"] if r.get("median_ms") is not None]
+    print(f"SMTP submission, 40 ms link (measured RTT {rtt:.1f} ms), median of {res['runs']} runs")
+    print("  lower bound (DATA; BDAT one less): starttls 9 RTT, implicit 7 RTT")
+    print(f"  {'mode':9} {'client':18} {'median':>8} {'turns':>5} {'effRTT':>6} {'x LB':>6} "
+          f"{'x LB(BDAT)':>10} {'x best 3rd party':>16}")
+    ok = True
+    for mode, lb in (("starttls", 9), ("implicit", 7)):
+        # Third-party clients only: not our references (py-ideal, gio-naive, gio-tuned).
+        third = [r for r in rows if r["mode"] == mode and r["kind"] == "anchor"
+                 and not r["client"].startswith(("gio-", "py-ideal"))]
+        best = min(third, key=lambda r: r["median_ms"]) if third else None
+        for r in sorted((r for r in rows if r["mode"] == mode), key=lambda r: r["median_ms"]):
+            lb_ms = lb * rtt
+            x_lb = r["median_ms"] / lb_ms
+            x_lb_bdat = r["median_ms"] / ((lb - 1) * rtt)
+            x_best = r["median_ms"] / best["median_ms"] if best else float("nan")
+            mark = ""
+            if r["client"] == OURS:
+                turns_ok = r["rtts_turns"] <= lb + 1
+                time_ok = x_lb <= 1.25
+                fastest = all(r["median_ms"] < o["median_ms"] for o in third)
+                ok = ok and turns_ok and time_ok and fastest
+                mark = "  <- turns {} LB+1, {:.2f}x LB {} 1.25, {}".format(
+                    "<=" if turns_ok else ">", x_lb, "<=" if time_ok else ">",
+                    "fastest" if fastest else "NOT fastest")
+            print(f"  {mode:9} {r['client']:18} {r['median_ms']:8.1f} {r['rtts_turns']:5} "
+                  f"{r['rtts_time']:6.1f} {x_lb:6.2f} {x_lb_bdat:10.2f} {x_best:16.2f}{mark}")
+    print(f"  SMTP targets: {'met' if ok else 'MISSED'}")
+    print()
+
+
+def gaps(out):
+    for name in sorted(os.listdir(out)):
+        if not (name.startswith("gaps-") and name.endswith(".jsonl")):
+            continue
+        runs = [json.loads(line) for line in open(os.path.join(out, name)) if line.strip()]
+        if not runs:
+            continue
+        print(f"Window frame gaps ({name[5:-6]}, {len(runs)} runs; longest gap per run, "
+              "median over runs / worst run; target < 20 ms)")
+        for phase in ("idle", "lookup", "keyring", "send"):
+            worst = [r[phase]["max_gap_ms"] for r in runs]
+            typical = [r[phase]["median_gap_ms"] for r in runs]
+            print(f"  {phase:8} longest {statistics.median(worst):6.1f} ms (worst run "
+                  f"{max(worst):6.1f} ms), typical frame {statistics.median(typical):5.1f} ms")
+        print()
+
+
+def window(out):
+    path = os.path.join(out, "window.json")
+    if not os.path.exists(path):
+        return
+    w = json.load(open(path))
+    print(f"Window start-up (Xvfb, {w['runs']} runs each, medians; target <= 1.20x)")
+    print(f"  first frame  minimal {w['minimal_first_frame_ms']:7.1f} ms  SMTP Relay "
+          f"{w['relay_first_frame_ms']:7.1f} ms  {w['first_frame_ratio']:.2f}x")
+    print(f"  peak RSS     minimal {w['minimal_vmhwm_mib']:7.1f} MiB SMTP Relay "
+          f"{w['relay_vmhwm_mib']:7.1f} MiB {w['vmhwm_ratio']:.2f}x")
+    print()
+
+
+def main():
+    out = sys.argv[1]
+    smtp(out)
+    gaps(out)
+    window(out)
+
+
+if __name__ == "__main__":
+    main()

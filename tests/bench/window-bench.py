@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""window-bench.py: start-up time to the first drawn frame and peak resident memory of SMTP Relay,
+against a minimal libadwaita window (tests/bench/minimal-window.c) in the same run.
+
+    tests/bench/window-bench.py [--build _build] [--runs 15] [--json FILE]
+
+Both programs run under one private Xvfb (GDK_BACKEND=x11) and one private D-Bus session, one
+after the other, alternating, after two untimed warm-up runs each. Each exits from its first
+"after-paint" (RELAY_BENCH_EXIT_AFTER_FIRST_FRAME=1, src/relay-bench.c) and prints the monotonic
+time and VmHWM; the time counts from just before the exec. SMTP Relay runs with a configured
+server, login on, and the password in a libsecret file keyring, as a user's would be, so a
+start-up that waited for the keyring or DNS would show. Prints medians and the ratios.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+
+
+def run_once(argv, env):
+    t0 = time.monotonic_ns() // 1000
+    out = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         timeout=60, check=False).stdout.decode()
+    fields = dict(kv.split("=", 1) for line in out.splitlines() if line.startswith("first-frame-us=")
+                  for kv in line.split())
+    if "first-frame-us" not in fields:
+        raise RuntimeError(f"{argv[0]} printed no first frame: {out!r}")
+    return (int(fields["first-frame-us"]) - t0) / 1000.0, int(fields["vmhwm-kb"]) / 1024.0
+
+
+def start_xvfb():
+    r, w = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-nolisten", "tcp", "-screen", "0",
+                             "1280x800x24"], pass_fds=(w,), stderr=subprocess.DEVNULL)
+    os.close(w)
+    with os.fdopen(r) as f:
+        display = f.readline().strip()
+    return xvfb, ":" + display
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(SRC, "_build"))
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--json", help="write the figures here as JSON too")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+
+    if "RELAY_BENCH_IN_DBUS" not in os.environ and shutil.which("dbus-run-session"):
+        os.environ["RELAY_BENCH_IN_DBUS"] = "1"
+        os.execvp("dbus-run-session", ["dbus-run-session", "--", sys.executable] + sys.argv)
+
+    subprocess.run(["meson", "compile", "-C", build, "smtp-relay", "bench-minimal-window"],
+                   check=True, stdout=subprocess.DEVNULL)
+    relay = os.path.join(build, "src", "smtp-relay")
+    minimal = os.path.join(build, "tests", "bench", "bench-minimal-window")
+
+    tmp = tempfile.mkdtemp(prefix="relay-window-bench.")
+    xvfb = None
+    try:
+        os.makedirs(os.path.join(tmp, "config", "glib-2.0", "settings"))
+        with open(os.path.join(tmp, "config", "glib-2.0", "settings", "keyfile"), "w") as f:
+            f.write("[io/github/smtprelay/SmtpRelay]\nserver='smtp.example.com'\n"
+                    "security='starttls'\nrequires-auth=true\nusername='bench'\n"
+                    "sender='bench@example.com'\ntest-recipient='sink@example.com'\n")
+        env = dict(os.environ)
+        env.update({
+            "GDK_BACKEND": "x11", "XDG_CONFIG_HOME": os.path.join(tmp, "config"),
+            "XDG_DATA_HOME": os.path.join(tmp, "data"), "XDG_CACHE_HOME": os.path.join(tmp, "cache"),
+            "GSETTINGS_BACKEND": "keyfile", "GSETTINGS_SCHEMA_DIR": os.path.join(build, "data"),
+            "SECRET_BACKEND": "file", "SECRET_FILE_TEST_PATH": os.path.join(tmp, "keyring"),
+            "SECRET_FILE_TEST_PASSWORD": "bench", "RELAY_BENCH_EXIT_AFTER_FIRST_FRAME": "1",
+        })
+        subprocess.run(["secret-tool", "store", "--label=bench", "xdg:schema",
+                        "io.github.smtprelay.SmtpRelay", "server", "smtp.example.com",
+                        "user", "bench"], input=b"bench-pass", env=env, check=True)
+        xvfb, env["DISPLAY"] = start_xvfb()
+
+        results = {"minimal": ([], []), "relay": ([], [])}
+        progs = [("minimal", minimal), ("relay", relay)]
+        for _ in range(args.warmup):
+            for _, exe in progs:
+                run_once([exe], env)
+        for _ in range(args.runs):
+            for name, exe in progs:
+                ms, rss = run_once([exe], env)
+                results[name][0].append(ms)
+                results[name][1].append(rss)
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    med = {k: (statistics.median(v[0]), statistics.median(v[1])) for k, v in results.items()}
+    out = {
+        "runs": args.runs,
+        "minimal_first_frame_ms": round(med["minimal"][0], 1),
+        "relay_first_frame_ms": round(med["relay"][0], 1),
+        "first_frame_ratio": round(med["relay"][0] / med["minimal"][0], 3),
+        "minimal_vmhwm_mib": round(med["minimal"][1], 1),
+        "relay_vmhwm_mib": round(med["relay"][1], 1),
+        "vmhwm_ratio": round(med["relay"][1] / med["minimal"][1], 3),
+        "samples": {k: {"first_frame_ms": [round(x, 1) for x in v[0]],
+                        "vmhwm_mib": [round(x, 1) for x in v[1]]} for k, v in results.items()},
+    }
+    print(f"window start-up, median of {args.runs} runs (Xvfb, GDK_BACKEND=x11), target <= 1.20x")
+    print(f"  first frame: minimal {out['minimal_first_frame_ms']:.1f} ms, SMTP Relay "
+          f"{out['relay_first_frame_ms']:.1f} ms -> {out['first_frame_ratio']:.2f}x")
+    print(f"  peak RSS:    minimal {out['minimal_vmhwm_mib']:.1f} MiB, SMTP Relay "
+          f"{out['relay_vmhwm_mib']:.1f} MiB -> {out['vmhwm_ratio']:.2f}x")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -753,11 +753,13 @@ test_queue_send_now (Fixture       *f,
   g_assert_true (relay_queue_add (message, "the relay did not answer", &id, &error));
   g_assert_no_error (error);
 
-  /* A window that opens with a message waiting shows it (the relay is not set yet). */
+  /* A window that opens with a message waiting shows it (the relay is not set yet), once it
+   * is on screen: the queue is not read on the start-up path. */
   gtk_window_destroy (GTK_WINDOW (f->window));
-  f->window = relay_window_new (NULL, f->settings);
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
   group = child (f, "queue_group");
-  g_assert_true (gtk_widget_get_visible (group));
+  wait_until (is_visible, group, 5000);
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (child (f, "queue_row")), "1 message"));
   spin_main_loop (300);   /* the start-up flush fails: no server */
   g_assert_true (gtk_widget_get_visible (group));

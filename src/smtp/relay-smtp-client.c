@@ -925,8 +925,7 @@ start_mail (GTask *task)
       if (s->bdat)
         {
           g_autofree char *bdat = g_strdup_printf ("BDAT %" G_GSIZE_FORMAT " LAST", length);
-          g_autofree char *shown = g_strdup_printf (_("<message of %" G_GSIZE_FORMAT " bytes>"),
-                                                    length);
+          g_autofree char *shown = g_strdup_printf (_("<message of %lu bytes>"), (gulong) length);
 
           /* RFC 3030 §4.2: BDAT may be pipelined, and QUIT may follow it in the same group. */
           queue_command (s, bdat, NULL);

@@ -3,8 +3,10 @@
  * One keyring item per (server, user), so that an administrator can script it:
  *   secret-tool store --label='SMTP Relay' xdg:schema io.github.smtprelay.SmtpRelay \
  *     server HOST user NAME
- * Only the async libsecret calls are used: the window must never wait for the keyring, which may
- * be prompting the user to unlock it.
+ * The window must never wait for the keyring, which may be prompting the user to unlock it, nor
+ * for libsecret's key derivation, which its async calls do on the calling thread (20–40 ms): so
+ * every call runs in a worker thread, one at a time, and only the _async/_finish pairs below
+ * are public.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "relay-mock-resolver.h"
 #include "smtp-test-helpers.h"
 
 struct _ScriptServer
@@ -422,150 +423,26 @@ script_server_free (ScriptServer *server)
   script_server_unref (server);
 }
 
-/* --- fake resolver (ecosystem-recipes §7.1) ----------------------------------------------- */
+/* --- the names the client tests use ------------------------------------------------------- */
 
-#define FAKE_TYPE_RESOLVER (fake_resolver_get_type ())
-G_DECLARE_FINAL_TYPE (FakeResolver, fake_resolver, FAKE, RESOLVER, GResolver)
-
-struct _FakeResolver
-{
-  GResolver parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (FakeResolver, fake_resolver, G_TYPE_RESOLVER)
-
-static GList *
-answer (const char  *hostname,
-        GError     **error)
-{
-  if (g_str_equal (hostname, "ok.test"))
-    return g_list_prepend (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
-  /* 127.0.0.2 is loopback too, but the test servers listen on 127.0.0.1 only: refused first */
-  if (g_str_equal (hostname, "two.test"))
-    return g_list_append (g_list_prepend (NULL, g_inet_address_new_from_string ("127.0.0.2")),
-                          g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
-  if (g_str_equal (hostname, "tempfail.test"))
-    g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE,
-                 "Temporary failure in name resolution");
-  else
-    g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
-                 "Name or service not known");
-  return NULL;
-}
-
-static GList *
-fake_lookup_by_name (GResolver     *resolver,
-                     const char    *hostname,
-                     GCancellable  *cancellable,
-                     GError       **error)
-{
-  return answer (hostname, error);
-}
-
-static GList *
-fake_lookup_by_name_with_flags (GResolver                 *resolver,
-                                const char                *hostname,
-                                GResolverNameLookupFlags   flags,
-                                GCancellable              *cancellable,
-                                GError                   **error)
-{
-  return answer (hostname, error);
-}
-
-static gboolean
-return_cancelled_cb (gpointer user_data)
-{
-  GTask *task = user_data;
-
-  g_task_return_error_if_cancelled (task);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_hang_cancelled_cb (GCancellable *cancellable,
-                      gpointer      user_data)
-{
-  /* Defer: returning from inside the "cancelled" emission would re-enter the caller. */
-  g_idle_add_full (G_PRIORITY_DEFAULT, return_cancelled_cb, g_object_ref (user_data), g_object_unref);
-}
-
-static void
-fake_lookup_async (GResolver           *resolver,
-                   const char          *hostname,
-                   GCancellable        *cancellable,
-                   GAsyncReadyCallback  callback,
-                   gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (resolver, cancellable, callback, user_data);
-  GError *error = NULL;
-  GList *list;
-
-  if (g_str_equal (hostname, "hang.test"))
-    {
-      /* Never answers, like a DNS server that drops queries: only cancelling ends it. */
-      if (cancellable != NULL)
-        g_cancellable_connect (cancellable, G_CALLBACK (on_hang_cancelled_cb),
-                               g_object_ref (task), g_object_unref);
-      return;
-    }
-  list = answer (hostname, &error);
-  if (list == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, list, (GDestroyNotify) g_resolver_free_addresses);
-}
-
-static void
-fake_lookup_by_name_async (GResolver           *resolver,
-                           const char          *hostname,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
-{
-  fake_lookup_async (resolver, hostname, cancellable, callback, user_data);
-}
-
-static void
-fake_lookup_by_name_with_flags_async (GResolver                *resolver,
-                                      const char               *hostname,
-                                      GResolverNameLookupFlags  flags,
-                                      GCancellable             *cancellable,
-                                      GAsyncReadyCallback       callback,
-                                      gpointer                  user_data)
-{
-  fake_lookup_async (resolver, hostname, cancellable, callback, user_data);
-}
-
-static GList *
-fake_lookup_finish (GResolver     *resolver,
-                    GAsyncResult  *result,
-                    GError       **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static void
-fake_resolver_class_init (FakeResolverClass *klass)
-{
-  GResolverClass *resolver_class = G_RESOLVER_CLASS (klass);
-
-  resolver_class->lookup_by_name = fake_lookup_by_name;
-  resolver_class->lookup_by_name_async = fake_lookup_by_name_async;
-  resolver_class->lookup_by_name_finish = fake_lookup_finish;
-  resolver_class->lookup_by_name_with_flags = fake_lookup_by_name_with_flags;
-  resolver_class->lookup_by_name_with_flags_async = fake_lookup_by_name_with_flags_async;
-  resolver_class->lookup_by_name_with_flags_finish = fake_lookup_finish;
-}
-
-static void
-fake_resolver_init (FakeResolver *self)
-{
-}
-
+/**
+ * fake_resolver_new:
+ *
+ * A relay-mock-resolver scripted with the names of the client tests: ok.test is 127.0.0.1;
+ * two.test is 127.0.0.2 (loopback too, but the test servers listen on 127.0.0.1 only, so it
+ * refuses) and then 127.0.0.1; tempfail.test is a temporary DNS failure; hang.test never
+ * answers; any other name does not exist.
+ */
 GResolver *
 fake_resolver_new (void)
 {
-  return g_object_new (FAKE_TYPE_RESOLVER, NULL);
+  RelayMockResolver *resolver = g_object_new (RELAY_TYPE_MOCK_RESOLVER, NULL);
+
+  relay_mock_resolver_set_addresses (resolver, "ok.test", 0, "127.0.0.1", NULL);
+  relay_mock_resolver_set_addresses (resolver, "two.test", 0, "127.0.0.2", "127.0.0.1", NULL);
+  relay_mock_resolver_set_error (resolver, "tempfail.test", 0, G_RESOLVER_ERROR_TEMPORARY_FAILURE);
+  relay_mock_resolver_set_hang (resolver, "hang.test");
+  return G_RESOLVER (resolver);
 }
 
 /* --- driving the client ------------------------------------------------------------------- */

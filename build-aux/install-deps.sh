@@ -12,7 +12,7 @@ packages=(
   glib-networking adwaita-icon-theme
   # tests: display, session bus, keyring, SMTP and DNS servers, data validators
   xvfb xauth dbus gnome-keyring libsecret-tools python3 python3-aiosmtpd openssl
-  dnsmasq-base iproute2 nftables desktop-file-utils appstream flatpak-builder
+  dnsmasq-base iproute2 nftables procps desktop-file-utils appstream flatpak-builder
   # tests: the icons must render (tests/check-icons.py)
   librsvg2-bin
   # tests: libFuzzer targets (build-aux/test.sh; libFuzzer itself is only recommended by clang),

@@ -772,6 +772,45 @@ test_queue_send_now (Fixture       *f,
   g_assert_cmpuint (relay_queue_count (), ==, 0);
 }
 
+/* Keyboard: Tab alone reaches every control a user needs, in order, from the top. */
+static void
+test_keyboard_reach (Fixture       *f,
+                     gconstpointer  data)
+{
+  static const char * const controls[] = {
+    "server_row", "detect_button", "port_spin", "security_row", "auth_switch", "username_row",
+    "password_row", "sender_row", "test_recipient_row", "test_button",
+  };
+  gboolean reached[G_N_ELEMENTS (controls)] = { FALSE, };
+
+  /* Make every control usable: the auth rows need the switch, Detect a valid sender. */
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  g_settings_set_string (f->settings, "sender", "alerts@example.com");
+  while (g_main_context_iteration (NULL, FALSE));
+
+  for (guint step = 0; step < 60; step++)
+    {
+      GtkWidget *focus;
+
+      if (!gtk_widget_child_focus (GTK_WIDGET (f->window), GTK_DIR_TAB_FORWARD))
+        break;
+      focus = gtk_root_get_focus (GTK_ROOT (f->window));
+      for (guint i = 0; i < G_N_ELEMENTS (controls); i++)
+        {
+          GtkWidget *control = child (f, controls[i]);
+
+          if (focus == control || (focus != NULL && gtk_widget_is_ancestor (focus, control)))
+            reached[i] = TRUE;
+        }
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (controls); i++)
+    {
+      g_test_message ("%s", controls[i]);
+      g_assert_true (reached[i]);
+    }
+}
+
 /* Detect */
 
 static gboolean
@@ -1067,6 +1106,7 @@ main (int   argc,
   ADD ("sender-validation", test_sender_validation);
   ADD ("port-default-shown", test_port_default_shown);
   ADD ("accessible", test_accessible);
+  ADD ("keyboard-reach", test_keyboard_reach);
   ADD ("detect/apply", test_detect_apply);
   ADD ("queue/send-now", test_queue_send_now);
   ADD ("test/refused", test_test_refused);

@@ -31,28 +31,13 @@ detect_cb (GObject      *object,
   wait->done = TRUE;
 }
 
-static const char *
-security_label (RelaySecurity security)
-{
-  switch (security)
-    {
-    case RELAY_SECURITY_NONE:
-      return _("no encryption");
-    case RELAY_SECURITY_TLS:
-      return _("TLS");
-    case RELAY_SECURITY_STARTTLS:
-    default:
-      return _("STARTTLS");
-    }
-}
-
 static void
 print_short (RelayDetectProposal *proposal)
 {
   g_print (_("  %s, port %u, %s (%s)\n"),
            relay_detect_proposal_get_host (proposal),
            relay_detect_proposal_get_port (proposal),
-           security_label (relay_detect_proposal_get_security (proposal)),
+           relay_security_to_label (relay_detect_proposal_get_security (proposal)),
            relay_detect_proposal_get_source (proposal));
 }
 

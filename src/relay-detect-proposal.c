@@ -291,21 +291,6 @@ relay_detect_proposal_same_server (RelayDetectProposal *self,
          self->security == other->security;
 }
 
-static const char *
-security_label (RelaySecurity security)
-{
-  switch (security)
-    {
-    case RELAY_SECURITY_NONE:
-      return _("no encryption");
-    case RELAY_SECURITY_TLS:
-      return _("TLS");
-    case RELAY_SECURITY_STARTTLS:
-    default:
-      return _("STARTTLS");
-    }
-}
-
 /**
  * relay_detect_proposal_describe:
  *
@@ -321,7 +306,7 @@ relay_detect_proposal_describe (RelayDetectProposal *self)
   text = g_string_new (NULL);
   g_string_append_printf (text, _("Server:     %s\n"), self->host);
   g_string_append_printf (text, _("Port:       %u\n"), self->port);
-  g_string_append_printf (text, _("Security:   %s\n"), security_label (self->security));
+  g_string_append_printf (text, _("Security:   %s\n"), relay_security_to_label (self->security));
   g_string_append_printf (text, _("  from %s\n"), self->source);
   if (self->login_source != NULL)
     {

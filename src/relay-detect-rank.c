@@ -14,21 +14,6 @@
 #include "relay-detect-rank.h"
 #include "relay-hostname.h"
 
-static const char *
-security_nick (RelaySecurity security)
-{
-  switch (security)
-    {
-    case RELAY_SECURITY_NONE:
-      return _("no encryption");
-    case RELAY_SECURITY_TLS:
-      return _("TLS");
-    case RELAY_SECURITY_STARTTLS:
-    default:
-      return _("STARTTLS");
-    }
-}
-
 /* Keeps one copy of each distinct server, encrypted ones first, each source's order kept. */
 static GPtrArray *
 collect_proposals (GPtrArray *per_source)
@@ -142,7 +127,7 @@ note_disagreements (GPtrArray *proposals)
                               relay_detect_proposal_get_source (other),
                               relay_detect_proposal_get_host (other),
                               relay_detect_proposal_get_port (other),
-                              security_nick (relay_detect_proposal_get_security (other)));
+                              relay_security_to_label (relay_detect_proposal_get_security (other)));
       relay_detect_proposal_add_note (best, note);
     }
 }

@@ -2,6 +2,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <glib/gi18n-lib.h>
+
 #include "relay-security.h"
 
 #include <string.h>
@@ -39,6 +41,26 @@ relay_security_effective_port (RelaySecurity security,
                                guint16       port)
 {
   return port != 0 ? port : relay_security_default_port (security);
+}
+
+/**
+ * relay_security_to_label:
+ *
+ * @security as people read it in a sentence: "no encryption", "STARTTLS" or "TLS".
+ */
+const char *
+relay_security_to_label (RelaySecurity security)
+{
+  switch (security)
+    {
+    case RELAY_SECURITY_NONE:
+      return _("no encryption");
+    case RELAY_SECURITY_TLS:
+      return _("TLS");
+    case RELAY_SECURITY_STARTTLS:
+    default:
+      return _("STARTTLS");
+    }
 }
 
 const char *

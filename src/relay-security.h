@@ -22,6 +22,7 @@ guint16       relay_security_default_port (RelaySecurity security);
 guint16       relay_security_effective_port (RelaySecurity security,
                                              guint16       port);
 const char   *relay_security_to_nick      (RelaySecurity security);
+const char   *relay_security_to_label     (RelaySecurity security);
 gboolean      relay_security_from_nick    (const char    *nick,
                                            RelaySecurity *security);
 

@@ -13,21 +13,6 @@
 #include "relay-smtp-error.h"
 #include "relay-test-message.h"
 
-static const char *
-security_label (RelaySecurity security)
-{
-  switch (security)
-    {
-    case RELAY_SECURITY_NONE:
-      return _("no encryption");
-    case RELAY_SECURITY_TLS:
-      return _("TLS");
-    case RELAY_SECURITY_STARTTLS:
-    default:
-      return _("STARTTLS");
-    }
-}
-
 /**
  * relay_test_message_new:
  * @now: (nullable): the time to write in the message, or %NULL for now
@@ -92,7 +77,7 @@ relay_test_message_new (const RelayConfig  *config,
                             "Authentication: %s\n"),
                           g_get_host_name (), when, config->server,
                           (guint) relay_security_effective_port (config->security, config->port),
-                          security_label (config->security), auth);
+                          relay_security_to_label (config->security), auth);
 
   return relay_smtp_message_new_full (sender, _("SMTP Relay"), recipients,
                                       _("SMTP Relay test message"), body, now, error);

@@ -350,8 +350,7 @@ show_detect_report (RelayWindow       *self,
       for (guint i = 0; guesses != NULL && i < guesses->len; i++)
         {
           RelayDetectProposal *guess = g_ptr_array_index (guesses, i);
-          const char *security = relay_detect_proposal_get_security (guess) == RELAY_SECURITY_TLS
-                                 ? _("TLS") : _("STARTTLS");
+          const char *security = relay_security_to_label (relay_detect_proposal_get_security (guess));
 
           g_string_append_printf (body, _("\n• %s, port %u, %s"),
                                   relay_detect_proposal_get_host (guess),

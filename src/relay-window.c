@@ -18,6 +18,7 @@
 #include "relay-resolver-watch.h"
 #include "relay-secret-store.h"
 #include "relay-security.h"
+#include "relay-smtp-client.h"
 #include "relay-test-group.h"
 #include "relay-window.h"
 
@@ -951,6 +952,9 @@ lookup_after_first_frame_cb (GtkWidget     *widget,
     return G_SOURCE_CONTINUE;
   lookup_password (RELAY_WINDOW (widget));
   preload_test_icons (widget);
+  /* The Test button then needs no CPU for it while its spinner turns. */
+  if (g_settings_get_enum (RELAY_WINDOW (widget)->settings, "security") != RELAY_SECURITY_NONE)
+    relay_smtp_client_warm_tls ();
   /* Deliver what scripts queued while no keyring was at hand: the desktop session has one. */
   watch_queue (RELAY_WINDOW (widget));
   flush_queue (RELAY_WINDOW (widget));

@@ -21,6 +21,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #endif
+#ifdef __linux__
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "relay-hostname.h"
 #include "relay-smtp-client.h"
@@ -1900,33 +1906,58 @@ normalize_fingerprint (const char *text)
   return g_string_free (out, FALSE);
 }
 
-static void
-warm_tls_thread (GTask        *task,
-                 gpointer      source_object,
-                 gpointer      task_data,
-                 GCancellable *cancellable)
+static gpointer
+warm_tls_thread (gpointer data)
 {
-  g_autoptr(GTlsDatabase) database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  gboolean background = GPOINTER_TO_INT (data);
+  g_autoptr(GTlsDatabase) database = NULL;
 
-  g_task_return_boolean (task, database != NULL);
+#ifdef __linux__
+  /* Per thread on Linux. A window warms up while it may be animating: on a machine with few
+   * cores this thread must not take the CPU from the UI thread. It exits when done, so the
+   * lower priority ends with it. */
+  if (background && setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10) != 0)
+    g_debug ("Cannot lower the priority of the TLS warm-up: %s", g_strerror (errno));
+#endif
+  database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  return NULL;
 }
 
 /* The first TLS connection of a process loads the TLS backend and parses the system's CA store:
  * about 40 ms of CPU, which would otherwise sit between the server's 220 and our ClientHello
- * and stall the main loop. Do it in a worker while DNS, TCP and the greeting take their time. */
+ * and stall the main loop. Do it in a thread of its own while DNS, TCP and the greeting take
+ * their time, or before the first send at all (relay_smtp_client_warm_tls()). */
 static void
-warm_tls_backend (void)
+warm_tls_backend (gboolean background)
 {
   static gsize warmed = 0;
 
   if (g_once_init_enter (&warmed))
     {
-      g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+      g_autoptr(GError) error = NULL;
+      GThread *thread = g_thread_try_new ("relay-tls-warm", warm_tls_thread,
+                                          GINT_TO_POINTER (background), &error);
 
-      g_task_set_source_tag (task, warm_tls_backend);
-      g_task_run_in_thread (task, warm_tls_thread);
+      /* Without the thread, the first handshake loads it itself: slower, not wrong. */
+      if (thread == NULL)
+        g_debug ("Cannot start the TLS warm-up: %s", error->message);
+      else
+        g_thread_unref (thread);
       g_once_init_leave (&warmed, 1);
     }
+}
+
+/**
+ * relay_smtp_client_warm_tls:
+ *
+ * Loads the TLS backend and the system's trusted certificates in a low-priority background
+ * thread, once per process, so that the first send that uses TLS does not spend that time
+ * between the server's greeting and the handshake. A window calls it after its first frame.
+ */
+void
+relay_smtp_client_warm_tls (void)
+{
+  warm_tls_backend (TRUE);
 }
 
 static void
@@ -2100,7 +2131,7 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
 
   self->busy = TRUE;
   if (s->security != RELAY_SECURITY_NONE && self->tls_database == NULL)
-    warm_tls_backend ();
+    warm_tls_backend (FALSE);
   s->op = g_cancellable_new ();
   if (cancellable != NULL)
     {

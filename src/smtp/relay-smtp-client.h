@@ -78,6 +78,8 @@ char                 *relay_smtp_client_send_finish             (RelaySmtpClient
                                                                  GAsyncResult      *result,
                                                                  GError           **error);
 
+void                  relay_smtp_client_warm_tls                (void);
+
 RelaySmtpStep         relay_smtp_client_get_step                (RelaySmtpClient   *self);
 const char           *relay_smtp_client_get_transcript          (RelaySmtpClient   *self);
 GTlsCertificateFlags  relay_smtp_client_get_certificate_errors  (RelaySmtpClient   *self);

@@ -6,6 +6,7 @@
 #include <locale.h>
 
 #include "relay-application.h"
+#include "relay-bench.h"
 #include "relay-cli.h"
 
 int
@@ -30,6 +31,7 @@ main (int   argc,
   if (argc > 1 && relay_cli_handles (argv[1]))
     return relay_cli_run (argc - 1, argv + 1);
 
+  relay_bench_mark ("main");
   app = relay_application_new ();
   return g_application_run (G_APPLICATION (app), argc, argv);
 }

@@ -22,12 +22,15 @@ relay_application_activate (GApplication *app)
 {
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
 
+  relay_bench_mark ("activate");
   if (window == NULL)
     {
       window = GTK_WINDOW (relay_window_new (GTK_APPLICATION (app), NULL));
+      relay_bench_mark ("window-built");
       relay_bench_attach (window);  /* inert unless tests/bench asks for it */
     }
   gtk_window_present (window);
+  relay_bench_mark ("presented");
 }
 
 static void

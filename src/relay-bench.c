@@ -11,7 +11,12 @@
  *       idle; the server name set to RELAY_BENCH_LOOKUP_NAME (a DNS lookup by the resolver
  *       watch, then a keyring lookup); the server set back (a keyring lookup); the Test button
  *       (win.send-test) for RELAY_BENCH_SEND_MS. Append the longest gap between two painted
- *       frames in each phase to FILE as one line of JSON, then quit.
+ *       frames in each phase to FILE as one line of JSON, then quit. The reference window
+ *       makes changes of its own instead (relay_bench_set_poke()).
+ *   RELAY_BENCH_TRACE=1
+ *       Print "mark NAME T" on stderr at the steps of start-up (main, activate, window built,
+ *       realized, presented) and at the phases of each frame (layout done, paint done), and for
+ *       each gap between frames over 20 ms: where the time goes (window-bench.py --trace).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -34,6 +39,32 @@ vm_hwm_kb (void)
     return -1;
   line = strstr (status, "VmHWM:");
   return line != NULL ? strtol (line + strlen ("VmHWM:"), NULL, 10) : -1;
+}
+
+/* --- trace ------------------------------------------------------------------------------- */
+
+/**
+ * relay_bench_mark:
+ * @what: the step reached
+ *
+ * With RELAY_BENCH_TRACE=1, prints the step and the monotonic time in µs on stderr.
+ */
+void
+relay_bench_mark (const char *what)
+{
+  static int on = -1;
+
+  if (on < 0)
+    on = g_strcmp0 (g_getenv ("RELAY_BENCH_TRACE"), "1") == 0;
+  if (on)
+    g_printerr ("mark %s %" G_GINT64_FORMAT "\n", what, g_get_monotonic_time ());
+}
+
+static void
+on_mark_cb (GdkFrameClock *clock,
+            gpointer       what)
+{
+  relay_bench_mark (what);
 }
 
 /* --- first frame -------------------------------------------------------------------------- */
@@ -72,6 +103,7 @@ typedef struct
 } Gaps;
 
 static Gaps *gaps;
+static RelayBenchPoke poke;
 
 static gboolean
 on_tick_cb (GtkWidget     *widget,
@@ -94,6 +126,13 @@ on_gap_paint_cb (GdkFrameClock *clock,
       gint64 gap = now - gaps->last_paint;
 
       g_array_append_val (gaps->all[gaps->phase], gap);
+      if (gap > 20000)
+        {
+          g_autofree char *what = g_strdup_printf ("long-gap-%s-%.1fms-since-%" G_GINT64_FORMAT,
+                                                   phase_names[gaps->phase], gap / 1000.0,
+                                                   gaps->last_paint);
+          relay_bench_mark (what);
+        }
       if (gap > 20000 && gaps->long_gaps->len < 4000)
         g_string_append_printf (gaps->long_gaps, "%s[%.0f, %.1f, \"%s\"]",
                                 gaps->long_gaps->len ? ", " : "", (now - gaps->start) / 1000.0,
@@ -124,7 +163,9 @@ step_cb (gpointer user_data)
     {
     case PHASE_IDLE:
       gaps->phase = PHASE_LOOKUP;
-      if (gaps->settings != NULL)
+      if (poke != NULL)
+        poke (gaps->window, phase_names[gaps->phase]);
+      else if (gaps->settings != NULL)
         g_settings_set_string (gaps->settings, "server",
                              g_getenv ("RELAY_BENCH_LOOKUP_NAME") ? g_getenv ("RELAY_BENCH_LOOKUP_NAME")
                                                                   : "localhost");
@@ -132,13 +173,18 @@ step_cb (gpointer user_data)
       break;
     case PHASE_LOOKUP:
       gaps->phase = PHASE_KEYRING;
-      if (gaps->settings != NULL)
+      if (poke != NULL)
+        poke (gaps->window, phase_names[gaps->phase]);
+      else if (gaps->settings != NULL)
         g_settings_set_string (gaps->settings, "server", gaps->server);
       g_timeout_add (1500, step_cb, NULL);
       break;
     case PHASE_KEYRING:
       gaps->phase = PHASE_SEND;
-      gtk_widget_activate_action (GTK_WIDGET (gaps->window), "win.send-test", NULL);
+      if (poke != NULL)
+        poke (gaps->window, phase_names[gaps->phase]);
+      else
+        gtk_widget_activate_action (GTK_WIDGET (gaps->window), "win.send-test", NULL);
       g_timeout_add (gaps->send_ms, step_cb, NULL);
       break;
     case PHASE_SEND:
@@ -196,10 +242,28 @@ on_realize_cb (GtkWidget *widget,
 {
   GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
 
+  relay_bench_mark ("realized");
+  /* Connected after GDK's own handlers: these mark when layout and painting are done. */
+  g_signal_connect (clock, "layout", G_CALLBACK (on_mark_cb), (gpointer) "layout-done");
+  g_signal_connect (clock, "paint", G_CALLBACK (on_mark_cb), (gpointer) "paint-done");
+
   if (g_strcmp0 (g_getenv ("RELAY_BENCH_EXIT_AFTER_FIRST_FRAME"), "1") == 0)
     g_signal_connect (clock, "after-paint", G_CALLBACK (on_first_paint_cb), NULL);
   else
     g_signal_connect (clock, "after-paint", G_CALLBACK (on_gap_first_paint_cb), NULL);
+}
+
+/**
+ * relay_bench_set_poke:
+ * @func: called at the start of each phase after "idle" instead of SMTP Relay's own scenario
+ *
+ * For the reference window (tests/bench/minimal-window.c): it makes a comparable change of its
+ * own, so that its frame gaps show what the toolkit and the display cost for one change.
+ */
+void
+relay_bench_set_poke (RelayBenchPoke func)
+{
+  poke = func;
 }
 
 /**

@@ -10,5 +10,10 @@
 G_BEGIN_DECLS
 
 void relay_bench_attach (GtkWindow *window);
+void relay_bench_mark (const char *what);
+
+typedef void (*RelayBenchPoke) (GtkWindow  *window,
+                                const char *phase);
+void relay_bench_set_poke (RelayBenchPoke func);
 
 G_END_DECLS

@@ -9,7 +9,11 @@
 #    run against the private Postfix over the 40 ms link;
 # 2. smtp-rtt.sh again, for the window: a name lookup, a keyring lookup and the Test button while
 #    it records the gaps between frames (GL renderer, as on a desktop, and cairo), 3 runs each;
-# 3. window-bench.py: first frame and peak RSS against the minimal libadwaita window;
+#    then the same for the reference window (minimal-window.c at SMTP Relay's size), which
+#    changes one label per phase and shows a spinner in the last: what one change costs in
+#    the toolkit and the display alone;
+# 3. window-bench.py: first frame and peak RSS against the minimal libadwaita window, with the
+#    start-up steps of both (--trace);
 # 4. summarize.py: the figures, as ratios against the anchors of this run.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +32,17 @@ rm -f "$OUT"/gaps-*.jsonl
 "$HERE/smtp-rtt.sh" --no-builtin --no-plain --runs 2 --warmup 0 --out "$OUT/gaps-run" \
   "window-gl:starttls=RELAY_BENCH_GAPS=$OUT/gaps-gl.jsonl $CMD" \
   "window-cairo:starttls=GSK_RENDERER=cairo RELAY_BENCH_GAPS=$OUT/gaps-cairo.jsonl $CMD"
-"$HERE/window-bench.py" --build "$BUILD" --runs "${WINDOW_RUNS:-15}" --json "$OUT/window.json"
+for renderer in gl cairo; do
+  # No GSK_RENDERER is GL, as for SMTP Relay's runs above.
+  case $renderer in gl) set -- ;; *) set -- GSK_RENDERER="$renderer" ;; esac
+  for _ in 1 2 3; do
+    env "$@" RELAY_BENCH_FRAME_GAPS="$OUT/gaps-reference-$renderer.jsonl" \
+      RELAY_BENCH_REFERENCE_SIZE=640x760 GDK_BACKEND=x11 NO_AT_BRIDGE=1 \
+      xvfb-run -a -s "-nolisten tcp -screen 0 1280x800x24" dbus-run-session -- \
+      "$BUILD/tests/bench/bench-minimal-window" >/dev/null 2>&1
+  done
+done
+"$HERE/window-bench.py" --build "$BUILD" --runs "${WINDOW_RUNS:-15}" --trace --json "$OUT/window.json"
 echo
 "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.txt"
 echo "results in $OUT"

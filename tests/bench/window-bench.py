@@ -2,7 +2,7 @@
 """window-bench.py: start-up time to the first drawn frame and peak resident memory of SMTP Relay,
 against a minimal libadwaita window (tests/bench/minimal-window.c) in the same run.
 
-    tests/bench/window-bench.py [--build _build] [--runs 15] [--json FILE]
+    tests/bench/window-bench.py [--build _build] [--runs 15] [--json FILE] [--trace]
 
 Both programs run under one private Xvfb (GDK_BACKEND=x11) and one private D-Bus session, one
 after the other, alternating, after two untimed warm-up runs each. Each exits from its first
@@ -10,6 +10,9 @@ after the other, alternating, after two untimed warm-up runs each. Each exits fr
 time and VmHWM; the time counts from just before the exec. SMTP Relay runs with a configured
 server, login on, and the password in a libsecret file keyring, as a user's would be, so a
 start-up that waited for the keyring or DNS would show. Prints medians and the ratios.
+
+With --trace, both also print their start-up steps (RELAY_BENCH_TRACE=1, src/relay-bench.c),
+and the medians of each step show where the difference between the two comes from.
 """
 import argparse
 import json
@@ -25,14 +28,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 
 
-def run_once(argv, env):
+def run_once(argv, env, marks=None):
     t0 = time.monotonic_ns() // 1000
-    out = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         timeout=60, check=False).stdout.decode()
+    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=60, check=False)
+    out = proc.stdout.decode()
     fields = dict(kv.split("=", 1) for line in out.splitlines() if line.startswith("first-frame-us=")
                   for kv in line.split())
     if "first-frame-us" not in fields:
         raise RuntimeError(f"{argv[0]} printed no first frame: {out!r}")
+    if marks is not None:
+        seen = set()
+        for line in proc.stderr.decode(errors="replace").splitlines():
+            parts = line.split()
+            # The first of each: "layout-done" and "paint-done" of the first frame.
+            if len(parts) == 3 and parts[0] == "mark" and parts[1] not in seen:
+                seen.add(parts[1])
+                marks.setdefault(parts[1], []).append((int(parts[2]) - t0) / 1000.0)
     return (int(fields["first-frame-us"]) - t0) / 1000.0, int(fields["vmhwm-kb"]) / 1024.0
 
 
@@ -52,6 +64,8 @@ def main():
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--json", help="write the figures here as JSON too")
+    ap.add_argument("--trace", action="store_true",
+                    help="also print the median time of each start-up step of both programs")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
 
@@ -80,19 +94,22 @@ def main():
             "SECRET_BACKEND": "file", "SECRET_FILE_TEST_PATH": os.path.join(tmp, "keyring"),
             "SECRET_FILE_TEST_PASSWORD": "bench", "RELAY_BENCH_EXIT_AFTER_FIRST_FRAME": "1",
         })
+        if args.trace:
+            env["RELAY_BENCH_TRACE"] = "1"
         subprocess.run(["secret-tool", "store", "--label=bench", "xdg:schema",
                         "io.github.smtprelay.SmtpRelay", "server", "smtp.example.com",
                         "user", "bench"], input=b"bench-pass", env=env, check=True)
         xvfb, env["DISPLAY"] = start_xvfb()
 
         results = {"minimal": ([], []), "relay": ([], [])}
+        marks = {"minimal": {}, "relay": {}}
         progs = [("minimal", minimal), ("relay", relay)]
         for _ in range(args.warmup):
             for _, exe in progs:
                 run_once([exe], env)
         for _ in range(args.runs):
             for name, exe in progs:
-                ms, rss = run_once([exe], env)
+                ms, rss = run_once([exe], env, marks[name] if args.trace else None)
                 results[name][0].append(ms)
                 results[name][1].append(rss)
     finally:
@@ -118,6 +135,18 @@ def main():
           f"{out['relay_first_frame_ms']:.1f} ms -> {out['first_frame_ratio']:.2f}x")
     print(f"  peak RSS:    minimal {out['minimal_vmhwm_mib']:.1f} MiB, SMTP Relay "
           f"{out['relay_vmhwm_mib']:.1f} MiB -> {out['vmhwm_ratio']:.2f}x")
+    if args.trace:
+        steps = ["main", "activate", "window-built", "realized", "presented", "layout-done",
+                 "paint-done"]
+        print("  start-up steps, median ms since exec (each step's time includes the ones above):")
+        print(f"    {'step':14} {'minimal':>8} {'SMTP Relay':>10} {'difference':>10}")
+        for step in steps:
+            if step in marks["minimal"] and step in marks["relay"]:
+                a = statistics.median(marks["minimal"][step])
+                b = statistics.median(marks["relay"][step])
+                print(f"    {step:14} {a:8.1f} {b:10.1f} {b - a:+10.1f}")
+        out["steps_ms"] = {k: {step: round(statistics.median(v), 1) for step, v in m.items()}
+                           for k, m in marks.items()}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -104,6 +104,8 @@ relay_application_startup (GApplication *app)
   static const char *quit_accels[] = { "<Control>q", NULL };
   static const char *close_accels[] = { "<Control>w", NULL };
   static const char *test_accels[] = { "<Control>t", NULL };
+  /* What GtkApplication sets when it finds gtk/help-overlay.ui; ours is loaded on demand. */
+  static const char *help_accels[] = { "<Control>question", NULL };
 
   G_APPLICATION_CLASS (relay_application_parent_class)->startup (app);
 
@@ -112,6 +114,8 @@ relay_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "window.close", close_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.send-test", test_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.show-help-overlay",
+                                         help_accels);
 }
 
 static void

@@ -37,6 +37,7 @@ struct _RelayWindow
   GCancellable         *detect_cancellable; /* set while Detect runs */
   GFileMonitor         *queue_monitor;
   gboolean              flushing;
+  GtkWindow            *help_overlay;       /* built on first use */
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
@@ -863,6 +864,29 @@ send_test_action (GtkWidget  *widget,
   relay_test_group_send (RELAY_WINDOW (widget)->test_group);
 }
 
+/* GtkApplication would build the shortcuts window along with every main window, from
+ * gtk/help-overlay.ui: a few milliseconds before the first frame for a window that few open.
+ * It is built here on first use instead (the accelerators are set in relay-application.c). */
+static void
+show_help_overlay_action (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  RelayWindow *self = RELAY_WINDOW (widget);
+
+  if (self->help_overlay == NULL)
+    {
+      g_autoptr(GtkBuilder) builder =
+        gtk_builder_new_from_resource ("/io/github/smtprelay/SmtpRelay/help-overlay.ui");
+
+      self->help_overlay = g_object_ref (GTK_WINDOW (gtk_builder_get_object (builder,
+                                                                             "help_overlay")));
+      gtk_window_set_transient_for (self->help_overlay, GTK_WINDOW (self));
+      gtk_window_set_hide_on_close (self->help_overlay, TRUE);
+    }
+  gtk_window_present (self->help_overlay);
+}
+
 static gboolean
 relay_window_close_request (GtkWindow *window)
 {
@@ -1007,6 +1031,9 @@ relay_window_dispose (GObject *object)
   if (self->password_row != NULL)
     store_password_now (self);
 
+  if (self->help_overlay != NULL)
+    gtk_window_destroy (self->help_overlay);
+  g_clear_object (&self->help_overlay);
   gtk_widget_dispose_template (GTK_WIDGET (self), RELAY_TYPE_WINDOW);
 
   G_OBJECT_CLASS (relay_window_parent_class)->dispose (object);
@@ -1126,6 +1153,8 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.retry-password", NULL,
                                    retry_password_action);
   gtk_widget_class_install_action (widget_class, "win.send-test", NULL, send_test_action);
+  gtk_widget_class_install_action (widget_class, "win.show-help-overlay", NULL,
+                                   show_help_overlay_action);
 }
 
 static void

@@ -7,7 +7,37 @@
 
 #include "relay-application.h"
 #include "relay-secret-store.h"
+#include "relay-test-mime.h"
 #include "relay-window.h"
+
+static gboolean
+shortcuts_window_exists (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) toplevel = g_list_model_get_item (toplevels, i);
+
+      if (GTK_IS_SHORTCUTS_WINDOW (toplevel))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The shortcuts window is not built with the main window (start-up time), yet Ctrl+? and the
+ * menu still reach it. */
+static void
+check_shortcuts_on_demand (GtkApplication *app)
+{
+  g_auto(GStrv) accels = gtk_application_get_accels_for_action (app, "win.show-help-overlay");
+  GtkWindow *window = gtk_application_get_active_window (app);
+
+  g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>question"));
+  g_assert_false (shortcuts_window_exists ());
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
+  g_assert_true (shortcuts_window_exists ());
+}
 
 static gboolean
 type_and_quit_cb (gpointer user_data)
@@ -17,6 +47,7 @@ type_and_quit_cb (gpointer user_data)
   GtkEditable *password;
 
   g_assert_nonnull (window);
+  check_shortcuts_on_demand (app);
   password = GTK_EDITABLE (gtk_widget_get_template_child (GTK_WIDGET (window), RELAY_TYPE_WINDOW,
                                                           "password_row"));
   gtk_editable_set_text (password, "typed just before Ctrl+Q");
@@ -69,6 +100,7 @@ main (int   argc,
   g_autofree char *path = g_build_filename (dir, "test.keyring", NULL);
   int ret;
 
+  relay_test_keep_mime_database ();
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_setenv ("SECRET_BACKEND", "file", TRUE);
   g_setenv ("SECRET_FILE_TEST_PATH", path, TRUE);

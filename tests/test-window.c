@@ -16,6 +16,7 @@
 #include "smtp-test-helpers.h"
 #include "relay-test-backend.h"
 #include "relay-test-group.h"
+#include "relay-test-mime.h"
 #include "relay-window.h"
 
 #define KEY_PATH "/io/github/smtprelay/SmtpRelay/"
@@ -811,6 +812,50 @@ test_keyboard_reach (Fixture       *f,
     }
 }
 
+static gboolean
+find_shortcuts_window (gpointer data)
+{
+  GtkWindow **found = data;
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  *found = NULL;
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (GTK_IS_SHORTCUTS_WINDOW (window))
+        *found = GTK_WINDOW (window);
+    }
+  return *found != NULL;
+}
+
+/* Built on first use, for this window; closing hides it for next time; it goes with the window. */
+static void
+test_shortcuts_window (Fixture       *f,
+                       gconstpointer  data)
+{
+  GtkWindow *shortcuts = NULL;
+  GtkWindow *again = NULL;
+
+  g_assert_false (find_shortcuts_window (&shortcuts));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.show-help-overlay",
+                                             NULL));
+  g_assert_true (find_shortcuts_window (&shortcuts));
+  g_assert_true (gtk_window_get_transient_for (shortcuts) == GTK_WINDOW (f->window));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (shortcuts)));
+
+  gtk_window_close (shortcuts);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (shortcuts)));
+  gtk_widget_activate_action (GTK_WIDGET (f->window), "win.show-help-overlay", NULL);
+  g_assert_true (find_shortcuts_window (&again));
+  g_assert_true (again == shortcuts);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (shortcuts)));
+
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, NULL);
+  g_assert_false (find_shortcuts_window (&again));
+}
+
 /* Detect */
 
 static gboolean
@@ -1076,6 +1121,7 @@ main (int   argc,
   g_autofree char *path = NULL;
   int ret;
 
+  relay_test_keep_mime_database ();
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   if (!g_getenv ("SECRET_FILE_TEST_PATH"))
@@ -1107,6 +1153,7 @@ main (int   argc,
   ADD ("port-default-shown", test_port_default_shown);
   ADD ("accessible", test_accessible);
   ADD ("keyboard-reach", test_keyboard_reach);
+  ADD ("shortcuts-window", test_shortcuts_window);
   ADD ("detect/apply", test_detect_apply);
   ADD ("queue/send-now", test_queue_send_now);
   ADD ("test/refused", test_test_refused);

@@ -3,8 +3,9 @@
  *
  * With RELAY_BENCH_FRAME_GAPS it is also the reference for the frame gaps (run-all.sh): at
  * the size given by RELAY_BENCH_REFERENCE_SIZE (SMTP Relay's, since a frame costs what its
- * pixels cost), it changes one label at the start of each phase, and shows a spinning
- * spinner with a label in the last one, as the Test button does.
+ * pixels cost), it makes the same kind of change as SMTP Relay in each phase: a line of
+ * text appears (lookup: the DNS status under the server row), goes again (keyring: the server
+ * is an address again), and a spinner with a label appears (send: the Test button).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,16 +15,18 @@
 #include "relay-bench.h"
 
 static AdwStatusPage *page;
+static GtkWidget *status_line;
 static GtkWidget *progress;
 
 static void
 poke (GtkWindow  *window,
       const char *phase)
 {
-  g_autofree char *text = g_strdup_printf ("Phase: %s", phase);
-
-  adw_status_page_set_description (page, text);
-  if (g_str_equal (phase, "send"))
+  if (g_str_equal (phase, "lookup"))
+    gtk_widget_set_visible (status_line, TRUE);
+  else if (g_str_equal (phase, "keyring"))
+    gtk_widget_set_visible (status_line, FALSE);
+  else if (g_str_equal (phase, "send"))
     gtk_widget_set_visible (progress, TRUE);
 }
 
@@ -51,14 +54,21 @@ on_activate_cb (GApplication *app,
   if (g_getenv ("RELAY_BENCH_FRAME_GAPS") != NULL)
     {
       GtkWidget *spinner = gtk_spinner_new ();
+      GtkWidget *lines = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
 
+      status_line = gtk_label_new ("Looking up mail.example.com…");
+      gtk_label_set_wrap (GTK_LABEL (status_line), TRUE);
+      gtk_widget_add_css_class (status_line, "dim-label");
+      gtk_widget_set_visible (status_line, FALSE);
+      gtk_box_append (GTK_BOX (lines), status_line);
       progress = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
       gtk_widget_set_halign (progress, GTK_ALIGN_CENTER);
       gtk_spinner_start (GTK_SPINNER (spinner));
       gtk_box_append (GTK_BOX (progress), spinner);
       gtk_box_append (GTK_BOX (progress), gtk_label_new ("Sending a test message…"));
       gtk_widget_set_visible (progress, FALSE);
-      adw_status_page_set_child (page, progress);
+      gtk_box_append (GTK_BOX (lines), progress);
+      adw_status_page_set_child (page, lines);
       relay_bench_set_poke (poke);
     }
 

@@ -59,8 +59,8 @@ def load_runs(path):
 
 
 def gaps(out):
-    """SMTP Relay's gaps beside those of the reference window, which makes one comparable
-    change per phase (a label; a spinner and a label in "send") at the same size."""
+    """SMTP Relay's gaps beside those of the reference window, which makes the same kind of
+    change in each phase at the same size (see tests/bench/minimal-window.c)."""
     for renderer in ("cairo", "gl"):
         runs = load_runs(os.path.join(out, f"gaps-{renderer}.jsonl"))
         ref = load_runs(os.path.join(out, f"gaps-reference-{renderer}.jsonl"))
@@ -79,8 +79,8 @@ def gaps(out):
             print(f"  {phase:8} {statistics.median(worst):10.1f} {max(worst):6.1f}   {ref_text}"
                   f"   {statistics.median(typical):13.1f}")
         if ref:
-            print(f"  reference: minimal-window.c at 640x760, {len(ref)} runs; one label changed "
-                  "in lookup and keyring, a spinner shown in send")
+            print(f"  reference: minimal-window.c at 640x760, {len(ref)} runs; "
+                  "a line of text shown in lookup, hidden in keyring, a spinner shown in send")
         print()
 
 

@@ -7,23 +7,8 @@
 
 #include "relay-application.h"
 #include "relay-secret-store.h"
-#include "relay-test-mime.h"
+#include "relay-test-gui.h"
 #include "relay-window.h"
-
-static gboolean
-shortcuts_window_exists (void)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GObject) toplevel = g_list_model_get_item (toplevels, i);
-
-      if (GTK_IS_SHORTCUTS_WINDOW (toplevel))
-        return TRUE;
-    }
-  return FALSE;
-}
 
 /* The shortcuts window is not built with the main window (start-up time), yet Ctrl+? and the
  * menu still reach it. */
@@ -34,9 +19,9 @@ check_shortcuts_on_demand (GtkApplication *app)
   GtkWindow *window = gtk_application_get_active_window (app);
 
   g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>question"));
-  g_assert_false (shortcuts_window_exists ());
+  g_assert_null (relay_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
-  g_assert_true (shortcuts_window_exists ());
+  g_assert_nonnull (relay_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW));
 }
 
 static gboolean

@@ -16,7 +16,7 @@
 #include "smtp-test-helpers.h"
 #include "relay-test-backend.h"
 #include "relay-test-group.h"
-#include "relay-test-mime.h"
+#include "relay-test-gui.h"
 #include "relay-window.h"
 
 #define KEY_PATH "/io/github/smtprelay/SmtpRelay/"
@@ -816,16 +816,8 @@ static gboolean
 find_shortcuts_window (gpointer data)
 {
   GtkWindow **found = data;
-  GListModel *toplevels = gtk_window_get_toplevels ();
 
-  *found = NULL;
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
-
-      if (GTK_IS_SHORTCUTS_WINDOW (window))
-        *found = GTK_WINDOW (window);
-    }
+  *found = relay_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
   return *found != NULL;
 }
 
@@ -862,15 +854,8 @@ static gboolean
 find_message_dialog (gpointer data)
 {
   AdwMessageDialog **dialog = data;
-  GListModel *toplevels = gtk_window_get_toplevels ();
 
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
-
-      if (ADW_IS_MESSAGE_DIALOG (window))
-        *dialog = ADW_MESSAGE_DIALOG (window);
-    }
+  *dialog = (AdwMessageDialog *) relay_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
   return *dialog != NULL;
 }
 

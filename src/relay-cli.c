@@ -307,6 +307,21 @@ on_password_deadline_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Why the password could not be had, as the queue entry's reason. */
+static char *
+password_failure_reason (const GError *error)
+{
+  /* cron, a root service or SSH: no keyring here. Never a plaintext fallback: the message
+   * waits for the desktop session, where the keyring is. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return g_strdup_printf (_("The keyring did not give the password within %u seconds; it may be locked."),
+                            PASSWORD_TIMEOUT_S);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return g_strdup_printf (_("%s (Or the keyring is locked.)"), error->message);
+  return g_str_has_suffix (error->message, ".") ? g_strdup (error->message)
+                                                : g_strconcat (error->message, ".", NULL);
+}
+
 /* Sends @message with @config, or queues it when the failure is a passing one. */
 static int
 deliver (const char       *prog,
@@ -315,48 +330,51 @@ deliver (const char       *prog,
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(RelaySmtpClient) client = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *reply = NULL;
   Waiter waiter = { loop, NULL };
   guint code;
 
+  /* As in `test`: the keyring is read while the client resolves, connects, secures the
+   * connection and reads the capabilities; the client waits for the password only at AUTH. */
+  client = relay_config_create_client (config);
+  if (config->requires_auth)
+    relay_smtp_client_set_password_pending (client, TRUE);
+  relay_smtp_client_send_async (client, message, cancellable, on_done_cb, &waiter);
+
   if (config->requires_auth)
     {
       g_autoptr(GCancellable) deadline = g_cancellable_new ();
       guint timer = g_timeout_add_seconds (PASSWORD_TIMEOUT_S, on_password_deadline_cb, deadline);
+      Waiter keyring = { loop, NULL };
+      g_autofree char *reason = NULL;
       gboolean loaded;
 
-      relay_config_load_password_async (config, deadline, on_done_cb, &waiter);
-      loaded = relay_config_load_password_finish (config, wait_for (&waiter), &error);
-      g_clear_object (&waiter.result);
+      relay_config_load_password_async (config, deadline, on_done_cb, &keyring);
+      loaded = relay_config_load_password_finish (config, wait_for (&keyring), &error);
+      g_clear_object (&keyring.result);
       if (!g_cancellable_is_cancelled (deadline))
         g_source_remove (timer);
 
-      if (!loaded && error->domain == RELAY_CONFIG_ERROR)
-        {
-          g_printerr ("%s: %s\n", prog, error->message);
-          return EX_CONFIG;
-        }
       if (!loaded)
         {
-          g_autofree char *reason = NULL;
+          /* Nothing can be sent without the password: the connection is dropped before AUTH. */
+          g_cancellable_cancel (cancellable);
+          g_free (relay_smtp_client_send_finish (client, wait_for (&waiter), NULL));
+          g_clear_object (&waiter.result);
 
-          /* cron, a root service or SSH: no keyring here. Never a plaintext fallback: the
-           * message waits for the desktop session, where the keyring is. */
-          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            reason = g_strdup_printf (_("The keyring did not give the password within %u seconds; it may be locked."),
-                                      PASSWORD_TIMEOUT_S);
-          else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-            reason = g_strdup_printf (_("%s (Or the keyring is locked.)"), error->message);
-          else
-            reason = g_str_has_suffix (error->message, ".") ? g_strdup (error->message)
-                                                            : g_strconcat (error->message, ".", NULL);
+          if (error->domain == RELAY_CONFIG_ERROR)
+            {
+              g_printerr ("%s: %s\n", prog, error->message);
+              return EX_CONFIG;
+            }
+          reason = password_failure_reason (error);
           return queue_message (prog, message, reason);
         }
+      relay_smtp_client_set_password (client, config->password);
     }
 
-  client = relay_config_create_client (config);
-  relay_smtp_client_send_async (client, message, NULL, on_done_cb, &waiter);
   reply = relay_smtp_client_send_finish (client, wait_for (&waiter), &error);
   g_clear_object (&waiter.result);
   if (reply != NULL)

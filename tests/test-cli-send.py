@@ -512,7 +512,100 @@ def keyring_test_real_keyring_sends_at_once(root):
         server.stop()
 
 
+class OneSessionServer:
+    """One scripted SMTP session on 127.0.0.1 (no PIPELINING, AUTH PLAIN), in a thread, that
+    records when EHLO arrived: before or after the test let the keyring answer."""
+
+    def __init__(self):
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.ehlo_seen = threading.Event()
+        self.auth_line = None
+        self.message = None
+        self.error = None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            self.sock.settimeout(60)
+            conn, _ = self.sock.accept()
+            with conn, conn.makefile("rwb") as f:
+                def reply(text):
+                    f.write(text.encode() + b"\r\n")
+                    f.flush()
+                reply("220 scripted ESMTP")
+                line = f.readline()
+                if not line.upper().startswith((b"EHLO", b"HELO")):
+                    raise RuntimeError(f"expected EHLO, got {line!r}")
+                reply("250-scripted\r\n250 AUTH PLAIN")
+                self.ehlo_seen.set()
+                self.auth_line = f.readline().decode(errors="replace").strip()
+                reply("235 2.7.0 Authentication successful")
+                for expect in (b"MAIL", b"RCPT"):
+                    if not f.readline().upper().startswith(expect):
+                        raise RuntimeError(f"expected {expect!r}")
+                    reply("250 OK")
+                if not f.readline().upper().startswith(b"DATA"):
+                    raise RuntimeError("expected DATA")
+                reply("354 go on")
+                body = b""
+                while not body.endswith(b"\r\n.\r\n"):
+                    chunk = f.readline()
+                    if not chunk:
+                        raise RuntimeError("connection closed in DATA")
+                    body += chunk
+                self.message = body
+                reply("250 2.0.0 queued as scripted")
+                f.readline()
+                reply("221 bye")
+        except Exception as e:   # reported by the test, not lost in the thread
+            self.error = repr(e)
+        finally:
+            self.sock.close()
+
+
+def keyring_test_send_connects_while_keyring_answers(root):
+    """`send` reads the keyring while it connects: with the keyring daemon stopped, the server
+    still gets EHLO; once the daemon goes on, the message goes out with its password."""
+    import base64
+    import signal
+    server = OneSessionServer()
+    env = Env(root, port=server.port, requires_auth=True, username=USER,
+              allow_plaintext_auth=True)
+    env.store_in_real_keyring()
+    owner = subprocess.run(["gdbus", "call", "--session", "--dest", "org.freedesktop.DBus",
+                            "--object-path", "/org/freedesktop/DBus", "--method",
+                            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+                            "org.freedesktop.secrets"],
+                           env=env.env, capture_output=True, text=True, timeout=60)
+    check(owner.returncode == 0, f"keyring daemon's pid: {owner.stderr!r}")
+    daemon = int(owner.stdout.strip().strip("(),").split()[-1])
+    os.kill(daemon, signal.SIGSTOP)
+    try:
+        proc = env.popen(["send", "--to", "ops@example.org", "--subject", "overlap"])
+        proc.stdin.write(b"x\n")
+        proc.stdin.close()
+        proc.stdin = None   # so that communicate() below does not flush it
+        seen = server.ehlo_seen.wait(timeout=30)
+    finally:
+        os.kill(daemon, signal.SIGCONT)
+    _, err = proc.communicate(timeout=120)
+    server.thread.join(timeout=60)
+    check(seen, "no EHLO until the keyring answered: the password was read before connecting")
+    check(proc.returncode == EX_OK and server.error is None,
+          (proc.returncode, err, server.error))
+    expected = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()
+    check(server.auth_line == f"AUTH PLAIN {expected}", "wrong AUTH")
+    check(server.message is not None and b"Subject: overlap" in server.message, server.message)
+    check(env.queue_files() == [], "queued")
+
+
 def keyring_test_locked_keyring_queues(root):
+    # Last of the keyring tests: the keyring stays locked (no display to unlock it again).
     server = Server(root, auth="plain")
     try:
         env = Env(root, port=server.port, requires_auth=True, username=USER,

@@ -96,6 +96,12 @@ typedef struct
   gint64     last_paint;
   gint64     max_gap[N_PHASES];
   gint64     worst_at[N_PHASES];
+  /* The frame that first shows a phase's change (new text, the progress line, a scroll) is
+   * the toolkit drawing what the user did; the ones after it are drawn while the lookup,
+   * keyring call or send runs. Both are reported. */
+  gboolean   first_pending;
+  gint64     first_gap[N_PHASES];
+  gint64     max_after_first[N_PHASES];
   guint      frames[N_PHASES];
   GArray    *all[N_PHASES];  /* every gap in µs, for the median */
   GString   *long_gaps;      /* [at_ms, gap_ms, phase] of gaps over 20 ms */
@@ -142,6 +148,11 @@ on_gap_paint_cb (GdkFrameClock *clock,
           gaps->max_gap[gaps->phase] = gap;
           gaps->worst_at[gaps->phase] = now - gaps->start;
         }
+      if (gaps->first_pending)
+        gaps->first_gap[gaps->phase] = gap;
+      else if (gap > gaps->max_after_first[gaps->phase])
+        gaps->max_after_first[gaps->phase] = gap;
+      gaps->first_pending = FALSE;
     }
   gaps->frames[gaps->phase]++;
   gaps->last_paint = now;
@@ -159,6 +170,7 @@ compare_gint64 (gconstpointer a,
 static gboolean
 step_cb (gpointer user_data)
 {
+  gaps->first_pending = gaps->phase != PHASE_SEND;
   switch (gaps->phase)
     {
     case PHASE_IDLE:
@@ -202,9 +214,11 @@ step_cb (gpointer user_data)
                 g_array_sort (a, compare_gint64);
                 median = g_array_index (a, gint64, a->len / 2) / 1000.0;
               }
-            g_string_append_printf (json, "%s\"%s\": {\"max_gap_ms\": %.1f, \"at_ms\": %.0f, \"median_gap_ms\": %.1f, \"frames\": %u}",
+            g_string_append_printf (json, "%s\"%s\": {\"max_gap_ms\": %.1f, \"at_ms\": %.0f, \"median_gap_ms\": %.1f, \"frames\": %u, \"first_frame_gap_ms\": %.1f, \"max_gap_after_first_ms\": %.1f}",
                                     i ? ", " : "", phase_names[i], gaps->max_gap[i] / 1000.0,
-                                    gaps->worst_at[i] / 1000.0, median, gaps->frames[i]);
+                                    gaps->worst_at[i] / 1000.0, median, gaps->frames[i],
+                                    gaps->first_gap[i] / 1000.0,
+                                    gaps->max_after_first[i] / 1000.0);
           }
         g_string_append_printf (json, ", \"long_gaps\": [%s], \"vmhwm_kb\": %ld}\n",
                                 gaps->long_gaps->str, vm_hwm_kb ());

@@ -177,7 +177,10 @@ update_port_subtitle (RelayWindow *self)
   adw_action_row_set_subtitle (self->port_row, subtitle);
 }
 
-/* Server name: the resolver watch says whether it can be used, and clears by itself. */
+/* Server name: the resolver watch says whether it can be used, and clears by itself. The line
+ * under the row always holds one line of text, so that the rows below stay where they are
+ * while a name is typed and looked up (and the frame does not have to lay out and redraw the
+ * whole page); only a warning, which needs more words, makes it taller. */
 
 static void
 update_dns_status (RelayWindow *self)
@@ -187,7 +190,6 @@ update_dns_status (RelayWindow *self)
   GtkWidget *label = GTK_WIDGET (self->dns_warning_label);
   GtkWidget *icon = GTK_WIDGET (self->dns_status_icon);
   g_autofree char *text = NULL;
-  gboolean visible = TRUE;
 
   gtk_widget_remove_css_class (label, "warning");
   gtk_widget_remove_css_class (label, "error");
@@ -223,26 +225,25 @@ update_dns_status (RelayWindow *self)
         g_autofree char *server = g_strstrip (g_strdup (relay_resolver_watch_get_server (self->resolver_watch)));
 
         text = addresses != NULL ? g_strjoinv (", ", (char **) addresses) : NULL;
-        /* An IP address resolves to itself: nothing worth repeating under the row. */
-        visible = text != NULL && *text != '\0' && g_ascii_strcasecmp (text, server) != 0;
+        /* An IP address resolves to itself: say so rather than repeat it. */
+        if (text == NULL || *text == '\0' || g_ascii_strcasecmp (text, server) == 0)
+          {
+            g_free (text);
+            text = g_strdup (_("An IP address: used as it is, no DNS lookup"));
+          }
         gtk_widget_add_css_class (label, "dim-label");
         gtk_widget_set_visible (icon, FALSE);
       }
       break;
     case RELAY_RESOLVER_STATE_IDLE:
     default:
-      visible = FALSE;
+      text = g_strdup (_("No server set yet: alerts cannot be sent"));
+      gtk_widget_add_css_class (label, "dim-label");
+      gtk_widget_set_visible (icon, FALSE);
       break;
     }
 
-  visible = visible && text != NULL && *text != '\0';
-  gtk_label_set_text (self->dns_warning_label, visible ? text : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->dns_status_box), visible);
-  gtk_accessible_update_state (GTK_ACCESSIBLE (self->server_row),
-                               GTK_ACCESSIBLE_STATE_INVALID,
-                               state == RELAY_RESOLVER_STATE_INVALID
-                               ? GTK_ACCESSIBLE_INVALID_TRUE : GTK_ACCESSIBLE_INVALID_FALSE,
-                               -1);
+  gtk_label_set_text (self->dns_warning_label, text != NULL ? text : "");
 }
 
 /* An internationalised name is shown as it goes on the wire too, and a name that mixes
@@ -1004,6 +1005,7 @@ relay_window_constructed (GObject *object)
                            G_CALLBACK (update_dns_status), self, G_CONNECT_SWAPPED);
   g_settings_bind (self->settings, "server", self->resolver_watch, "server",
                    G_SETTINGS_BIND_GET);
+  update_dns_status (self);   /* an empty server notifies nothing */
 
   label_rows (self);
   bind_settings (self);

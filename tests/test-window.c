@@ -360,10 +360,17 @@ label_shows (gpointer data)
          strstr (gtk_label_get_text (check->label), check->needle) != NULL;
 }
 
-static gboolean
-parent_hidden (gpointer widget)
+/* The height of the Server group (its row and the line under it) at a given width. */
+static int
+server_group_height (Fixture *f)
 {
-  return !gtk_widget_get_visible (gtk_widget_get_parent (widget));
+  int minimum, natural;
+
+  GtkWidget *group = gtk_widget_get_ancestor (child (f, "dns_status_box"),
+                                              ADW_TYPE_PREFERENCES_GROUP);
+
+  gtk_widget_measure (group, GTK_ORIENTATION_VERTICAL, 600, &minimum, &natural, NULL, NULL);
+  return natural;
 }
 
 /* The warning under the server row follows the name's DNS state, and clears by itself. */
@@ -377,6 +384,9 @@ test_dns_warning (Fixture       *f,
   LabelCheck no_dns = { label, "not responding" };
   LabelCheck addresses = { label, "192.0.2.10, 2001:db8::10" };
   LabelCheck invalid = { label, "hyphen" };
+  LabelCheck ip = { label, "An IP address" };
+  LabelCheck no_server = { label, "No server set" };
+  int one_line;
 
   relay_mock_resolver_set_error (f->resolver, "nx.example.com", 0, G_RESOLVER_ERROR_NOT_FOUND);
   relay_mock_resolver_set_error (f->resolver, "down.example.com", 0,
@@ -384,7 +394,9 @@ test_dns_warning (Fixture       *f,
   relay_mock_resolver_set_addresses (f->resolver, "smtp.example.com", 0,
                                      "192.0.2.10", "2001:db8::10", NULL);
 
-  g_assert_false (gtk_widget_get_visible (child (f, "dns_status_box")));
+  /* The line is always there: the rows below do not move while a name is typed. */
+  g_assert_true (label_shows (&no_server));
+  one_line = server_group_height (f);
 
   gtk_editable_set_text (child (f, "server_row"), "nx.example.com");
   wait_until (label_shows, &not_found, 5000);
@@ -398,16 +410,21 @@ test_dns_warning (Fixture       *f,
   gtk_editable_set_text (child (f, "server_row"), "smtp.example.com");
   wait_until (label_shows, &addresses, 5000);
   g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (label), "warning"));
+  g_assert_cmpint (server_group_height (f), ==, one_line);
 
-  /* An IP address needs no lookup and nothing under the row. */
+  /* An IP address needs no lookup: the line says so, in the same place. */
   gtk_editable_set_text (child (f, "server_row"), "192.0.2.7");
-  wait_until (parent_hidden, label, 5000);
+  wait_until (label_shows, &ip, 5000);
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (label), "warning"));
+  g_assert_cmpint (server_group_height (f), ==, one_line);
 
   gtk_editable_set_text (child (f, "server_row"), "-bad-.example.com");
   wait_until (label_shows, &invalid, 5000);
 
   gtk_editable_set_text (child (f, "server_row"), "");
-  wait_until (parent_hidden, label, 5000);
+  wait_until (label_shows, &no_server, 5000);
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (label), "error"));
+  g_assert_cmpint (server_group_height (f), ==, one_line);
 }
 
 /* An internationalised name is shown as sent, and a lookalike that mixes alphabets is flagged. */

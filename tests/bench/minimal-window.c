@@ -3,9 +3,10 @@
  *
  * With RELAY_BENCH_FRAME_GAPS it is also the reference for the frame gaps (run-all.sh): at
  * the size given by RELAY_BENCH_REFERENCE_SIZE (SMTP Relay's, since a frame costs what its
- * pixels cost), it makes the same kind of change as SMTP Relay in each phase: a line of
- * text appears (lookup: the DNS status under the server row), goes again (keyring: the server
- * is an address again), and a spinner with a label appears (send: the Test button).
+ * pixels cost), it makes the same kind of change as SMTP Relay in each phase: the text of a
+ * line changes (lookup: the DNS status under the server row says it is looking the name up),
+ * changes again (keyring: the server is an address again), and a spinner with a label appears
+ * (send: the Test button).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -23,9 +24,9 @@ poke (GtkWindow  *window,
       const char *phase)
 {
   if (g_str_equal (phase, "lookup"))
-    gtk_widget_set_visible (status_line, TRUE);
+    gtk_label_set_text (GTK_LABEL (status_line), "Looking up “mail.example.com”…");
   else if (g_str_equal (phase, "keyring"))
-    gtk_widget_set_visible (status_line, FALSE);
+    gtk_label_set_text (GTK_LABEL (status_line), "An IP address: used as it is, no DNS lookup");
   else if (g_str_equal (phase, "send"))
     gtk_widget_set_visible (progress, TRUE);
 }
@@ -56,10 +57,9 @@ on_activate_cb (GApplication *app,
       GtkWidget *spinner = gtk_spinner_new ();
       GtkWidget *lines = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
 
-      status_line = gtk_label_new ("Looking up mail.example.com…");
+      status_line = gtk_label_new ("No server set yet: alerts cannot be sent");
       gtk_label_set_wrap (GTK_LABEL (status_line), TRUE);
       gtk_widget_add_css_class (status_line, "dim-label");
-      gtk_widget_set_visible (status_line, FALSE);
       gtk_box_append (GTK_BOX (lines), status_line);
       progress = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
       gtk_widget_set_halign (progress, GTK_ALIGN_CENTER);

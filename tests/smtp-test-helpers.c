@@ -430,8 +430,9 @@ script_server_free (ScriptServer *server)
  *
  * A relay-mock-resolver scripted with the names of the client tests: ok.test is 127.0.0.1;
  * two.test is 127.0.0.2 (loopback too, but the test servers listen on 127.0.0.1 only, so it
- * refuses) and then 127.0.0.1; tempfail.test is a temporary DNS failure; hang.test never
- * answers; any other name does not exist.
+ * refuses) and then 127.0.0.1; slow.test is 127.0.0.3 (which a test turns into a black hole)
+ * and then 127.0.0.1; tempfail.test is a temporary DNS failure; hang.test never answers; any
+ * other name does not exist.
  */
 GResolver *
 fake_resolver_new (void)
@@ -440,6 +441,7 @@ fake_resolver_new (void)
 
   relay_mock_resolver_set_addresses (resolver, "ok.test", 0, "127.0.0.1", NULL);
   relay_mock_resolver_set_addresses (resolver, "two.test", 0, "127.0.0.2", "127.0.0.1", NULL);
+  relay_mock_resolver_set_addresses (resolver, "slow.test", 0, "127.0.0.3", "127.0.0.1", NULL);
   relay_mock_resolver_set_error (resolver, "tempfail.test", 0, G_RESOLVER_ERROR_TEMPORARY_FAILURE);
   relay_mock_resolver_set_hang (resolver, "hang.test");
   return G_RESOLVER (resolver);

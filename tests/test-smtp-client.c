@@ -656,8 +656,6 @@ static void
 test_plaintext_auth_refused (Fixture       *fixture,
                              gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
   relay_smtp_client_set_username (fixture->client, USER);
   relay_smtp_client_set_password (fixture->client, PASSWORD);
   assert_refused_offline (fixture, RELAY_SMTP_ERROR_PLAINTEXT_AUTH_REFUSED);
@@ -778,6 +776,70 @@ test_next_address (Fixture       *fixture,
   g_assert_nonnull (strstr (transcript, "connecting to 127.0.0.2 port"));
   g_assert_nonnull (strstr (transcript, "connected to 127.0.0.1 port"));
   assert_no_failure (server);
+}
+
+/* A listening socket whose accept queue is full: Linux drops further SYNs, so a connection
+ * to it neither succeeds nor fails until its deadline, like a black-holed address. */
+static GSocket *
+black_hole_new (const char *ip,
+                guint16     port,
+                GSocket   **filler)
+{
+  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (ip);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (inet, port);
+  g_autoptr(GError) error = NULL;
+  GSocket *listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                    G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_assert_no_error (error);
+  g_socket_bind (listener, address, TRUE, &error);
+  g_assert_no_error (error);
+  g_socket_set_listen_backlog (listener, 0);
+  g_socket_listen (listener, &error);
+  g_assert_no_error (error);
+  /* The one connection the queue takes; it is never accepted. */
+  *filler = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                          &error);
+  g_assert_no_error (error);
+  g_socket_connect (*filler, address, NULL, &error);
+  g_assert_no_error (error);
+  return listener;
+}
+
+/* Happy Eyeballs (RFC 8305): an address that does not answer does not hold up the next one
+ * for the whole connect deadline. */
+static void
+test_unanswered_address (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 421 4.7.0 enough for this test\r\n", NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  GSocket *filler = NULL;
+  GSocket *hole = black_hole_new ("127.0.0.3", script_server_get_port (server), &filler);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *failed = NULL;
+  const char *transcript;
+
+  relay_smtp_client_set_host (fixture->client, "slow.test");
+  relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+  /* Far longer than the test may take: only trying the next address early gets through. */
+  g_object_set (fixture->client, "connect-timeout", 120000, NULL);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_EHLO);
+  transcript = relay_smtp_client_get_transcript (fixture->client);
+  g_assert_nonnull (strstr (transcript, "no answer from 127.0.0.3 port"));
+  g_assert_nonnull (strstr (transcript, "trying 127.0.0.1 as well"));
+  g_assert_nonnull (strstr (transcript, "connected to 127.0.0.1 port"));
+  /* The unanswered attempt was abandoned, not waited for. */
+  failed = g_strdup_printf ("connecting to 127.0.0.3 port %u failed",
+                            script_server_get_port (server));
+  g_assert_null (strstr (transcript, failed));
+  assert_no_failure (server);
+  g_object_unref (filler);
+  g_object_unref (hole);
 }
 
 static void
@@ -1168,6 +1230,7 @@ main (int   argc,
   ADD ("injection-refused", test_injection_refused);
   ADD ("connection-refused", test_connection_refused);
   ADD ("next-address", test_next_address);
+  ADD ("unanswered-address", test_unanswered_address);
   ADD ("dns/not-found", test_dns_not_found);
   ADD ("dns/temporary-failure", test_dns_temporary_failure);
   ADD ("dns/hang", test_dns_hang);

@@ -162,18 +162,16 @@ struct _Session
   gboolean              phase_timed_out;
   gboolean              session_timed_out;
 
-  GList                *addresses;
+  GList                *addresses;        /* the families interleaved (RFC 8305 §4) */
   GList                *next_address;
-  char                 *current_address;
-  GCancellable         *attempt;
-  gulong                attempt_handler;
-  GSource              *attempt_timer;
-  gboolean              attempt_timed_out;
+  GPtrArray            *attempts;         /* the connection attempts under way */
+  GSource              *stagger_timer;    /* starts the next attempt if none has connected */
+  gboolean              connect_settled;  /* an attempt connected, or all of them failed */
+  char                 *current_address;  /* the address connected to */
   GError               *connect_error;
   char                 *connect_error_address;
   int                   connect_error_rank;
 
-  GSocketClient        *socket_client;
   GSocketConnection    *connection;
   GTlsConnection       *tls;
   GSocketConnection    *prep_for;          /* the TCP connection prep_tls is being made for */
@@ -239,15 +237,14 @@ session_free (Session *s)
   g_clear_pointer (&s->secrets, g_ptr_array_unref);
   clear_source (&s->session_timer);
   clear_source (&s->phase_timer);
-  clear_source (&s->attempt_timer);
+  clear_source (&s->stagger_timer);
   if (s->caller_handler != 0)
     g_cancellable_disconnect (s->caller, s->caller_handler);
-  if (s->attempt_handler != 0)
-    g_cancellable_disconnect (s->op, s->attempt_handler);
   if (s->wait_handler != 0)
     g_cancellable_disconnect (s->op, s->wait_handler);
   g_clear_object (&s->caller);
-  g_clear_object (&s->attempt);
+  /* Every attempt holds the task, so none is left when its data goes. */
+  g_clear_pointer (&s->attempts, g_ptr_array_unref);
   g_clear_object (&s->op);
   g_clear_pointer (&s->message, relay_smtp_message_unref);
   g_free (s->host);
@@ -258,9 +255,6 @@ session_free (Session *s)
   g_free (s->current_address);
   g_clear_error (&s->connect_error);
   g_free (s->connect_error_address);
-  if (s->socket_client != NULL)
-    g_signal_handlers_disconnect_by_data (s->socket_client, s);
-  g_clear_object (&s->socket_client);
   g_clear_object (&s->prep_tls);
   g_clear_object (&s->prep_for);
   g_clear_object (&s->tls);
@@ -440,7 +434,7 @@ close_connection (Session *s)
 {
   clear_source (&s->session_timer);
   clear_source (&s->phase_timer);
-  clear_source (&s->attempt_timer);
+  clear_source (&s->stagger_timer);
   /* The caller's cancellable stays connected until the task is freed: disconnecting here could
    * be reached from inside its own "cancelled" emission, where g_cancellable_disconnect()
    * deadlocks. */
@@ -1486,10 +1480,12 @@ on_prep_done_cb (GObject      *object,
   s->prep_tls = g_steal_pointer (&tls);
   if (s->handshake_waiting)
     {
-      g_autoptr(GTask) held = g_steal_pointer (&s->hold);
+      /* The hold kept the send alive while it waited; it may end inside handshake(). */
+      GTask *held = g_steal_pointer (&s->hold);
 
       s->handshake_waiting = FALSE;
       handshake (task);
+      g_clear_object (&held);
     }
 }
 
@@ -1655,7 +1651,42 @@ default_helo_name (GSocketConnection *connection)
   return g_strdup ("[127.0.0.1]");
 }
 
-static void connect_next (GTask *task);
+/* RFC 8305 §5: when an address has not connected after this long, the next one is tried
+ * too, so that a black-holed address (often a broken IPv6 path) costs a quarter of a second
+ * instead of the whole connect deadline. */
+#define ATTEMPT_DELAY_MS 250
+
+/* One TCP connection attempt. Each has its own GSocketClient, so that its "event" tells which
+ * connection the TLS client connection is being prepared for. */
+typedef struct
+{
+  GTask         *task;         /* the send stays alive until every attempt is over */
+  GSocketClient *client;
+  GCancellable  *cancellable;
+  gulong         op_handler;
+  GSource       *timer;        /* this address's connect deadline */
+  gboolean       timed_out;
+  char          *address;
+} Attempt;
+
+static void
+attempt_free (Attempt *a)
+{
+  Session *s = g_task_get_task_data (a->task);
+
+  clear_source (&a->timer);
+  /* Only reached from an attempt's own callback, never inside the op's "cancelled" emission,
+   * where disconnecting would deadlock. */
+  g_cancellable_disconnect (s->op, a->op_handler);
+  g_signal_handlers_disconnect_by_data (a->client, s);
+  g_object_unref (a->client);
+  g_object_unref (a->cancellable);
+  g_free (a->address);
+  g_object_unref (a->task);
+  g_free (a);
+}
+
+static void start_attempt (GTask *task);
 
 static void
 on_attempt_cancelled_cb (GCancellable *op,
@@ -1667,11 +1698,44 @@ on_attempt_cancelled_cb (GCancellable *op,
 static gboolean
 on_attempt_timeout_cb (gpointer user_data)
 {
-  Session *s = user_data;
+  Attempt *a = user_data;
 
-  s->attempt_timed_out = TRUE;
-  g_cancellable_cancel (s->attempt);
+  a->timed_out = TRUE;
+  g_cancellable_cancel (a->cancellable);
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_stagger_timeout_cb (gpointer user_data)
+{
+  Session *s = user_data;
+  g_autofree char *next = g_inet_address_to_string (s->next_address->data);
+  g_autofree char *line = NULL;
+  Attempt *last = g_ptr_array_index (s->attempts, s->attempts->len - 1);
+
+  g_clear_pointer (&s->stagger_timer, g_source_unref);
+  line = g_strdup_printf (_("no answer from %s port %u yet; trying %s as well"),
+                          last->address, s->port, next);
+  transcript_add (s->self, "", line);
+  start_attempt (s->task);
+  return G_SOURCE_REMOVE;
+}
+
+/* Ends the connecting step with the most telling of the attempts' errors. */
+static void
+fail_connecting (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+  GError *error;
+
+  s->connect_settled = TRUE;
+  if (s->connect_error != NULL)
+    error = relay_smtp_error_new_network (s->connect_error, s->host,
+                                          s->connect_error_address, s->port);
+  else
+    error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RESOLVE,
+                         _("The server name “%s” cannot be resolved: it has no address."), s->host);
+  session_fail (task, error);
 }
 
 static void
@@ -1679,18 +1743,28 @@ on_connected_cb (GObject      *object,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  Attempt *a = user_data;
+  g_autoptr(GTask) task = g_object_ref (a->task);
   Session *s = g_task_get_task_data (task);
   RelaySmtpClient *self = s->self;
+  g_autofree char *address = g_strdup (a->address);
+  gboolean timed_out = a->timed_out;
   GError *error = NULL;
   GSocketConnection *connection;
 
   connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (object), result, &error);
+  g_ptr_array_remove (s->attempts, a);
 
-  clear_source (&s->attempt_timer);
-  g_cancellable_disconnect (s->op, s->attempt_handler);
-  s->attempt_handler = 0;
-  g_clear_object (&s->attempt);
+  if (s->connect_settled)
+    {
+      /* Another attempt connected first (this one was cancelled, or won a close race), or
+       * the send is already over. */
+      if (connection != NULL)
+        g_socket_close (g_socket_connection_get_socket (connection), NULL);
+      g_clear_object (&connection);
+      g_clear_error (&error);
+      return;
+    }
 
   if (connection == NULL)
     {
@@ -1698,16 +1772,17 @@ on_connected_cb (GObject      *object,
 
       if (g_cancellable_is_cancelled (s->op))
         {
+          s->connect_settled = TRUE;
           session_fail (task, error);
           return;
         }
-      if (s->attempt_timed_out)
+      if (timed_out)
         {
           g_clear_error (&error);
           error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "connect deadline");
         }
       line = g_strdup_printf (_("connecting to %s port %u failed: %s"),
-                              s->current_address, s->port, error->message);
+                              address, s->port, error->message);
       transcript_add (self, "", line);
       if (connect_error_rank (error) > s->connect_error_rank)
         {
@@ -1715,15 +1790,26 @@ on_connected_cb (GObject      *object,
           g_clear_error (&s->connect_error);
           s->connect_error = g_steal_pointer (&error);
           g_free (s->connect_error_address);
-          s->connect_error_address = g_strdup (s->current_address);
+          s->connect_error_address = g_strdup (address);
         }
       g_clear_error (&error);
-      connect_next (task);
+      /* A failed address hands over at once, without waiting for the attempt delay. */
+      if (s->next_address != NULL)
+        start_attempt (task);
+      else if (s->attempts->len == 0)
+        fail_connecting (task);
       return;
     }
 
+  /* The first to connect wins; the others are abandoned. */
+  s->connect_settled = TRUE;
+  clear_source (&s->stagger_timer);
+  for (guint i = 0; i < s->attempts->len; i++)
+    g_cancellable_cancel (((Attempt *) g_ptr_array_index (s->attempts, i))->cancellable);
+
   s->connection = connection;
   s->stream = G_IO_STREAM (connection);
+  s->current_address = g_steal_pointer (&address);
   {
     g_autofree char *line = g_strdup_printf (_("connected to %s port %u"), s->current_address, s->port);
 
@@ -1744,40 +1830,57 @@ on_connected_cb (GObject      *object,
 }
 
 static void
-connect_next (GTask *task)
+start_attempt (GTask *task)
 {
   Session *s = g_task_get_task_data (task);
-  GInetAddress *address;
-  g_autoptr(GSocketAddress) socket_address = NULL;
+  GInetAddress *address = s->next_address->data;
+  g_autoptr(GSocketAddress) socket_address = g_inet_socket_address_new (address, s->port);
+  Attempt *a = g_new0 (Attempt, 1);
 
-  if (s->next_address == NULL)
-    {
-      GError *error;
-
-      if (s->connect_error != NULL)
-        error = relay_smtp_error_new_network (s->connect_error, s->host,
-                                              s->connect_error_address, s->port);
-      else
-        error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RESOLVE,
-                             _("The server name “%s” cannot be resolved: it has no address."), s->host);
-      session_fail (task, error);
-      return;
-    }
-
-  address = s->next_address->data;
   s->next_address = s->next_address->next;
-  g_free (s->current_address);
-  s->current_address = g_inet_address_to_string (address);
-  socket_address = g_inet_socket_address_new (address, s->port);
+  a->task = g_object_ref (task);
+  a->address = g_inet_address_to_string (address);
+  a->client = g_socket_client_new ();
+  /* Per-address attempts give a truthful per-address error (network-facts §5), and a proxy
+   * would hide which rule blocked what. */
+  g_socket_client_set_enable_proxy (a->client, FALSE);
+  g_signal_connect (a->client, "event", G_CALLBACK (on_socket_client_event_cb), s);
+  a->cancellable = g_cancellable_new ();
+  a->op_handler = g_cancellable_connect (s->op, G_CALLBACK (on_attempt_cancelled_cb),
+                                         a->cancellable, NULL);
+  a->timer = add_timer (s->self->connect_timeout_ms, on_attempt_timeout_cb, a);
+  g_ptr_array_add (s->attempts, a);
 
-  s->phase = PHASE_CONNECT;
-  s->attempt_timed_out = FALSE;
-  s->attempt = g_cancellable_new ();
-  s->attempt_handler = g_cancellable_connect (s->op, G_CALLBACK (on_attempt_cancelled_cb),
-                                              s->attempt, NULL);
-  s->attempt_timer = add_timer (s->self->connect_timeout_ms, on_attempt_timeout_cb, s);
-  g_socket_client_connect_async (s->socket_client, G_SOCKET_CONNECTABLE (socket_address),
-                                 s->attempt, on_connected_cb, g_object_ref (task));
+  clear_source (&s->stagger_timer);
+  if (s->next_address != NULL)
+    s->stagger_timer = add_timer (ATTEMPT_DELAY_MS, on_stagger_timeout_cb, s);
+  g_socket_client_connect_async (a->client, G_SOCKET_CONNECTABLE (socket_address),
+                                 a->cancellable, on_connected_cb, a);
+}
+
+/* RFC 8305 §4: alternate the address families, starting with the resolver's first choice, so
+ * that a broken IPv6 (or IPv4) path delays the other family by one attempt delay at most. */
+static GList *
+interleave_families (GList *addresses)
+{
+  GQueue first = G_QUEUE_INIT, other = G_QUEUE_INIT;
+  GSocketFamily family;
+  GList *out = NULL;
+
+  if (addresses == NULL)
+    return NULL;
+  family = g_inet_address_get_family (addresses->data);
+  for (GList *l = addresses; l != NULL; l = l->next)
+    g_queue_push_tail (g_inet_address_get_family (l->data) == family ? &first : &other, l->data);
+  g_list_free (addresses);
+  while (!g_queue_is_empty (&first) || !g_queue_is_empty (&other))
+    {
+      if (!g_queue_is_empty (&first))
+        out = g_list_prepend (out, g_queue_pop_head (&first));
+      if (!g_queue_is_empty (&other))
+        out = g_list_prepend (out, g_queue_pop_head (&other));
+    }
+  return g_list_reverse (out);
 }
 
 static void
@@ -1788,13 +1891,13 @@ start_connecting (GTask *task)
   clear_source (&s->phase_timer);
   set_step (s->self, RELAY_SMTP_STEP_CONNECTING);
   s->phase = PHASE_CONNECT;
-  s->socket_client = g_socket_client_new ();
-  /* Per-address attempts in order give a truthful per-address error (network-facts §5), and a
-   * proxy would hide which rule blocked what. */
-  g_socket_client_set_enable_proxy (s->socket_client, FALSE);
-  g_signal_connect (s->socket_client, "event", G_CALLBACK (on_socket_client_event_cb), s);
+  s->attempts = g_ptr_array_new_with_free_func ((GDestroyNotify) attempt_free);
+  s->addresses = interleave_families (s->addresses);
   s->next_address = s->addresses;
-  connect_next (task);
+  if (s->next_address == NULL)
+    fail_connecting (task);
+  else
+    start_attempt (task);
 }
 
 static void

@@ -44,6 +44,8 @@ cleanup () {
   fi
   ip netns del "$cli" 2> /dev/null
   ip netns del "$srv" 2> /dev/null
+  rm -rf "/etc/netns/$cli"
+  rmdir /etc/netns 2> /dev/null
   if [ -z "$run_netns_existed" ] && [ -z "$(ls -A /run/netns 2> /dev/null)" ]; then
     umount /run/netns 2> /dev/null && rmdir /run/netns 2> /dev/null
   fi
@@ -67,6 +69,10 @@ setup () {
   ip -n "$cli" route add prohibit 192.0.2.0/24 &&
   ip -n "$cli" route add blackhole 198.51.100.0/24 &&
   ip -n "$cli" -6 route add prohibit 2001:db8:1::/64 || return 1
+  # a name with both addresses of the server (ip netns exec mounts this over /etc/hosts)
+  mkdir -p "/etc/netns/$cli" &&
+  printf '127.0.0.1 localhost\n10.199.0.2 dual.relay.test\nfd00:199::2 dual.relay.test\n' \
+    > "/etc/netns/$cli/hosts" || return 1
 }
 
 if ! setup; then
@@ -118,7 +124,7 @@ check () {
 }
 
 blocked="Connection to SMTP server is blocked by traffic rules"
-echo "1..10"
+echo "1..12"
 check "no rule, IPv4: connected, greeted with 554" - 10.199.0.2 greeting --max-ms 3000
 check "no rule, IPv6: connected, greeted with 554" - fd00:199::2 greeting --max-ms 3000
 check "IPv6 reject admin-prohibited" "ip6 daddr fd00:199::2 tcp dport 2525 reject with icmpv6 type admin-prohibited" \
@@ -134,4 +140,11 @@ check "IPv6 reject with tcp reset" "ip6 daddr fd00:199::2 tcp dport 2525 reject 
 check "IPv4 reject admin-prohibited" "ip daddr 10.199.0.2 tcp dport 2525 reject with icmp type admin-prohibited" \
   10.199.0.2 unreachable --expect-text "blocked by traffic rules, or there is no route" --max-ms 4000
 check "IPv4 blackhole route" - 198.51.100.1 blocked --expect-text "blackhole" --max-ms 2000
+# Happy Eyeballs: whichever family the resolver puts first, the other one is tried 250 ms later
+# when the first does not answer, long before the 10 s connect deadline (and before the
+# kernel gives up on the dropped SYN, after 3 s with one retry).
+check "name with both families, IPv4 dropped" "ip daddr 10.199.0.2 tcp dport 2525 drop" \
+  dual.relay.test greeting --connect-timeout-ms 10000 --max-ms 1500
+check "name with both families, IPv6 dropped" "ip6 daddr fd00:199::2 tcp dport 2525 drop" \
+  dual.relay.test greeting --connect-timeout-ms 10000 --max-ms 1500
 [ "$failed" = 0 ]

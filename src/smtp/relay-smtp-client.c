@@ -135,6 +135,47 @@ typedef enum
 } Phase;
 
 typedef struct _Session Session;
+
+/* A GTlsClientConnection made by a worker for one connection attempt (see prep_tls_thread()).
+ * Reference-counted: the attempt, then the session if the attempt wins, and the worker hold it. */
+typedef struct
+{
+  GSocketConnection  *connection;  /* the TCP connection it is made for */
+  GSocketConnectable *identity;
+  GWeakRef            task;        /* the send, to come back to if it waits */
+  GIOStream          *tls;         /* once made, until handshake() takes it */
+  gboolean            pending;
+} Prep;
+
+static void
+prep_clear (Prep *prep)
+{
+  g_object_unref (prep->connection);
+  g_object_unref (prep->identity);
+  g_weak_ref_clear (&prep->task);
+  g_clear_object (&prep->tls);
+}
+
+static void
+prep_release (Prep *prep)
+{
+  g_rc_box_release_full (prep, (GDestroyNotify) prep_clear);
+}
+
+/* One TCP connection attempt. Each has its own GSocketClient, so that its "event" tells which
+ * connection the TLS client connection is being prepared for. */
+typedef struct
+{
+  GTask         *task;         /* the send stays alive until every attempt is over */
+  GSocketClient *client;
+  GCancellable  *cancellable;
+  gulong         op_handler;
+  GSource       *timer;        /* this address's connect deadline */
+  gboolean       timed_out;
+  char          *address;
+  Prep          *prep;         /* the TLS connection being made for it, if any */
+} Attempt;
+
 typedef void (*ReplyHandler) (GTask          *task,
                               RelaySmtpReply *reply);
 
@@ -174,10 +215,8 @@ struct _Session
 
   GSocketConnection    *connection;
   GTlsConnection       *tls;
-  GSocketConnection    *prep_for;          /* the TCP connection prep_tls is being made for */
-  GIOStream            *prep_tls;          /* made by a worker while TCP connects, not yet used */
-  gboolean              prep_pending;
-  gboolean              handshake_waiting; /* for prep_tls */
+  Prep                 *prep;              /* the TLS connection made for the connection won */
+  gboolean              handshake_waiting; /* for prep */
   GTask                *hold;              /* keeps the send alive meanwhile */
   GIOStream            *stream;
   char                 *helo;
@@ -255,8 +294,7 @@ session_free (Session *s)
   g_free (s->current_address);
   g_clear_error (&s->connect_error);
   g_free (s->connect_error_address);
-  g_clear_object (&s->prep_tls);
-  g_clear_object (&s->prep_for);
+  g_clear_pointer (&s->prep, prep_release);
   g_clear_object (&s->tls);
   g_clear_object (&s->connection);
   g_free (s->helo);
@@ -1420,33 +1458,20 @@ on_handshake_cb (GObject      *object,
 /* --- the TLS client connection, made while TCP connects ------------------------------------ */
 
 /* Making a GTlsClientConnection costs 10-15 ms of CPU even with the backend warm (GnuTLS
- * credentials with the system trust, per connection). A worker makes it for the connection
- * being attempted, so that it is ready when the TCP handshake is done instead of delaying the
- * ClientHello (implicit TLS) and stalling the main loop. It is inert until handshake(): with
- * STARTTLS nothing goes through it before the server's 220. */
-typedef struct
-{
-  GSocketConnection  *connection;
-  GSocketConnectable *identity;
-} PrepData;
-
-static void
-prep_data_free (PrepData *data)
-{
-  g_object_unref (data->connection);
-  g_object_unref (data->identity);
-  g_free (data);
-}
-
+ * credentials with the system trust, per connection). A worker makes one for each connection
+ * attempt, so that it is ready when the TCP handshake is done instead of delaying the
+ * ClientHello (implicit TLS) and stalling the main loop; per attempt, because with Happy
+ * Eyeballs on a slow link an earlier attempt may win after a later one started. It is inert
+ * until handshake(): with STARTTLS nothing goes through it before the server's 220. */
 static void
 prep_tls_thread (GTask        *task,
                  gpointer      source_object,
                  gpointer      task_data,
                  GCancellable *cancellable)
 {
-  PrepData *data = task_data;
+  Prep *prep = task_data;  /* only its connection and identity, which never change */
   GError *error = NULL;
-  GIOStream *tls = g_tls_client_connection_new (G_IO_STREAM (data->connection), data->identity,
+  GIOStream *tls = g_tls_client_connection_new (G_IO_STREAM (prep->connection), prep->identity,
                                                 &error);
 
   if (tls == NULL)
@@ -1462,23 +1487,17 @@ on_prep_done_cb (GObject      *object,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  GWeakRef *weak = user_data;
-  g_autoptr(GTask) task = g_weak_ref_get (weak);
-  PrepData *data = g_task_get_task_data (G_TASK (result));
-  g_autoptr(GIOStream) tls = g_task_propagate_pointer (G_TASK (result), NULL);
+  Prep *prep = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GTask) task = g_weak_ref_get (&prep->task);
   Session *s;
 
-  g_weak_ref_clear (weak);
-  g_free (weak);
+  prep->pending = FALSE;
+  /* On failure handshake() makes it again, and reports why. */
+  prep->tls = g_task_propagate_pointer (G_TASK (result), NULL);
   if (task == NULL)
     return;  /* the send is over */
   s = g_task_get_task_data (task);
-  if (data->connection != s->prep_for)
-    return;  /* made for an earlier attempt */
-  s->prep_pending = FALSE;
-  /* On failure handshake() makes it again, and reports why. */
-  s->prep_tls = g_steal_pointer (&tls);
-  if (s->handshake_waiting)
+  if (s->prep == prep && s->handshake_waiting)
     {
       /* The hold kept the send alive while it waited; it may end inside handshake(). */
       GTask *held = g_steal_pointer (&s->hold);
@@ -1497,32 +1516,37 @@ on_socket_client_event_cb (GSocketClient      *client,
                            gpointer            user_data)
 {
   Session *s = user_data;
-  g_autoptr(GTask) prep = NULL;
-  PrepData *data;
-  GWeakRef *weak;
+  g_autoptr(GTask) worker = NULL;
+  Attempt *attempt = NULL;
+  Prep *prep;
 
   if (event != G_SOCKET_CLIENT_CONNECTING || s->security == RELAY_SECURITY_NONE
       || !G_IS_SOCKET_CONNECTION (connection))
     return;
+  for (guint i = 0; i < s->attempts->len && attempt == NULL; i++)
+    if (((Attempt *) g_ptr_array_index (s->attempts, i))->client == client)
+      attempt = g_ptr_array_index (s->attempts, i);
+  if (attempt == NULL)
+    return;
 
-  g_clear_object (&s->prep_tls);
-  g_set_object (&s->prep_for, G_SOCKET_CONNECTION (connection));
-  s->prep_pending = TRUE;
   /* The streams are made here, on this thread: the worker then only reads the pointers. */
   g_io_stream_get_input_stream (connection);
   g_io_stream_get_output_stream (connection);
 
-  data = g_new0 (PrepData, 1);
-  data->connection = g_object_ref (G_SOCKET_CONNECTION (connection));
+  prep = g_rc_box_new0 (Prep);
+  prep->connection = g_object_ref (G_SOCKET_CONNECTION (connection));
   /* The configured name, normalised, is the identity: never what the server claims. */
-  data->identity = g_network_address_new (s->host, s->port);
+  prep->identity = g_network_address_new (s->host, s->port);
   /* A weak reference: a send that ends meanwhile must not wait for the worker to be freed. */
-  weak = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (weak, s->task);
-  prep = g_task_new (NULL, NULL, on_prep_done_cb, weak);
-  g_task_set_source_tag (prep, on_socket_client_event_cb);
-  g_task_set_task_data (prep, data, (GDestroyNotify) prep_data_free);
-  g_task_run_in_thread (prep, prep_tls_thread);
+  g_weak_ref_init (&prep->task, s->task);
+  prep->pending = TRUE;
+  g_clear_pointer (&attempt->prep, prep_release);
+  attempt->prep = prep;
+
+  worker = g_task_new (NULL, NULL, on_prep_done_cb, NULL);
+  g_task_set_source_tag (worker, on_socket_client_event_cb);
+  g_task_set_task_data (worker, g_rc_box_acquire (prep), (GDestroyNotify) prep_release);
+  g_task_run_in_thread (worker, prep_tls_thread);
 }
 
 static void
@@ -1537,15 +1561,15 @@ handshake (GTask *task)
   set_step (self, RELAY_SMTP_STEP_SECURING);
   s->phase = PHASE_TLS;
 
-  if (s->prep_for == s->connection)
+  if (s->prep != NULL && s->prep->connection == s->connection)
     {
-      if (s->prep_pending)
+      if (s->prep->pending)
         {
           s->handshake_waiting = TRUE;  /* on_prep_done_cb() comes back here */
           s->hold = g_object_ref (task);
           return;
         }
-      tls = g_steal_pointer (&s->prep_tls);
+      tls = g_steal_pointer (&s->prep->tls);
     }
   if (tls == NULL)
     {
@@ -1656,19 +1680,6 @@ default_helo_name (GSocketConnection *connection)
  * instead of the whole connect deadline. */
 #define ATTEMPT_DELAY_MS 250
 
-/* One TCP connection attempt. Each has its own GSocketClient, so that its "event" tells which
- * connection the TLS client connection is being prepared for. */
-typedef struct
-{
-  GTask         *task;         /* the send stays alive until every attempt is over */
-  GSocketClient *client;
-  GCancellable  *cancellable;
-  gulong         op_handler;
-  GSource       *timer;        /* this address's connect deadline */
-  gboolean       timed_out;
-  char          *address;
-} Attempt;
-
 static void
 attempt_free (Attempt *a)
 {
@@ -1682,6 +1693,7 @@ attempt_free (Attempt *a)
   g_object_unref (a->client);
   g_object_unref (a->cancellable);
   g_free (a->address);
+  g_clear_pointer (&a->prep, prep_release);
   g_object_unref (a->task);
   g_free (a);
 }
@@ -1753,6 +1765,8 @@ on_connected_cb (GObject      *object,
   GSocketConnection *connection;
 
   connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (object), result, &error);
+  if (connection != NULL && !s->connect_settled)
+    s->prep = g_steal_pointer (&a->prep);
   g_ptr_array_remove (s->attempts, a);
 
   if (s->connect_settled)

@@ -41,6 +41,7 @@ struct _RelayResolverWatch
   char               *message;
   GStrv               addresses;       /* never NULL */
   GList              *inet_addresses;
+  gint64              resolved_at;     /* monotonic time of the lookup that gave them */
 
   guint               debounce_ms;
   guint               deadline_ms;
@@ -304,6 +305,7 @@ on_lookup_done_cb (GObject      *object,
 
   g_debug ("“%s” resolved", self->name);
   self->retry_delay_ms = self->retry_min_ms;
+  self->resolved_at = g_get_monotonic_time ();
   g_object_freeze_notify (G_OBJECT (self));
   set_addresses (self, addresses);
   set_state (self, RELAY_RESOLVER_STATE_RESOLVED, NULL);
@@ -813,6 +815,26 @@ relay_resolver_watch_get_inet_addresses (RelayResolverWatch *self)
   g_return_val_if_fail (RELAY_IS_RESOLVER_WATCH (self), NULL);
 
   return g_list_copy_deep (self->inet_addresses, copy_object, NULL);
+}
+
+/**
+ * relay_resolver_watch_get_resolved_age:
+ * @self: a #RelayResolverWatch
+ *
+ * How fresh relay_resolver_watch_get_inet_addresses() is, for a caller that would rather reuse
+ * the addresses than ask DNS again.
+ *
+ * Returns: microseconds since DNS gave the addresses, or -1 unless a name is resolved
+ */
+gint64
+relay_resolver_watch_get_resolved_age (RelayResolverWatch *self)
+{
+  g_return_val_if_fail (RELAY_IS_RESOLVER_WATCH (self), -1);
+
+  if (self->state != RELAY_RESOLVER_STATE_RESOLVED || self->is_ip_literal
+      || self->inet_addresses == NULL)
+    return -1;
+  return g_get_monotonic_time () - self->resolved_at;
 }
 
 /**

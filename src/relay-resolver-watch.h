@@ -46,6 +46,7 @@ RelayResolverState   relay_resolver_watch_get_state          (RelayResolverWatch
 const char          *relay_resolver_watch_get_message        (RelayResolverWatch *self);
 const char * const  *relay_resolver_watch_get_addresses      (RelayResolverWatch *self);
 GList               *relay_resolver_watch_get_inet_addresses (RelayResolverWatch *self);
+gint64               relay_resolver_watch_get_resolved_age   (RelayResolverWatch *self);
 void                 relay_resolver_watch_recheck            (RelayResolverWatch *self);
 
 G_END_DECLS

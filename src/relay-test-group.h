@@ -6,6 +6,8 @@
 
 #include <adwaita.h>
 
+#include "relay-resolver-watch.h"
+
 G_BEGIN_DECLS
 
 #define RELAY_TYPE_TEST_GROUP (relay_test_group_get_type ())
@@ -16,6 +18,8 @@ void relay_test_group_set_settings        (RelayTestGroup *self,
                                            GSettings      *settings);
 void relay_test_group_set_password_source (RelayTestGroup *self,
                                            GtkEditable    *editable);
+void relay_test_group_set_resolver_watch  (RelayTestGroup     *self,
+                                           RelayResolverWatch *watch);
 void relay_test_group_send                (RelayTestGroup *self);
 
 G_END_DECLS

@@ -1011,6 +1011,7 @@ relay_window_constructed (GObject *object)
   bind_settings (self);
   relay_test_group_set_settings (self->test_group, self->settings);
   relay_test_group_set_password_source (self->test_group, GTK_EDITABLE (self->password_row));
+  relay_test_group_set_resolver_watch (self->test_group, self->resolver_watch);
 
   /* The keyring and the queue are read after the first frame, not on the start-up path. */
   gtk_widget_add_tick_callback (GTK_WIDGET (self), lookup_after_first_frame_cb,

@@ -283,6 +283,8 @@ assert_addresses (RelayResolverWatch *watch,
 
   g_assert_nonnull (addresses);
   g_assert_cmpstrv (addresses, expected);
+  if (expected[0] == NULL)
+    g_assert_cmpint (relay_resolver_watch_get_resolved_age (watch), ==, -1);
 
   g_assert_cmpuint (g_list_length (inet_addresses), ==, g_strv_length (expected));
   for (guint i = 0; expected[i] != NULL; i++, l = l->next)
@@ -359,6 +361,8 @@ test_ip_literals (Fixture       *f,
                        RELAY_RESOLVER_STATE_RESOLVED);
       g_assert_null (relay_resolver_watch_get_message (f->watch));
       assert_addresses (f->watch, cases[i].address, NULL);
+      /* Not from DNS: nothing for a send to reuse instead of a lookup. */
+      g_assert_cmpint (relay_resolver_watch_get_resolved_age (f->watch), ==, -1);
     }
 
   relay_resolver_watch_recheck (f->watch);
@@ -447,6 +451,9 @@ test_resolve (Fixture       *f,
   assert_addresses (f->watch, "192.0.2.1", "2001:db8::1", NULL);
   g_assert_cmpuint (relay_mock_resolver_get_lookups (f->resolver, "ok.test"), ==, 1);
   assert_states (f, RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_RESOLVED, -1);
+  /* From the lookup that just ended; the bound only tells it from an unset time. */
+  g_assert_cmpint (relay_resolver_watch_get_resolved_age (f->watch), >=, 0);
+  g_assert_cmpint (relay_resolver_watch_get_resolved_age (f->watch), <, 60 * G_USEC_PER_SEC);
 
   g_object_get (f->watch, "state", &state, "addresses", &addresses, NULL);
   g_assert_cmpint (state, ==, RELAY_RESOLVER_STATE_RESOLVED);

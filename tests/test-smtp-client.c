@@ -778,6 +778,42 @@ test_next_address (Fixture       *fixture,
   assert_no_failure (server);
 }
 
+/* Addresses the window has just looked up are connected to without asking DNS again, and
+ * only for the name they belong to. */
+static void
+test_known_addresses (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 421 4.7.0 enough for this test\r\n", NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GList *known = g_list_prepend (NULL, loopback);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  /* hang.test never answers: only the known addresses can get the send to EHLO. */
+  relay_smtp_client_set_host (fixture->client, "hang.test");
+  relay_smtp_client_set_port (fixture->client, script_server_get_port (server));
+  relay_smtp_client_set_known_addresses (fixture->client, "Hang.Test.", known);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_EHLO);
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client),
+                            "hang.test was looked up just before: 127.0.0.1"));
+  for (guint i = 0; i < fixture->steps->len; i++)
+    g_assert_cmpint (g_array_index (fixture->steps, RelaySmtpStep, i), !=,
+                     RELAY_SMTP_STEP_RESOLVING);
+  assert_no_failure (server);
+
+  /* Another name's addresses are not used: the client asks DNS, which fails. */
+  g_clear_error (&error);
+  relay_smtp_client_set_host (fixture->client, "tempfail.test");
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DNS_FAILURE);
+  g_list_free (known);
+}
+
 /* A listening socket whose accept queue is full: Linux drops further SYNs, so a connection
  * to it neither succeeds nor fails until its deadline, like a black-holed address. */
 static GSocket *
@@ -1231,6 +1267,7 @@ main (int   argc,
   ADD ("connection-refused", test_connection_refused);
   ADD ("next-address", test_next_address);
   ADD ("unanswered-address", test_unanswered_address);
+  ADD ("known-addresses", test_known_addresses);
   ADD ("dns/not-found", test_dns_not_found);
   ADD ("dns/temporary-failure", test_dns_temporary_failure);
   ADD ("dns/hang", test_dns_hang);

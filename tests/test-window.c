@@ -600,6 +600,41 @@ test_test_success (Fixture       *f,
   g_assert_nonnull (strstr (transcript, "MAIL FROM:<alerts@example.com>"));
 }
 
+/* The Test connects to the addresses that the line under the server row shows: no second DNS
+ * query on the way. */
+static void
+test_test_reuses_lookup (Fixture       *f,
+                         gconstpointer  data)
+{
+  const char * const script[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 554 5.7.1 enough for this test\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  LabelCheck resolved = { child (f, "dns_warning_label"), "127.0.0.1" };
+  GtkTextBuffer *buffer;
+  g_autofree char *transcript = NULL;
+  GtkTextIter start, end;
+
+  relay_mock_resolver_set_addresses (f->resolver, "relay.example.test", 0, "127.0.0.1", NULL);
+  configure_relay (f, "relay.example.test", script_server_get_port (server));
+  wait_until (label_shows, &resolved, 5000);
+  g_assert_cmpuint (relay_mock_resolver_get_lookups (f->resolver, "relay.example.test"), ==, 1);
+
+  click (child (f, "test_button"));
+  wait_until (test_finished, f, 10000);
+
+  /* The server's refusal shows that the test got through to it, without a new lookup. */
+  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "test_result_message")), "5.7.1"));
+  g_assert_cmpuint (relay_mock_resolver_get_lookups (f->resolver, "relay.example.test"), ==, 1);
+  buffer = gtk_text_view_get_buffer (child (f, "transcript_view"));
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  transcript = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  g_assert_nonnull (strstr (transcript, "relay.example.test was looked up just before: 127.0.0.1"));
+}
+
 /* Bad input is refused before any connection, and nothing the user typed is lost. */
 static void
 test_test_invalid_recipient (Fixture       *f,
@@ -1161,6 +1196,7 @@ main (int   argc,
   ADD ("test/refused", test_test_refused);
   ADD ("test/success", test_test_success);
   ADD ("test/unresolvable", test_test_unresolvable);
+  ADD ("test/reuses-lookup", test_test_reuses_lookup);
   ADD ("test/invalid-recipient", test_test_invalid_recipient);
   ADD ("test/cancel", test_test_cancel);
   ADD ("test/close-while-running", test_test_close_while_running);

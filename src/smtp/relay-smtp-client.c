@@ -77,6 +77,8 @@ struct _RelaySmtpClient
   RelaySmtpStep         step;
   gboolean              busy;
   gboolean              password_pending;  /* see relay_smtp_client_set_password_pending() */
+  char                 *known_host;        /* see relay_smtp_client_set_known_addresses() */
+  GList                *known_addresses;
   GTask                *auth_waiting;      /* the send that waits for the password to log in */
   GString              *transcript;
   gint64                transcript_start;
@@ -1944,6 +1946,13 @@ on_resolved_cb (GObject      *object,
 
 /* --- entry points ------------------------------------------------------------------------- */
 
+static gpointer
+ref_object (gconstpointer object,
+            gpointer      user_data)
+{
+  return g_object_ref ((gpointer) object);
+}
+
 static gboolean
 has_line_break (const char *s)
 {
@@ -2264,6 +2273,23 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
       start_connecting (task);
       return;
     }
+  if (self->known_addresses != NULL && g_strcmp0 (self->known_host, s->host) == 0)
+    {
+      g_autoptr(GString) list = g_string_new (NULL);
+      g_autofree char *line = NULL;
+
+      for (GList *l = self->known_addresses; l != NULL; l = l->next)
+        {
+          g_autofree char *text = g_inet_address_to_string (l->data);
+
+          g_string_append_printf (list, "%s%s", list->len > 0 ? ", " : "", text);
+        }
+      line = g_strdup_printf (_("%s was looked up just before: %s"), s->host, list->str);
+      transcript_add (self, "", line);
+      s->addresses = g_list_copy_deep (self->known_addresses, ref_object, NULL);
+      start_connecting (task);
+      return;
+    }
 
   set_step (self, RELAY_SMTP_STEP_RESOLVING);
   arm_phase (s, PHASE_RESOLVE, self->connect_timeout_ms);
@@ -2316,6 +2342,8 @@ relay_smtp_client_finalize (GObject *object)
   g_clear_object (&self->tls_database);
   g_string_free (self->transcript, TRUE);
   g_free (self->peer_fingerprint);
+  g_free (self->known_host);
+  g_list_free_full (self->known_addresses, g_object_unref);
 
   G_OBJECT_CLASS (relay_smtp_client_parent_class)->finalize (object);
 }
@@ -2623,6 +2651,30 @@ relay_smtp_client_set_password_pending (RelaySmtpClient *self,
   self->password_pending = pending;
   if (!pending)
     resume_auth (self);
+}
+
+/**
+ * relay_smtp_client_set_known_addresses:
+ * @host: (nullable): the name that @addresses belong to, as typed or normalised
+ * @addresses: (element-type GInetAddress) (nullable): its addresses, in the resolver's order
+ *
+ * Addresses of @host looked up moments ago (the window's DNS watch), so that a send to @host
+ * connects without asking DNS again: over a slow link that is a round trip saved. They are
+ * used only while the client's host is @host; the caller decides how old is still fresh.
+ */
+void
+relay_smtp_client_set_known_addresses (RelaySmtpClient *self,
+                                       const char      *host,
+                                       GList           *addresses)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  g_clear_pointer (&self->known_host, g_free);
+  g_list_free_full (g_steal_pointer (&self->known_addresses), g_object_unref);
+  if (host == NULL || addresses == NULL)
+    return;
+  self->known_host = relay_hostname_normalize (host, NULL, NULL);
+  if (self->known_host != NULL)
+    self->known_addresses = g_list_copy_deep (addresses, ref_object, NULL);
 }
 
 /**

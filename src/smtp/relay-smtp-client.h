@@ -56,6 +56,9 @@ void                  relay_smtp_client_set_password            (RelaySmtpClient
                                                                  const char        *password);
 void                  relay_smtp_client_set_password_pending    (RelaySmtpClient   *self,
                                                                  gboolean           pending);
+void                  relay_smtp_client_set_known_addresses     (RelaySmtpClient   *self,
+                                                                 const char        *host,
+                                                                 GList             *addresses);
 void                  relay_smtp_client_set_allow_plaintext_auth (RelaySmtpClient  *self,
                                                                  gboolean           allow);
 gboolean              relay_smtp_client_get_allow_plaintext_auth (RelaySmtpClient  *self);

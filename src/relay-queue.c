@@ -456,9 +456,13 @@ typedef struct
   GBytes          *message;
   RelaySmtpClient *client;
   GCancellable    *password_deadline;
+  GCancellable    *sends;        /* every send's: the caller's cancellation, or no password */
   GCancellable    *caller;
   gulong           caller_handler;
+  gulong           sends_handler;
   guint            password_timer;
+  gboolean         password_pending;  /* the keyring is being read while the first send runs */
+  GError          *password_error;    /* the keyring gave no password: the flush stops */
   guint            sent;
   guint            waiting;
   guint            failed;
@@ -485,8 +489,12 @@ flush_free (gpointer data)
   g_clear_handle_id (&flush->password_timer, g_source_remove);
   if (flush->caller_handler != 0)
     g_cancellable_disconnect (flush->caller, flush->caller_handler);
+  if (flush->sends_handler != 0)
+    g_cancellable_disconnect (flush->caller, flush->sends_handler);
   g_clear_object (&flush->caller);
   g_clear_object (&flush->password_deadline);
+  g_clear_object (&flush->sends);
+  g_clear_error (&flush->password_error);
   g_clear_pointer (&flush->config, relay_config_free);
   g_free (flush->directory);
   g_clear_pointer (&flush->names, g_ptr_array_unref);
@@ -542,6 +550,17 @@ on_entry_sent_cb (GObject      *object,
 
   reply = relay_smtp_client_send_finish (flush->client, result, &error);
   code = relay_smtp_client_get_last_reply_code (flush->client);
+
+  if (reply == NULL && flush->password_error != NULL)
+    {
+      /* Stopped before AUTH because the keyring gave no password: this entry and the rest
+       * stay as they are. */
+      release_entry (flush);
+      flush->waiting += flush->names->len - flush->index + 1;
+      flush->index = flush->names->len;
+      g_task_return_error (task, g_steal_pointer (&flush->password_error));
+      return;
+    }
 
   if (reply != NULL)
     {
@@ -667,7 +686,9 @@ flush_next (GTask *task)
         }
 
       flush->client = relay_config_create_client (flush->config);
-      relay_smtp_client_send_async (flush->client, message, g_task_get_cancellable (task),
+      if (flush->password_pending)
+        relay_smtp_client_set_password_pending (flush->client, TRUE);
+      relay_smtp_client_send_async (flush->client, message, flush->sends,
                                     on_entry_sent_cb, g_object_ref (task));
       return;
     }
@@ -694,9 +715,9 @@ on_password_loaded_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   g_clear_handle_id (&flush->password_timer, g_source_remove);
+  flush->password_pending = FALSE;
   if (!relay_config_load_password_finish (flush->config, result, &error))
     {
-      flush->waiting = flush->names->len;
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
           && !g_cancellable_is_cancelled (g_task_get_cancellable (task)))
         {
@@ -705,10 +726,14 @@ on_password_loaded_cb (GObject      *object,
                        _("The keyring did not give the password within %u seconds; is it locked?"),
                        PASSWORD_TIMEOUT_S);
         }
-      g_task_return_error (task, g_steal_pointer (&error));
+      /* The send waiting at AUTH, if any, comes back cancelled and ends the flush with this
+       * error (on_entry_sent_cb()). Without one the flush is over already. */
+      flush->password_error = g_steal_pointer (&error);
+      g_cancellable_cancel (flush->sends);
       return;
     }
-  flush_next (task);
+  if (flush->client != NULL)
+    relay_smtp_client_set_password (flush->client, flush->config->password);
 }
 
 static void
@@ -757,24 +782,33 @@ relay_queue_flush_async (GSettings           *settings,
                                _("No server is set: open SMTP Relay and enter one."));
       return;
     }
+  flush->sends = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      flush->caller = g_object_ref (cancellable);
+      flush->sends_handler =
+        g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
+                               g_object_ref (flush->sends), g_object_unref);
+    }
   if (!flush->config->requires_auth)
     {
       flush_next (task);
       return;
     }
 
+  /* As `send` does: the keyring is read while the first entry's send resolves, connects,
+   * secures the connection and reads the capabilities; it waits for the password at AUTH. */
   flush->password_deadline = g_cancellable_new ();
   if (cancellable != NULL)
-    {
-      flush->caller = g_object_ref (cancellable);
-      flush->caller_handler =
-        g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
-                               g_object_ref (flush->password_deadline), g_object_unref);
-    }
+    flush->caller_handler =
+      g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
+                             g_object_ref (flush->password_deadline), g_object_unref);
   flush->password_timer = g_timeout_add_seconds (PASSWORD_TIMEOUT_S, on_password_deadline_cb,
                                                  flush);
+  flush->password_pending = TRUE;
   relay_config_load_password_async (flush->config, flush->password_deadline,
-                                    on_password_loaded_cb, g_steal_pointer (&task));
+                                    on_password_loaded_cb, g_object_ref (task));
+  flush_next (task);
 }
 
 /**

@@ -414,6 +414,15 @@ def test_no_keyring_queues_and_flush_uses_keyring(root):
             check(PASSWORD.encode() not in f.read(), "password in the spool")
         check(server.messages() == [], "sent without a password")
 
+        # Still no keyring: the flush stops without a password and leaves the entry untouched.
+        with open(files[0], "rb") as f:
+            before = f.read()
+        rc, _, err = env.run(["flush"])
+        check(rc == EX_TEMPFAIL and "1 message still queued" in err and one_line(err), (rc, err))
+        with open(files[0], "rb") as f:
+            check(env.queue_files() == files and f.read() == before, "entry changed")
+        check(server.messages() == [], "sent without a password")
+
         env.use_file_keyring()
         check_rc(env.run(["flush"]), EX_OK)
         messages = server.messages()
@@ -568,15 +577,10 @@ class OneSessionServer:
             self.sock.close()
 
 
-def keyring_test_send_connects_while_keyring_answers(root):
-    """`send` reads the keyring while it connects: with the keyring daemon stopped, the server
-    still gets EHLO; once the daemon goes on, the message goes out with its password."""
-    import base64
+def run_with_keyring_stopped(env, server, args, data):
+    """Runs `smtp-relay ARGS` while the keyring daemon is stopped (SIGSTOP) until the server has
+    seen EHLO or 30 s have passed. Returns whether EHLO came first, the exit code and stderr."""
     import signal
-    server = OneSessionServer()
-    env = Env(root, port=server.port, requires_auth=True, username=USER,
-              allow_plaintext_auth=True)
-    env.store_in_real_keyring()
     owner = subprocess.run(["gdbus", "call", "--session", "--dest", "org.freedesktop.DBus",
                             "--object-path", "/org/freedesktop/DBus", "--method",
                             "org.freedesktop.DBus.GetConnectionUnixProcessID",
@@ -586,8 +590,8 @@ def keyring_test_send_connects_while_keyring_answers(root):
     daemon = int(owner.stdout.strip().strip("(),").split()[-1])
     os.kill(daemon, signal.SIGSTOP)
     try:
-        proc = env.popen(["send", "--to", "ops@example.org", "--subject", "overlap"])
-        proc.stdin.write(b"x\n")
+        proc = env.popen(args)
+        proc.stdin.write(data)
         proc.stdin.close()
         proc.stdin = None   # so that communicate() below does not flush it
         seen = server.ehlo_seen.wait(timeout=30)
@@ -595,13 +599,44 @@ def keyring_test_send_connects_while_keyring_answers(root):
         os.kill(daemon, signal.SIGCONT)
     _, err = proc.communicate(timeout=120)
     server.thread.join(timeout=60)
+    return seen, proc.returncode, err
+
+
+def check_overlapped_delivery(env, server, seen, rc, err, subject):
+    import base64
     check(seen, "no EHLO until the keyring answered: the password was read before connecting")
-    check(proc.returncode == EX_OK and server.error is None,
-          (proc.returncode, err, server.error))
+    check(rc == EX_OK and server.error is None, (rc, err, server.error))
     expected = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()
     check(server.auth_line == f"AUTH PLAIN {expected}", "wrong AUTH")
-    check(server.message is not None and b"Subject: overlap" in server.message, server.message)
-    check(env.queue_files() == [], "queued")
+    check(server.message is not None and f"Subject: {subject}".encode() in server.message,
+          server.message)
+    check(env.queue_files() == [], "left in the queue")
+
+
+def keyring_test_send_connects_while_keyring_answers(root):
+    """`send` reads the keyring while it connects: with the keyring daemon stopped, the server
+    still gets EHLO; once the daemon goes on, the message goes out with its password."""
+    server = OneSessionServer()
+    env = Env(root, port=server.port, requires_auth=True, username=USER,
+              allow_plaintext_auth=True)
+    env.store_in_real_keyring()
+    seen, rc, err = run_with_keyring_stopped(
+        env, server, ["send", "--to", "ops@example.org", "--subject", "overlap"], b"x\n")
+    check_overlapped_delivery(env, server, seen, rc, err, "overlap")
+
+
+def keyring_test_flush_connects_while_keyring_answers(root):
+    """`flush` too reads the keyring while its first entry's send connects."""
+    env = Env(root, port=closed_port(), requires_auth=True, username=USER,
+              allow_plaintext_auth=True)
+    env.store_in_real_keyring()
+    result = env.run(["send", "--to", "ops@example.org", "--subject", "queued overlap"], b"x\n")
+    check_rc(result, EX_OK)
+    check(len(env.queue_files()) == 1, "not queued while the relay was down")
+    server = OneSessionServer()
+    env.set(port=server.port)
+    seen, rc, err = run_with_keyring_stopped(env, server, ["flush"], b"")
+    check_overlapped_delivery(env, server, seen, rc, err, "queued overlap")
 
 
 def keyring_test_locked_keyring_queues(root):

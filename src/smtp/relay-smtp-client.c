@@ -1517,18 +1517,13 @@ on_socket_client_event_cb (GSocketClient      *client,
                            GIOStream          *connection,
                            gpointer            user_data)
 {
-  Session *s = user_data;
+  Attempt *attempt = user_data;
+  Session *s = g_task_get_task_data (attempt->task);
   g_autoptr(GTask) worker = NULL;
-  Attempt *attempt = NULL;
   Prep *prep;
 
   if (event != G_SOCKET_CLIENT_CONNECTING || s->security == RELAY_SECURITY_NONE
       || !G_IS_SOCKET_CONNECTION (connection))
-    return;
-  for (guint i = 0; i < s->attempts->len && attempt == NULL; i++)
-    if (((Attempt *) g_ptr_array_index (s->attempts, i))->client == client)
-      attempt = g_ptr_array_index (s->attempts, i);
-  if (attempt == NULL)
     return;
 
   /* The streams are made here, on this thread: the worker then only reads the pointers. */
@@ -1691,7 +1686,7 @@ attempt_free (Attempt *a)
   /* Only reached from an attempt's own callback, never inside the op's "cancelled" emission,
    * where disconnecting would deadlock. */
   g_cancellable_disconnect (s->op, a->op_handler);
-  g_signal_handlers_disconnect_by_data (a->client, s);
+  g_signal_handlers_disconnect_by_data (a->client, a);
   g_object_unref (a->client);
   g_object_unref (a->cancellable);
   g_free (a->address);
@@ -1860,7 +1855,7 @@ start_attempt (GTask *task)
   /* Per-address attempts give a truthful per-address error (network-facts §5), and a proxy
    * would hide which rule blocked what. */
   g_socket_client_set_enable_proxy (a->client, FALSE);
-  g_signal_connect (a->client, "event", G_CALLBACK (on_socket_client_event_cb), s);
+  g_signal_connect (a->client, "event", G_CALLBACK (on_socket_client_event_cb), a);
   a->cancellable = g_cancellable_new ();
   a->op_handler = g_cancellable_connect (s->op, G_CALLBACK (on_attempt_cancelled_cb),
                                          a->cancellable, NULL);

@@ -388,6 +388,48 @@ relay_queue_count (void)
   return names->len;
 }
 
+static void
+count_thread (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  g_task_return_int (task, relay_queue_count ());
+}
+
+/**
+ * relay_queue_count_async:
+ *
+ * relay_queue_count() in a worker thread, for the window: listing a directory can stall on
+ * a slow or network home folder.
+ */
+void
+relay_queue_count_async (GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, relay_queue_count_async);
+  g_task_run_in_thread (task, count_thread);
+}
+
+/**
+ * relay_queue_count_finish:
+ *
+ * Returns: how many messages are waiting; 0 with @error if cancelled
+ */
+guint
+relay_queue_count_finish (GAsyncResult  *result,
+                          GError       **error)
+{
+  gssize count;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), 0);
+  count = g_task_propagate_int (G_TASK (result), error);
+  return count > 0 ? (guint) count : 0;
+}
+
 /**
  * relay_queue_is_temporary_failure:
  * @reply_code: the server's last reply code, 0 if none
@@ -444,9 +486,14 @@ is_connection_failure (const GError *error)
 
 /* --- flush ------------------------------------------------------------------------------- */
 
-typedef struct
+typedef struct _Flush Flush;
+typedef void (*FileStep) (Flush *flush);
+
+struct _Flush
 {
   RelayConfig     *config;
+  /* The file side: only the current file step touches these (see run_file_step()). */
+  FileStep         step;
   char            *directory;
   GPtrArray       *names;
   guint            index;
@@ -454,7 +501,12 @@ typedef struct
   char            *path;
   RelayQueueEntry *entry;
   GBytes          *message;
+  RelaySmtpMessage *next;        /* step_claim_next()'s result: the entry to send, or none */
+  char            *refusal;      /* why the server refused the entry for good */
+  /* The caller's side. */
   RelaySmtpClient *client;
+  gboolean         stop;         /* after this entry's step: the relay is at fault */
+  GError          *stop_error;   /* …and the flush fails with this */
   GCancellable    *password_deadline;
   GCancellable    *sends;        /* every send's: the caller's cancellation, or no password */
   GCancellable    *caller;
@@ -466,7 +518,7 @@ typedef struct
   guint            sent;
   guint            waiting;
   guint            failed;
-} Flush;
+};
 
 static void
 release_entry (Flush *flush)
@@ -477,7 +529,7 @@ release_entry (Flush *flush)
   g_clear_pointer (&flush->path, g_free);
   g_clear_pointer (&flush->entry, relay_queue_entry_free);
   g_clear_pointer (&flush->message, g_bytes_unref);
-  g_clear_object (&flush->client);
+  g_clear_pointer (&flush->refusal, g_free);
 }
 
 static void
@@ -486,6 +538,9 @@ flush_free (gpointer data)
   Flush *flush = data;
 
   release_entry (flush);
+  g_clear_object (&flush->next);
+  g_clear_object (&flush->client);
+  g_clear_error (&flush->stop_error);
   g_clear_handle_id (&flush->password_timer, g_source_remove);
   if (flush->caller_handler != 0)
     g_cancellable_disconnect (flush->caller, flush->caller_handler);
@@ -534,105 +589,52 @@ claim (const char *path,
   return CLAIM_OK;
 }
 
-static void flush_next (GTask *task);
+/* --- file steps ----------------------------------------------------------------------------
+ * Listing, claiming, reading, rewriting and unlinking entries, and the fsync()s that make the
+ * last two durable, can each stall for long on a slow or network home folder, and the flush
+ * runs on the caller's main context: the window's UI thread. So each runs in GIO's worker
+ * pool, one at a time, while the caller's context waits for nothing. The sends stay on the
+ * caller's context, where the SMTP client's callbacks and cancellation handlers belong. A step
+ * touches only the file side of Flush; the caller's side (client, keyring) never waits for it. */
 
 static void
-on_entry_sent_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+file_step_thread (GTask        *step,
+                  gpointer      source_object,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
 {
-  g_autoptr(GTask) task = user_data;
+  Flush *flush = task_data;
+
+  flush->step (flush);
+  g_task_return_boolean (step, TRUE);
+}
+
+/* Runs @func in a worker, then @done on the caller's context with @task as user data. A step
+ * is never cancelled halfway: an entry is always left whole. */
+static void
+run_file_step (GTask               *task,
+               FileStep             func,
+               GAsyncReadyCallback  done)
+{
   Flush *flush = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GError) write_error = NULL;
-  g_autofree char *reply = NULL;
-  guint code;
+  g_autoptr(GTask) step = g_task_new (NULL, NULL, done, g_object_ref (task));
 
-  reply = relay_smtp_client_send_finish (flush->client, result, &error);
-  code = relay_smtp_client_get_last_reply_code (flush->client);
-
-  if (reply == NULL && flush->password_error != NULL)
-    {
-      /* Stopped before AUTH because the keyring gave no password: this entry and the rest
-       * stay as they are. */
-      release_entry (flush);
-      flush->waiting += flush->names->len - flush->index + 1;
-      flush->index = flush->names->len;
-      g_task_return_error (task, g_steal_pointer (&flush->password_error));
-      return;
-    }
-
-  if (reply != NULL)
-    {
-      /* 250 to the final dot: only now may the entry go. */
-      if (g_unlink (flush->path) != 0)
-        g_warning ("Could not remove the delivered queue entry %s: %s", flush->path,
-                   g_strerror (errno));
-      sync_directory (flush->directory);
-      flush->sent++;
-      release_entry (flush);
-      flush_next (task);
-      return;
-    }
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      release_entry (flush);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  flush->entry->attempts++;
-  replace_str (&flush->entry->last_error, error->message);
-
-  if (relay_queue_is_temporary_failure (error, code) || !is_message_failure (error))
-    {
-      gboolean stop = !relay_queue_is_temporary_failure (error, code)
-                      || is_connection_failure (error);
-
-      if (!write_entry (flush->directory, flush->entry, flush->message, &write_error))
-        g_warning ("%s", write_error->message);
-      flush->waiting++;
-      release_entry (flush);
-      if (stop)
-        {
-          /* The relay or its settings are at fault: the other entries would fail alike. */
-          flush->waiting += flush->names->len - flush->index;
-          flush->index = flush->names->len;
-          if (!relay_queue_is_temporary_failure (error, code))
-            {
-              g_task_return_error (task, g_steal_pointer (&error));
-              return;
-            }
-        }
-      flush_next (task);
-      return;
-    }
-
-  /* Refused for good (5xx for this message): keep it for a person, never retry it. */
-  {
-    g_autofree char *failed = relay_queue_get_failed_directory ();
-    if (!ensure_directory (failed, &write_error)
-        || !write_entry (failed, flush->entry, flush->message, &write_error))
-      g_warning ("%s", write_error->message);
-    else
-      {
-        g_unlink (flush->path);
-        sync_directory (flush->directory);
-      }
-    g_debug ("Queued message %s was refused and moved to %s: %s", flush->entry->id,
-             failed, error->message);
-    flush->failed++;
-  }
-  release_entry (flush);
-  flush_next (task);
+  flush->step = func;
+  g_task_set_task_data (step, flush, NULL);
+  g_task_run_in_thread (step, file_step_thread);
 }
 
 static void
-flush_next (GTask *task)
+step_list (Flush *flush)
 {
-  Flush *flush = g_task_get_task_data (task);
+  flush->names = list_names (flush->directory);
+}
 
+/* Claims and reads the next entry that can be sent; sets flush->next, or leaves it NULL when
+ * none is left. A damaged entry is set aside, so that it does not block every flush. */
+static void
+step_claim_next (Flush *flush)
+{
   while (flush->index < flush->names->len)
     {
       const char *name = flush->names->pdata[flush->index++];
@@ -640,7 +642,6 @@ flush_next (GTask *task)
       g_autoptr(GError) error = NULL;
       g_autoptr(GMappedFile) file = NULL;
       g_autoptr(GBytes) contents = NULL;
-      g_autoptr(RelaySmtpMessage) message = NULL;
 
       flush->path = g_build_filename (flush->directory, name, NULL);
       switch (claim (flush->path, &flush->fd))
@@ -663,12 +664,11 @@ flush_next (GTask *task)
           flush->entry = parse (id, contents, &flush->message, &error);
         }
       if (flush->entry != NULL)
-        message = relay_smtp_message_new_raw (flush->entry->sender,
-                                              (const char * const *) flush->entry->recipients,
-                                              flush->message, &error);
-      if (message == NULL)
+        flush->next = relay_smtp_message_new_raw (flush->entry->sender,
+                                                  (const char * const *) flush->entry->recipients,
+                                                  flush->message, &error);
+      if (flush->next == NULL)
         {
-          /* Damaged, or no longer acceptable: set aside, so it does not block every flush. */
           g_autofree char *failed = relay_queue_get_failed_directory ();
           g_autofree char *target = g_build_filename (failed, name, NULL);
           g_autoptr(GError) move_error = NULL;
@@ -684,15 +684,160 @@ flush_next (GTask *task)
           release_entry (flush);
           continue;
         }
-
-      flush->client = relay_config_create_client (flush->config);
-      if (flush->password_pending)
-        relay_smtp_client_set_password_pending (flush->client, TRUE);
-      relay_smtp_client_send_async (flush->client, message, flush->sends,
-                                    on_entry_sent_cb, g_object_ref (task));
       return;
     }
-  g_task_return_boolean (task, TRUE);
+}
+
+/* 250 to the final dot: only now may the entry go. */
+static void
+step_delivered (Flush *flush)
+{
+  if (g_unlink (flush->path) != 0)
+    g_warning ("Could not remove the delivered queue entry %s: %s", flush->path,
+               g_strerror (errno));
+  sync_directory (flush->directory);
+  flush->sent++;
+  release_entry (flush);
+}
+
+/* Not sent this time: the entry stays, with its attempts and last error brought up to date. */
+static void
+step_keep (Flush *flush)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!write_entry (flush->directory, flush->entry, flush->message, &error))
+    g_warning ("%s", error->message);
+  flush->waiting++;
+  release_entry (flush);
+}
+
+/* Refused for good (5xx for this message): kept for a person, never retried. */
+static void
+step_refused (Flush *flush)
+{
+  g_autofree char *failed = relay_queue_get_failed_directory ();
+  g_autoptr(GError) error = NULL;
+
+  if (!ensure_directory (failed, &error)
+      || !write_entry (failed, flush->entry, flush->message, &error))
+    g_warning ("%s", error->message);
+  else
+    {
+      g_unlink (flush->path);
+      sync_directory (flush->directory);
+    }
+  g_debug ("Queued message %s was refused and moved to %s: %s", flush->entry->id,
+           failed, flush->refusal);
+  flush->failed++;
+  release_entry (flush);
+}
+
+/* --- sends ---------------------------------------------------------------------------------- */
+
+static void on_claimed_cb (GObject      *object,
+                           GAsyncResult *result,
+                           gpointer      user_data);
+
+static void
+on_entry_done_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Flush *flush = g_task_get_task_data (task);
+
+  if (flush->stop)
+    {
+      /* The relay or its settings are at fault: the other entries would fail alike. */
+      flush->waiting += flush->names->len - flush->index;
+      flush->index = flush->names->len;
+      if (flush->stop_error != NULL)
+        g_task_return_error (task, g_steal_pointer (&flush->stop_error));
+      else
+        g_task_return_boolean (task, TRUE);
+      return;
+    }
+  run_file_step (task, step_claim_next, on_claimed_cb);
+}
+
+static void
+on_entry_sent_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Flush *flush = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  guint code;
+
+  reply = relay_smtp_client_send_finish (flush->client, result, &error);
+  code = relay_smtp_client_get_last_reply_code (flush->client);
+  g_clear_object (&flush->client);
+
+  if (reply == NULL && flush->password_error != NULL)
+    {
+      /* Stopped before AUTH because the keyring gave no password: this entry and the rest
+       * stay as they are. */
+      release_entry (flush);
+      flush->waiting += flush->names->len - flush->index + 1;
+      flush->index = flush->names->len;
+      g_task_return_error (task, g_steal_pointer (&flush->password_error));
+      return;
+    }
+
+  if (reply != NULL)
+    {
+      run_file_step (task, step_delivered, on_entry_done_cb);
+      return;
+    }
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      release_entry (flush);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  flush->entry->attempts++;
+  replace_str (&flush->entry->last_error, error->message);
+
+  if (relay_queue_is_temporary_failure (error, code) || !is_message_failure (error))
+    {
+      flush->stop = !relay_queue_is_temporary_failure (error, code)
+                    || is_connection_failure (error);
+      if (!relay_queue_is_temporary_failure (error, code))
+        flush->stop_error = g_steal_pointer (&error);
+      run_file_step (task, step_keep, on_entry_done_cb);
+      return;
+    }
+
+  flush->refusal = g_strdup (error->message);
+  run_file_step (task, step_refused, on_entry_done_cb);
+}
+
+static void
+on_claimed_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Flush *flush = g_task_get_task_data (task);
+  g_autoptr(RelaySmtpMessage) message = g_steal_pointer (&flush->next);
+
+  if (message == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  /* If the caller cancelled or the keyring failed meanwhile, flush->sends is cancelled and
+   * the send comes back at once; on_entry_sent_cb() leaves the entry as it is. */
+  flush->client = relay_config_create_client (flush->config);
+  if (flush->password_pending)
+    relay_smtp_client_set_password_pending (flush->client, TRUE);
+  relay_smtp_client_send_async (flush->client, message, flush->sends,
+                                on_entry_sent_cb, g_object_ref (task));
 }
 
 static gboolean
@@ -726,8 +871,8 @@ on_password_loaded_cb (GObject      *object,
                        _("The keyring did not give the password within %u seconds; is it locked?"),
                        PASSWORD_TIMEOUT_S);
         }
-      /* The send waiting at AUTH, if any, comes back cancelled and ends the flush with this
-       * error (on_entry_sent_cb()). Without one the flush is over already. */
+      /* The send waiting at AUTH, or the next one, comes back cancelled and ends the flush
+       * with this error (on_entry_sent_cb()). */
       flush->password_error = g_steal_pointer (&error);
       g_cancellable_cancel (flush->sends);
       return;
@@ -741,6 +886,56 @@ on_caller_cancelled_cb (GCancellable *cancellable,
                         GCancellable *deadline)
 {
   g_cancellable_cancel (deadline);
+}
+
+static void
+on_listed_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Flush *flush = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  if (flush->names->len == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (*flush->config->server == '\0')
+    {
+      flush->waiting = flush->names->len;
+      g_task_return_new_error (task, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_NO_SERVER,
+                               _("No server is set: open SMTP Relay and enter one."));
+      return;
+    }
+  flush->sends = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      flush->caller = g_object_ref (cancellable);
+      flush->sends_handler =
+        g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
+                               g_object_ref (flush->sends), g_object_unref);
+    }
+  if (flush->config->requires_auth)
+    {
+      /* As `send` does: the keyring is read while the first entry's send resolves, connects,
+       * secures the connection and reads the capabilities; it waits for the password at
+       * AUTH. */
+      flush->password_deadline = g_cancellable_new ();
+      if (cancellable != NULL)
+        flush->caller_handler =
+          g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
+                                 g_object_ref (flush->password_deadline), g_object_unref);
+      flush->password_timer = g_timeout_add_seconds (PASSWORD_TIMEOUT_S,
+                                                     on_password_deadline_cb, flush);
+      flush->password_pending = TRUE;
+      relay_config_load_password_async (flush->config, flush->password_deadline,
+                                        on_password_loaded_cb, g_object_ref (task));
+    }
+  run_file_step (task, step_claim_next, on_claimed_cb);
 }
 
 /**
@@ -765,50 +960,9 @@ relay_queue_flush_async (GSettings           *settings,
   g_task_set_source_tag (task, relay_queue_flush_async);
   flush->fd = -1;
   flush->directory = relay_queue_get_directory ();
-  flush->names = list_names (flush->directory);
-  g_task_set_task_data (task, flush, flush_free);
-
-  if (flush->names->len == 0)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
   flush->config = relay_config_new_from_settings (settings);
-  if (*flush->config->server == '\0')
-    {
-      flush->waiting = flush->names->len;
-      g_task_return_new_error (task, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_NO_SERVER,
-                               _("No server is set: open SMTP Relay and enter one."));
-      return;
-    }
-  flush->sends = g_cancellable_new ();
-  if (cancellable != NULL)
-    {
-      flush->caller = g_object_ref (cancellable);
-      flush->sends_handler =
-        g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
-                               g_object_ref (flush->sends), g_object_unref);
-    }
-  if (!flush->config->requires_auth)
-    {
-      flush_next (task);
-      return;
-    }
-
-  /* As `send` does: the keyring is read while the first entry's send resolves, connects,
-   * secures the connection and reads the capabilities; it waits for the password at AUTH. */
-  flush->password_deadline = g_cancellable_new ();
-  if (cancellable != NULL)
-    flush->caller_handler =
-      g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
-                             g_object_ref (flush->password_deadline), g_object_unref);
-  flush->password_timer = g_timeout_add_seconds (PASSWORD_TIMEOUT_S, on_password_deadline_cb,
-                                                 flush);
-  flush->password_pending = TRUE;
-  relay_config_load_password_async (flush->config, flush->password_deadline,
-                                    on_password_loaded_cb, g_object_ref (task));
-  flush_next (task);
+  g_task_set_task_data (task, flush, flush_free);
+  run_file_step (task, step_list, on_listed_cb);
 }
 
 /**

@@ -2,10 +2,11 @@
  *
  * Usage from the window: on start, relay_queue_flush_async (settings, cancellable, …) and, in
  * the callback, relay_queue_flush_finish (result, &sent, &waiting, &failed, &error) (ignore
- * G_IO_ERROR_CANCELLED; otherwise show error->message). relay_queue_count() is the number for
- * "N messages waiting"; watch relay_queue_get_directory() with g_file_monitor_directory() to
- * update it. "Send now" is another relay_queue_flush_async(). An empty queue never touches the
- * keyring.
+ * G_IO_ERROR_CANCELLED; otherwise show error->message). relay_queue_count_async() gives the
+ * number for "N messages waiting"; watch relay_queue_get_directory() with
+ * g_file_monitor_directory() to update it. "Send now" is another relay_queue_flush_async(). An
+ * empty queue never touches the keyring. The flush and the count do their file work in worker
+ * threads, so a slow home folder never stalls the window.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -39,6 +40,11 @@ gboolean     relay_queue_add                    (RelaySmtpMessage     *message,
 GPtrArray   *relay_queue_list                   (const char           *directory,
                                                  GError              **error);
 guint        relay_queue_count                  (void);
+void         relay_queue_count_async            (GCancellable         *cancellable,
+                                                 GAsyncReadyCallback   callback,
+                                                 gpointer              user_data);
+guint        relay_queue_count_finish           (GAsyncResult         *result,
+                                                 GError              **error);
 
 gboolean     relay_queue_is_temporary_failure   (const GError         *error,
                                                  guint                 reply_code);

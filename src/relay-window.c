@@ -37,6 +37,8 @@ struct _RelayWindow
   GCancellable         *detect_cancellable; /* set while Detect runs */
   GFileMonitor         *queue_monitor;
   gboolean              flushing;
+  gboolean              counting;           /* the queue is being counted… */
+  gboolean              count_again;        /* …and changed since that count began */
   GtkWindow            *help_overlay;       /* built on first use */
 
   /* Template children */
@@ -435,11 +437,26 @@ on_detect_clicked_cb (RelayWindow *self)
 
 /* The queue: messages that `smtp-relay send`/`sendmail` could not deliver yet. */
 
+static void count_queue (RelayWindow *self);
+
 static void
-update_queue (RelayWindow *self)
+on_queue_counted_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
 {
-  guint count = relay_queue_count ();
+  g_autoptr(RelayWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  guint count = relay_queue_count_finish (result, &error);
   g_autofree char *subtitle = NULL;
+
+  self->counting = FALSE;
+  if (error != NULL || self->queue_row == NULL)
+    return;   /* cancelled: the window is closing */
+  if (self->count_again)
+    {
+      count_queue (self);
+      return;
+    }
 
   gtk_widget_set_visible (GTK_WIDGET (self->queue_group), count > 0);
   if (count == 0)
@@ -451,6 +468,21 @@ update_queue (RelayWindow *self)
                                            count), count);
   adw_action_row_set_subtitle (self->queue_row, subtitle);
   gtk_widget_set_sensitive (GTK_WIDGET (self->queue_flush_button), !self->flushing);
+}
+
+/* A flush changes the directory once per message: one count at a time, and one more after it
+ * if anything changed meanwhile. */
+static void
+count_queue (RelayWindow *self)
+{
+  if (self->counting)
+    {
+      self->count_again = TRUE;
+      return;
+    }
+  self->counting = TRUE;
+  self->count_again = FALSE;
+  relay_queue_count_async (self->cancellable, on_queue_counted_cb, g_object_ref (self));
 }
 
 static void
@@ -467,7 +499,7 @@ on_queue_flushed_cb (GObject      *object,
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->queue_row == NULL)
     return;
 
-  update_queue (self);
+  count_queue (self);
   if (error != NULL)
     adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
   else if (sent > 0)
@@ -504,7 +536,7 @@ on_queue_changed_cb (RelayWindow       *self,
                      GFileMonitorEvent  event,
                      GFileMonitor      *monitor)
 {
-  update_queue (self);
+  count_queue (self);
 }
 
 static void
@@ -518,7 +550,7 @@ watch_queue (RelayWindow *self)
   if (self->queue_monitor != NULL)
     g_signal_connect_object (self->queue_monitor, "changed", G_CALLBACK (on_queue_changed_cb),
                              self, G_CONNECT_SWAPPED);
-  update_queue (self);
+  count_queue (self);
 }
 
 /* Authentication rows follow the switch, and a locked user name stays insensitive. */

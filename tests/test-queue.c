@@ -1,14 +1,81 @@
-/* test-queue.c: the on-disk queue: what is written, with which modes, and what counts as
- * temporary (the end-to-end flushes are in test-cli-send.py)
+/* test-queue.c: the on-disk queue: what is written, with which modes, what counts as
+ * temporary, and that a flush does its file work off the caller's thread (the end-to-end
+ * flushes of the command line are in test-cli-send.py)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
 #include <glib/gstdio.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "relay-queue.h"
 #include "relay-smtp-error.h"
+#include "smtp-test-helpers.h"
+
+/* The calls that stall on a slow home folder, counted by the thread that makes them. The
+ * executable's definitions come before libc's for every library, GLib's included; each then
+ * calls the real one. */
+static int calls_on_main, calls_elsewhere;
+
+static void
+count_call (void)
+{
+  if (syscall (SYS_gettid) == getpid ())
+    g_atomic_int_inc (&calls_on_main);
+  else
+    g_atomic_int_inc (&calls_elsewhere);
+}
+
+int
+fsync (int fd)
+{
+  static int (*real) (int);
+
+  if (real == NULL)
+    real = (int (*) (int)) dlsym (RTLD_NEXT, "fsync");
+  count_call ();
+  return real (fd);
+}
+
+int
+unlink (const char *path)
+{
+  static int (*real) (const char *);
+
+  if (real == NULL)
+    real = (int (*) (const char *)) dlsym (RTLD_NEXT, "unlink");
+  count_call ();
+  return real (path);
+}
+
+int
+rename (const char *from,
+        const char *to)
+{
+  static int (*real) (const char *, const char *);
+
+  if (real == NULL)
+    real = (int (*) (const char *, const char *)) dlsym (RTLD_NEXT, "rename");
+  count_call ();
+  return real (from, to);
+}
+
+DIR *
+opendir (const char *path)
+{
+  static DIR *(*real) (const char *);
+
+  if (real == NULL)
+    real = (DIR *(*) (const char *)) dlsym (RTLD_NEXT, "opendir");
+  count_call ();
+  return real (path);
+}
 
 static void
 test_add_and_list (void)
@@ -111,6 +178,172 @@ test_temporary (void)
   }
 }
 
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  guint    sent, waiting, failed;
+  GError  *error;
+} Flushed;
+
+static void
+on_flushed_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Flushed *flushed = user_data;
+
+  flushed->ok = relay_queue_flush_finish (result, &flushed->sent, &flushed->waiting,
+                                          &flushed->failed, &flushed->error);
+  flushed->done = TRUE;
+}
+
+/* Flushes the queue through a server that runs @script for each message, and checks that
+ * the caller's thread made none of the slow file calls meanwhile. */
+static void
+flush_through (GSettings          *settings,
+               const char * const *script,
+               Flushed            *flushed)
+{
+  g_autoptr(ScriptServer) server = script_server_new (script);
+
+  g_settings_set (settings, "port", "q", script_server_get_port (server));
+  g_atomic_int_set (&calls_on_main, 0);
+  g_atomic_int_set (&calls_elsewhere, 0);
+  memset (flushed, 0, sizeof *flushed);
+  relay_queue_flush_async (settings, NULL, on_flushed_cb, flushed);
+  while (!flushed->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (g_atomic_int_get (&calls_on_main), ==, 0);
+  /* Each delivery, rewrite or move syncs the directory: the calls were made, elsewhere. */
+  g_assert_cmpint (g_atomic_int_get (&calls_elsewhere), >, 0);
+}
+
+static void
+queue_alert (const char *subject)
+{
+  const char * const to[] = { "oncall@example.org", NULL };
+  g_autoptr(RelaySmtpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = relay_smtp_message_new ("alerts@example.com", NULL, to, subject, "Body\n", &error);
+  g_assert_no_error (error);
+  g_assert_true (relay_queue_add (message, "the relay did not answer", NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* The window flushes on its UI thread: listing, claiming, reading, rewriting, unlinking and
+ * fsync()ing entries happen in workers, for each outcome (kept, refused, delivered). */
+static void
+test_flush_off_main_thread (void)
+{
+  const char * const later[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3",
+    "> 250 2.1.0 Ok\r\n451 4.3.0 Try again later\r\n503 5.5.1 No recipients\r\n",
+    NULL
+  };
+  const char * const refused[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3",
+    "> 250 2.1.0 Ok\r\n550 5.1.1 No such user\r\n503 5.5.1 No recipients\r\n",
+    NULL
+  };
+  const char * const accepted[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3",
+    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+    "data",
+    "> 250 2.0.0 Ok: queued as 9A\r\n",
+    "< QUIT",
+    "> 221 2.0.0 Bye\r\n",
+    NULL
+  };
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(GPtrArray) failed = NULL;
+  g_autofree char *failed_dir = relay_queue_get_failed_directory ();
+  g_autoptr(GError) error = NULL;
+  Flushed flushed;
+
+  g_settings_set_string (settings, "server", "127.0.0.1");
+  g_settings_set_string (settings, "security", "none");
+  g_settings_set_string (settings, "sender", "alerts@example.com");
+  queue_alert ("Disk /dev/sda failing");
+  queue_alert ("Backup failed");
+
+  /* 451: both stay, their attempts and last error brought up to date. */
+  flush_through (settings, later, &flushed);
+  g_assert_no_error (flushed.error);
+  g_assert_true (flushed.ok);
+  g_assert_cmpuint (flushed.sent, ==, 0);
+  g_assert_cmpuint (flushed.waiting, ==, 2);
+  entries = relay_queue_list (NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (entries->len, ==, 2);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      RelayQueueEntry *entry = entries->pdata[i];
+
+      g_assert_cmpuint (entry->attempts, ==, 1);
+      g_assert_nonnull (strstr (entry->last_error, "451"));
+    }
+
+  /* 550: refused for good, moved out of the queue for a person to read. */
+  queue_alert ("Firewall rule changed");
+  g_clear_pointer (&entries, g_ptr_array_unref);
+  flush_through (settings, refused, &flushed);
+  g_assert_cmpuint (flushed.failed, ==, 3);
+  g_assert_cmpuint (relay_queue_count (), ==, 0);
+  failed = relay_queue_list (failed_dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (failed->len, ==, 3);
+
+  /* 250: delivered and gone. */
+  queue_alert ("Disk /dev/sdb failing");
+  queue_alert ("Certificate expires in 7 days");
+  flush_through (settings, accepted, &flushed);
+  g_assert_no_error (flushed.error);
+  g_assert_cmpuint (flushed.sent, ==, 2);
+  g_assert_cmpuint (flushed.waiting, ==, 0);
+  g_assert_cmpuint (relay_queue_count (), ==, 0);
+}
+
+static void
+on_counted_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  guint *count = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *count = relay_queue_count_finish (result, &error);
+  g_assert_no_error (error);
+}
+
+/* The window's "N messages waiting" reads the directory in a worker too. */
+static void
+test_count_async (void)
+{
+  guint count = G_MAXUINT;
+
+  queue_alert ("Disk /dev/sdc failing");
+  g_atomic_int_set (&calls_on_main, 0);
+  g_atomic_int_set (&calls_elsewhere, 0);
+  relay_queue_count_async (NULL, on_counted_cb, &count);
+  while (count == G_MAXUINT)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (count, ==, relay_queue_count ());
+  g_assert_cmpuint (count, >=, 1);
+  g_assert_cmpint (g_atomic_int_get (&calls_elsewhere), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -119,5 +352,7 @@ main (int   argc,
 
   g_test_add_func ("/relay/queue/add-and-list", test_add_and_list);
   g_test_add_func ("/relay/queue/temporary", test_temporary);
+  g_test_add_func ("/relay/queue/flush-off-main-thread", test_flush_off_main_thread);
+  g_test_add_func ("/relay/queue/count-async", test_count_async);
   return g_test_run ();
 }

@@ -920,10 +920,40 @@ show_help_overlay_action (GtkWidget  *widget,
   gtk_window_present (self->help_overlay);
 }
 
+/* The size a window had when it was closed is the size the next one opens with (GSettings
+ * falls back to the defaults for values outside the schema's range). */
+static void
+restore_window_state (RelayWindow *self)
+{
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+}
+
+static void
+save_window_state (RelayWindow *self)
+{
+  int width, height;
+
+  /* While maximized the default size is still the unmaximized one: that is what to keep. */
+  gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
+  if (width > 0 && height > 0)
+    {
+      g_settings_set_int (self->settings, "window-width", CLAMP (width, 200, 16384));
+      g_settings_set_int (self->settings, "window-height", CLAMP (height, 200, 16384));
+    }
+  g_settings_set_boolean (self->settings, "window-maximized",
+                          gtk_window_is_maximized (GTK_WINDOW (self)));
+}
+
 static gboolean
 relay_window_close_request (GtkWindow *window)
 {
   RelayWindow *self = RELAY_WINDOW (window);
+
+  save_window_state (self);
 
   /* A pending edit is saved now rather than lost; the application waits for it (see above). */
   /* The window is going: a late keyring lookup has nothing left to fill in. */
@@ -1027,6 +1057,7 @@ relay_window_constructed (GObject *object)
 
   if (self->settings == NULL)
     self->settings = g_settings_new (APP_ID);
+  restore_window_state (self);
 
   self->resolver_watch = relay_resolver_watch_new ();
   g_signal_connect_object (self->resolver_watch, "notify::state",

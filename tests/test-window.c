@@ -1098,6 +1098,46 @@ test_password_saved_on_close (Fixture       *f,
   wait_until (keyring_has, &check, 5000);
 }
 
+/* The window opens at the size it had when it was closed, and maximized if it was. */
+static void
+test_window_state (Fixture       *f,
+                   gconstpointer  data)
+{
+  int width, height, frame_width, frame_height;
+
+  gtk_window_get_default_size (GTK_WINDOW (f->window), &width, &height);
+  g_assert_cmpint (width, ==, 640);
+  g_assert_cmpint (height, ==, 760);
+  /* The default size counts the client-side decorations' margins; the widget's does not. */
+  spin_main_loop (300);
+  frame_width = width - gtk_widget_get_width (GTK_WIDGET (f->window));
+  frame_height = height - gtk_widget_get_height (GTK_WIDGET (f->window));
+
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 720, 540);
+  gtk_window_close (GTK_WINDOW (f->window));
+  g_assert_null (f->window);
+  g_assert_cmpint (g_settings_get_int (f->settings, "window-width"), ==, 720);
+  g_assert_cmpint (g_settings_get_int (f->settings, "window-height"), ==, 540);
+  g_assert_false (g_settings_get_boolean (f->settings, "window-maximized"));
+
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
+  spin_main_loop (300);
+  g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (f->window)), ==, 720 - frame_width);
+  g_assert_cmpint (gtk_widget_get_height (GTK_WIDGET (f->window)), ==, 540 - frame_height);
+  g_assert_false (gtk_window_is_maximized (GTK_WINDOW (f->window)));
+  gtk_window_destroy (GTK_WINDOW (f->window));
+
+  /* Maximized: asked for before the window is shown, and kept along with the size to return
+   * to. (Without a window manager under Xvfb a shown window never becomes maximized.) */
+  g_settings_set_boolean (f->settings, "window-maximized", TRUE);
+  set_window (f, relay_window_new (NULL, f->settings));
+  g_assert_true (gtk_window_is_maximized (GTK_WINDOW (f->window)));
+  gtk_window_close (GTK_WINDOW (f->window));
+  g_assert_true (g_settings_get_boolean (f->settings, "window-maximized"));
+  g_assert_cmpint (g_settings_get_int (f->settings, "window-width"), ==, 720);
+}
+
 /* Correcting the server name keeps the typed password and saves it for the new name. */
 static void
 test_password_follows_server (Fixture       *f,
@@ -1207,6 +1247,7 @@ main (int   argc,
   ADD ("password/loaded", test_password_loaded);
   ADD ("password/saved-on-close", test_password_saved_on_close);
   ADD ("password/follows-server", test_password_follows_server);
+  ADD ("window-state", test_window_state);
   ADD ("password/keyring-unavailable", test_keyring_unavailable);
 #undef ADD
 

@@ -183,7 +183,7 @@ typedef void (*ReplyHandler) (GTask          *task,
 
 struct _Session
 {
-  RelaySmtpClient      *self;
+  RelaySmtpClient      *self;        /* a reference */
   GTask                *task;        /* not a reference: the task owns the session */
   RelaySmtpMessage     *message;
   char                 *host;
@@ -309,6 +309,7 @@ session_free (Session *s)
   relay_smtp_capabilities_clear (&s->caps);
   g_clear_pointer (&s->body, g_bytes_unref);
   g_free (s->final_reply);
+  g_object_unref (s->self);
   g_free (s);
 }
 
@@ -2230,7 +2231,9 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
     return;
 
   s = g_new0 (Session, 1);
-  s->self = self;
+  /* A reference of its own: GTask drops its source object before it frees the task data, and
+   * session_free() still needs the client. */
+  s->self = g_object_ref (self);
   s->message = relay_smtp_message_ref (message);
   s->inbuf = g_byte_array_new ();
   s->outbuf = g_string_new (NULL);

@@ -19,6 +19,33 @@ on_sent_cb (GObject      *object,
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
+static gboolean
+on_drain_timeout_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The attempts that lost or were stopped end on later iterations, and the last one lets go of
+ * the client: wait for that, so that nothing is still in flight when the process exits (the
+ * sanitizers' leak check would count it). */
+static void
+release_client (RelaySmtpClient *client)
+{
+  gpointer alive = client;
+  gboolean timed_out = FALSE;
+  guint timer = g_timeout_add (2000, on_drain_timeout_cb, &timed_out);
+
+  g_object_add_weak_pointer (G_OBJECT (client), &alive);
+  g_object_unref (client);
+  while (alive != NULL && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (alive != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (alive), &alive);
+  else
+    g_source_remove (timer);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -73,6 +100,8 @@ main (int   argc,
     g_main_context_iteration (NULL, TRUE);
   reply = relay_smtp_client_send_finish (client, result, &send_error);
   elapsed_ms = (g_get_monotonic_time () - start) / 1000;
+  g_clear_object (&result);
+  release_client (g_steal_pointer (&client));
 
   if (send_error == NULL)
     {

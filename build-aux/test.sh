@@ -5,6 +5,8 @@
 # Ends with one line "N passed, N failed, N skipped" and fails if anything failed.
 # The suite runs twice: a normal build, then one with AddressSanitizer and UBSan
 # (SANITIZE=0 skips the second). Extra arguments go to `meson test` (e.g. --suite core).
+# A whole run (no arguments) also runs the GIO-only tests under valgrind's memcheck, which sees
+# reads of uninitialised memory that the sanitizers do not (VALGRIND=0 skips that).
 # Then each fuzz target runs for a while under libFuzzer (FUZZ=0 skips that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +53,14 @@ for dir in "${builds[@]}"; do
     exec xvfb-run -a -s "-screen 0 1280x1024x24" meson test -C "$0" --print-errorlogs "${@:1}"
   ' "$dir" "$@" || rc=$?
 done
+
+if [ "${VALGRIND:-1}" != 0 ] && [ $# -eq 0 ]; then
+  echo "=== meson test -C $builddir --setup valgrind --suite core"
+  rm -f "$builddir/meson-logs/testlog-valgrind.json"
+  logs+=("$builddir/meson-logs/testlog-valgrind.json")
+  timeout 2400 dbus-run-session -- meson test -C "$builddir" --setup valgrind --suite core \
+    --print-errorlogs || rc=$?
+fi
 
 # Fuzzing: a short libFuzzer run of each target in a clang build of its own (FUZZ=0 skips it),
 # counted in the summary like any test. The corpus also runs in the normal suites above.

@@ -569,14 +569,18 @@ test_certificates (Fixture       *fixture,
   {
     const IdentityCase cases[] = {
       /* an IP literal needs an IP SAN: a DNS name in the certificate does not count */
-      { "127.0.0.1", &certs->dns, G_TLS_CERTIFICATE_BAD_IDENTITY, "different host name" },
+      { "127.0.0.1", &certs->dns, G_TLS_CERTIFICATE_BAD_IDENTITY,
+        "It was issued for a different host name than 127.0.0.1." },
       { "127.0.0.1", &certs->ip, 0, NULL },
       /* the configured name, normalised, is the identity */
       { "RELAY.Example.Test.", &certs->dns, 0, NULL },
-      { "relay.example.test", &certs->ip, G_TLS_CERTIFICATE_BAD_IDENTITY, "different host name" },
-      { "relay.example.test", &certs->wrong_name, G_TLS_CERTIFICATE_BAD_IDENTITY, "different host name" },
-      { "relay.example.test", &certs->expired, G_TLS_CERTIFICATE_EXPIRED, "expired" },
-      { "relay.example.test", &certs->unknown_ca, G_TLS_CERTIFICATE_UNKNOWN_CA, "unknown issuer" },
+      { "relay.example.test", &certs->ip, G_TLS_CERTIFICATE_BAD_IDENTITY,
+        "It was issued for a different host name than relay.example.test." },
+      { "relay.example.test", &certs->wrong_name, G_TLS_CERTIFICATE_BAD_IDENTITY,
+        "It was issued for a different host name than relay.example.test." },
+      { "relay.example.test", &certs->expired, G_TLS_CERTIFICATE_EXPIRED, "It has expired." },
+      { "relay.example.test", &certs->unknown_ca, G_TLS_CERTIFICATE_UNKNOWN_CA,
+        "It is signed by an unknown issuer." },
     };
 
     relay_mock_resolver_set_addresses (fixture->resolver, "relay.example.test.", 0, "127.0.0.1", NULL);
@@ -602,6 +606,9 @@ test_certificates (Fixture       *fixture,
             continue;
           }
         assert_error (error, RELAY_SMTP_ERROR_CERTIFICATE, cases[i].reason);
+        /* whole sentences, so that each translates on its own */
+        g_assert_nonnull (strstr (error->message, " is not trusted. It "));
+        g_assert_nonnull (strstr (error->message, ". Its SHA-256 fingerprint is "));
         g_assert_true (relay_smtp_client_get_certificate_errors (fixture->client) & cases[i].flag);
         /* nothing but the handshake happened */
         g_assert_true (g_str_has_prefix (script_server_get_received (server), "<TLS failed>"));

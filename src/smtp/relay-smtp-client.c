@@ -1333,6 +1333,8 @@ certificate_fingerprint (GTlsCertificate *certificate)
   return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
 }
 
+/* Each reason is a sentence of its own, joined by spaces: translators never have to fit a
+ * fragment into a clause of another sentence. */
 static char *
 describe_certificate_flags (GTlsCertificateFlags flags,
                             const char          *host)
@@ -1340,21 +1342,21 @@ describe_certificate_flags (GTlsCertificateFlags flags,
   g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func (g_free);
 
   if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
-    g_ptr_array_add (reasons, g_strdup (_("it is signed by an unknown issuer")));
+    g_ptr_array_add (reasons, g_strdup (_("It is signed by an unknown issuer.")));
   if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
-    g_ptr_array_add (reasons, g_strdup_printf (_("it was issued for a different host name than %s"), host));
+    g_ptr_array_add (reasons, g_strdup_printf (_("It was issued for a different host name than %s."), host));
   if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
-    g_ptr_array_add (reasons, g_strdup (_("it is not valid yet")));
+    g_ptr_array_add (reasons, g_strdup (_("It is not valid yet.")));
   if (flags & G_TLS_CERTIFICATE_EXPIRED)
-    g_ptr_array_add (reasons, g_strdup (_("it has expired")));
+    g_ptr_array_add (reasons, g_strdup (_("It has expired.")));
   if (flags & G_TLS_CERTIFICATE_REVOKED)
-    g_ptr_array_add (reasons, g_strdup (_("it has been revoked")));
+    g_ptr_array_add (reasons, g_strdup (_("It has been revoked.")));
   if (flags & G_TLS_CERTIFICATE_INSECURE)
-    g_ptr_array_add (reasons, g_strdup (_("it uses an insecure algorithm")));
+    g_ptr_array_add (reasons, g_strdup (_("It uses an insecure algorithm.")));
   if (reasons->len == 0)
-    g_ptr_array_add (reasons, g_strdup (_("it could not be verified")));
+    g_ptr_array_add (reasons, g_strdup (_("It could not be verified.")));
   g_ptr_array_add (reasons, NULL);
-  return g_strjoinv (_(", and "), (char **) reasons->pdata);
+  return g_strjoinv (" ", (char **) reasons->pdata);
 }
 
 /* Records why verification failed, so the UI can explain it and offer to pin; accepts only a
@@ -1376,7 +1378,8 @@ on_accept_certificate_cb (GTlsConnection       *tls,
       && g_strcmp0 (s->pinned, self->peer_fingerprint) == 0)
     {
       g_autofree char *why = describe_certificate_flags (errors, s->host);
-      g_autofree char *line = g_strdup_printf (_("certificate accepted by its pinned fingerprint although %s"), why);
+      /* Translators: %s is one or more sentences saying why verification failed. */
+      g_autofree char *line = g_strdup_printf (_("certificate accepted by its pinned fingerprint, although verification failed: %s"), why);
 
       transcript_add (self, "TLS: ", line);
       return TRUE;
@@ -1404,13 +1407,15 @@ on_handshake_cb (GObject      *object,
           g_autofree char *why = describe_certificate_flags (self->certificate_errors, s->host);
 
           g_error_free (error);
+          /* Translators: the first %s is the server, the second one or more sentences saying
+           * why, the third a fingerprint. */
           if (s->pinned != NULL)
             error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CERTIFICATE,
-                                 _("The certificate of %s is not trusted: %s. It does not match the pinned certificate either; its SHA-256 fingerprint is %s."),
+                                 _("The certificate of %s is not trusted. %s It does not match the pinned certificate either; its SHA-256 fingerprint is %s."),
                                  s->host, why, self->peer_fingerprint ? self->peer_fingerprint : "?");
           else
             error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CERTIFICATE,
-                                 _("The certificate of %s is not trusted: %s. Its SHA-256 fingerprint is %s."),
+                                 _("The certificate of %s is not trusted. %s Its SHA-256 fingerprint is %s."),
                                  s->host, why, self->peer_fingerprint ? self->peer_fingerprint : "?");
           session_fail (task, error);
         }

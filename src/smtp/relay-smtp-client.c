@@ -319,6 +319,9 @@ phase_describe (Phase phase)
   switch (phase)
     {
     case PHASE_RESOLVE:
+      /* Translators: this and the next ones name the step of the SMTP session that was under
+       * way; they fill the "%s" of "… while %s." messages. Where a verb phrase does not fit
+       * there, translate them as step names and quote them (as in „%s“). */
       return _("looking up the server name");
     case PHASE_CONNECT:
       return _("connecting");
@@ -540,6 +543,7 @@ session_fail (GTask  *task,
         {
           g_clear_error (&error);
           error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TIMEOUT,
+                               /* Translators: "while %s": a step of the session, e.g. "logging in". */
                                _("The server %s did not answer in time while %s."), s->host, during);
         }
       else if (s->session_timed_out)
@@ -549,6 +553,7 @@ session_fail (GTask  *task,
 
           error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TIMEOUT,
                                g_dngettext (GETTEXT_PACKAGE,
+                                            /* Translators: "while %s": a step of the session, e.g. "logging in". */
                                             "The session with %s took longer than %u second; it was stopped while %s.",
                                             "The session with %s took longer than %u seconds; it was stopped while %s.",
                                             seconds),
@@ -565,9 +570,11 @@ session_fail (GTask  *task,
       g_clear_error (&error);
       if (closed)
         error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CLOSED,
+                             /* Translators: "while %s": a step of the session, e.g. "logging in". */
                              _("The server closed the connection while %s."), during);
       else
         error = g_error_new (RELAY_SMTP_ERROR, s->tls ? RELAY_SMTP_ERROR_TLS : RELAY_SMTP_ERROR_CLOSED,
+                             /* Translators: "while %s": a step of the session, e.g. "logging in". */
                              _("The connection to the server failed while %s: %s"), during, detail);
     }
 
@@ -608,6 +615,7 @@ try_parse (GTask *task)
   reply = relay_smtp_reply_parse (s->inbuf->data, s->inbuf->len, &consumed, &error);
   if (error != NULL)
     {
+      /* Translators: "while %s": a step of the session, e.g. "logging in". */
       g_prefix_error (&error, _("Unexpected data while %s: "), phase_describe (s->phase));
       session_fail (task, g_steal_pointer (&error));
       return;
@@ -642,6 +650,7 @@ on_read_cb (GObject      *object,
   if (n == 0)
     {
       session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CLOSED,
+                                       /* Translators: "while %s": a step of the session, e.g. "logging in". */
                                        _("The server closed the connection while %s."),
                                        phase_describe (s->phase)));
       return;

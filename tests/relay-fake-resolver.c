@@ -5,6 +5,9 @@
  * honour cancellation, as the real resolver does, so a test can end while one is outstanding.
  * GNetworkAddress (and so libsoup) uses the _with_flags vfuncs: they must exist.
  *
+ * For Detect's record lookups. Tests of name lookups themselves (answers, errors, hangs,
+ * counts) use relay-mock-resolver.c, where an unscripted name is not found.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "relay-fake-resolver.h"

@@ -3,6 +3,7 @@
  * Each name gets a scripted answer: addresses, a GResolverError, or no answer at all, optionally
  * after a delay; every lookup is counted. GNetworkAddress and GSocketClient call the *_with_flags
  * vfuncs (one lookup per address family), so those are implemented as well as the plain ones.
+ * SRV and MX records, for Detect, are relay-fake-resolver.c's.
  *
  *   RelayMockResolver *resolver = relay_mock_resolver_install ();
  *

@@ -229,3 +229,25 @@ relay_address_normalize (const char  *address,
     }
   return result;
 }
+
+/**
+ * relay_address_is_local_name:
+ * @text: (nullable): a recipient or sender as a system tool gives it
+ *
+ * Whether @text is a local user name such as "root" or "www-data": what cron, mdadm and
+ * smartd mail to unless told otherwise. A local MTA delivers that to a mailbox on this machine;
+ * a relay has no such mailbox, so it is told apart from a mistyped address.
+ */
+gboolean
+relay_address_is_local_name (const char *text)
+{
+  gsize length = text != NULL ? strlen (text) : 0;
+
+  /* The portable user name characters (POSIX 3.437), as useradd accepts them. */
+  if (length == 0 || length > MAX_LOCAL_PART || text[0] == '-' || text[0] == '.')
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '.' && *p != '_' && *p != '-')
+      return FALSE;
+  return TRUE;
+}

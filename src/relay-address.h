@@ -24,5 +24,6 @@ GQuark   relay_address_error_quark (void);
 
 char    *relay_address_normalize   (const char  *address,
                                     GError     **error);
+gboolean relay_address_is_local_name (const char *text);
 
 G_END_DECLS

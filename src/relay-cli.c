@@ -409,6 +409,59 @@ load_config (const char *prog,
   return g_steal_pointer (&config);
 }
 
+/* A local user name among @recipients ("root": cron mails the crontab's owner unless MAILTO
+ * says otherwise) goes to the configured local mail recipient, once; the relay could not
+ * deliver it anywhere else. Without that setting it is refused, with what to set. */
+static int
+map_local_recipients (const char  *prog,
+                      RelayConfig *config,
+                      GPtrArray   *recipients)
+{
+  g_autoptr(GPtrArray) mapped = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *target = NULL;
+
+  for (guint i = 0; i < recipients->len; i++)
+    {
+      const char *recipient = recipients->pdata[i];
+      gboolean seen = FALSE;
+
+      if (relay_address_is_local_name (recipient))
+        {
+          if (target == NULL && *config->local_recipient == '\0')
+            {
+              g_printerr (_("%s: “%s” is a local user name, and a relay delivers only to full "
+                            "addresses: set the Local Mail Recipient in SMTP Relay, or give an "
+                            "address such as alerts@example.com\n"),
+                          prog, recipient);
+              return EX_NOUSER;
+            }
+          if (target == NULL)
+            {
+              g_autoptr(GError) error = NULL;
+
+              target = relay_address_normalize (config->local_recipient, &error);
+              if (target == NULL)
+                {
+                  g_printerr (_("%s: the local mail recipient “%s” in the settings is not a "
+                                "valid address: %s\n"),
+                              prog, config->local_recipient, error->message);
+                  return EX_CONFIG;
+                }
+            }
+          recipient = target;
+        }
+      for (guint j = 0; j < mapped->len && !seen; j++)
+        seen = g_ascii_strcasecmp (mapped->pdata[j], recipient) == 0;
+      if (!seen)
+        g_ptr_array_add (mapped, g_strdup (recipient));
+    }
+
+  g_ptr_array_set_size (recipients, 0);
+  for (guint i = 0; i < mapped->len; i++)
+    g_ptr_array_add (recipients, g_steal_pointer (&mapped->pdata[i]));
+  return EX_OK;
+}
+
 static int
 run_send (int    argc,
           char **argv)
@@ -425,6 +478,7 @@ run_send (int    argc,
     { NULL }
   };
   const char *prog = "smtp-relay send";
+  g_autoptr(GPtrArray) recipients = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RelayConfig) config = NULL;
   g_autoptr(RelaySmtpMessage) message = NULL;
@@ -439,8 +493,8 @@ run_send (int    argc,
   g_option_context_set_description (context,
     _("The body is read from standard input; the configured sender is the From address. If "
       "the relay or the keyring is unavailable, the message is queued and the command exits 0.\n"
-      "Exit status: 0 sent or queued; 64 usage; 65 invalid message or address; 68 server name "
-      "not found; 69 refused; 75 could not queue; 76 protocol or TLS error; 77 login refused; "
+      "Exit status: 0 sent or queued; 64 usage; 65 invalid message or address; 67 a local user "
+      "name and no local mail recipient set; 68 server name not found; 69 refused; 75 could not queue; 76 protocol or TLS error; 77 login refused; "
       "78 configuration error."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -485,7 +539,14 @@ run_send (int    argc,
   text = g_realloc (text, length + 1);
   text[length] = '\0';
 
-  message = relay_smtp_message_new_full (config->sender, from_name, (const char * const *) to,
+  for (guint i = 0; to[i] != NULL; i++)
+    g_ptr_array_add (recipients, g_strdup (to[i]));
+  if ((code = map_local_recipients (prog, config, recipients)) != EX_OK)
+    return code;
+  g_ptr_array_add (recipients, NULL);
+
+  message = relay_smtp_message_new_full (config->sender, from_name,
+                                         (const char * const *) recipients->pdata,
                                          subject, text, NULL, &error);
   if (message == NULL)
     {
@@ -496,54 +557,6 @@ run_send (int    argc,
 }
 
 /* --- sendmail ----------------------------------------------------------------------------- */
-
-/* A From field body for @address with the display name @name: quoted when it is plain ASCII,
- * an RFC 2047 encoded-word otherwise. */
-static char *
-format_mailbox (const char *name,
-                const char *address)
-{
-  GString *out;
-  gboolean ascii = TRUE;
-
-  if (name == NULL || *name == '\0')
-    return g_strdup (address);
-  for (const guchar *p = (const guchar *) name; *p != '\0'; p++)
-    ascii &= *p >= 0x20 && *p < 0x7f;
-  out = g_string_new (NULL);
-  if (ascii && strlen (name) < 70)
-    {
-      g_string_append_c (out, '"');
-      for (const char *p = name; *p != '\0'; p++)
-        {
-          if (*p == '"' || *p == '\\')
-            g_string_append_c (out, '\\');
-          g_string_append_c (out, *p);
-        }
-      g_string_append_c (out, '"');
-    }
-  else
-    {
-      /* RFC 2047 encoded-words of at most 45 bytes each, never splitting a character. */
-      const char *p = name;
-
-      while (*p != '\0')
-        {
-          const char *end = p;
-          g_autofree char *encoded = NULL;
-
-          while (*end != '\0' && g_utf8_next_char (end) - p <= 45)
-            end = g_utf8_next_char (end);
-          if (end == p)
-            break;
-          encoded = g_base64_encode ((const guchar *) p, end - p);
-          g_string_append_printf (out, "%s=?UTF-8?B?%s?=", p != name ? "\r\n " : "", encoded);
-          p = end;
-        }
-    }
-  g_string_append_printf (out, " <%s>", address);
-  return g_string_free (out, FALSE);
-}
 
 static gboolean
 is_valid_address (const char *address)
@@ -587,7 +600,7 @@ run_sendmail (int    argc,
   g_autoptr(RelaySmtpMessage) message = NULL;
   g_autoptr(GBytes) raw = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *default_from = NULL;
+  const char *from_address;
   const char *envelope;
   int code;
   int i;
@@ -694,19 +707,16 @@ run_sendmail (int    argc,
           return EX_USAGE;
         }
     }
-  {
-    /* Both were checked: nothing but an address and a clean name reaches the header. */
-    const char *address = sender != NULL && *sender != '\0' ? sender : config->sender;
-
-    if (address != NULL && is_valid_address (address))
-      default_from = format_mailbox (full_name, address);
-  }
+  /* Both were checked: nothing but an address and a clean name reaches the header. */
+  from_address = sender != NULL && *sender != '\0' ? sender : config->sender;
+  if (!is_valid_address (from_address))
+    from_address = NULL;
 
   if (!read_stdin (prog, &raw))
     return EX_DATAERR;
   input = relay_mail_input_parse (raw, ignore_dots ? RELAY_MAIL_INPUT_NONE
                                                    : RELAY_MAIL_INPUT_STOP_AT_DOT,
-                                  default_from, NULL, &error);
+                                  from_address, full_name, NULL, &error);
   if (input == NULL)
     {
       g_printerr ("%s: %s\n", prog, error->message);
@@ -731,6 +741,8 @@ run_sendmail (int    argc,
                   prog);
       return extract ? EX_DATAERR : EX_USAGE;
     }
+  if ((code = map_local_recipients (prog, config, recipients)) != EX_OK)
+    return code;
   g_ptr_array_add (recipients, NULL);
 
   /* The envelope sender: -f, else the message's own From, else the configured sender. An

@@ -39,6 +39,7 @@ relay_config_new_from_settings (GSettings *settings)
   config->username = g_settings_get_string (settings, "username");
   config->allow_plaintext_auth = g_settings_get_boolean (settings, "allow-plaintext-auth");
   config->sender = g_settings_get_string (settings, "sender");
+  config->local_recipient = g_settings_get_string (settings, "local-recipient");
   config->pinned_certificate = g_settings_get_string (settings, "pinned-certificate");
   config->test_recipient = g_settings_get_string (settings, "test-recipient");
   config->password_file = g_settings_get_string (settings, "password-file");
@@ -62,6 +63,7 @@ relay_config_free (RelayConfig *config)
   g_free (config->username);
   g_clear_pointer (&config->password, secret_password_free);
   g_free (config->sender);
+  g_free (config->local_recipient);
   g_free (config->pinned_certificate);
   g_free (config->test_recipient);
   g_free (config->password_file);

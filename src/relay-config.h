@@ -31,6 +31,7 @@ typedef struct
   char          *password;           /* from the keyring or the window; wiped when freed */
   gboolean       allow_plaintext_auth;
   char          *sender;
+  char          *local_recipient;    /* where mail for a local user name goes; "" = refused */
   char          *pinned_certificate;
   char          *test_recipient;
   char          *password_file;      /* opt-in for headless sending; "" = keyring only */

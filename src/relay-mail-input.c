@@ -14,6 +14,7 @@
 #include <glib/gi18n-lib.h>
 #include <string.h>
 
+#include "relay-address.h"
 #include "relay-mail-input.h"
 #include "relay-smtp-error.h"
 #include "relay-smtp-message.h"
@@ -299,12 +300,58 @@ add_recipients (GPtrArray  *recipients,
     }
 }
 
+/* The display name of the first mailbox in a From field body: the phrase before "<", else the
+ * first comment, as in cron's "root (Cron Daemon)". NULL when there is none, or when it holds
+ * encoded-words, which quoting would break. */
 static char *
-first_address (const char *value)
+display_name_of (const char *value)
 {
-  g_autoptr(GPtrArray) list = relay_mail_parse_address_list (value);
+  g_autoptr(GString) name = g_string_new (NULL);
+  const char *p = value;
+  const char *comment = NULL;
 
-  return list->len > 0 ? g_strdup (list->pdata[0]) : NULL;
+  while (*p != '\0' && *p != '<' && *p != ',')
+    {
+      if (*p == '"')
+        {
+          for (p++; *p != '\0' && *p != '"'; p++)
+            {
+              if (*p == '\\' && p[1] != '\0')
+                p++;
+              g_string_append_c (name, *p);
+            }
+          if (*p == '"')
+            p++;
+        }
+      else if (*p == '(')
+        {
+          const char *end = skip_comment (p);
+
+          if (comment == NULL)
+            comment = p;
+          p = end;
+        }
+      else
+        g_string_append_c (name, *p++);
+    }
+
+  if (*p != '<')
+    {
+      /* No angle address: the words were the address itself; a comment names it. */
+      g_string_truncate (name, 0);
+      if (comment != NULL)
+        {
+          const char *end = skip_comment (comment);
+
+          /* Without its parentheses; an unclosed comment runs to the end. */
+          g_string_append_len (name, comment + 1, end - comment - 1 - (end[-1] == ')'));
+        }
+    }
+  g_strstrip (name->str);
+  g_string_set_size (name, strlen (name->str));
+  if (name->len == 0 || strstr (name->str, "=?") != NULL)
+    return NULL;
+  return g_string_free (g_steal_pointer (&name), FALSE);
 }
 
 /* Splits at CRLF, bare LF and bare CR, as relay_smtp_dot_stuff() will. */
@@ -353,6 +400,60 @@ split_lines (const char           *data,
   return g_steal_pointer (&lines);
 }
 
+/**
+ * relay_mail_format_mailbox:
+ * @name: (nullable): a display name
+ * @address: a valid address
+ *
+ * Returns: (transfer full): a From field body for @address with the display name @name: quoted
+ *   when it is plain ASCII, RFC 2047 encoded-words otherwise
+ */
+char *
+relay_mail_format_mailbox (const char *name,
+                           const char *address)
+{
+  GString *out;
+  gboolean ascii = TRUE;
+
+  if (name == NULL || *name == '\0')
+    return g_strdup (address);
+  for (const guchar *p = (const guchar *) name; *p != '\0'; p++)
+    ascii &= *p >= 0x20 && *p < 0x7f;
+  out = g_string_new (NULL);
+  if (ascii && strlen (name) < 70)
+    {
+      g_string_append_c (out, '"');
+      for (const char *p = name; *p != '\0'; p++)
+        {
+          if (*p == '"' || *p == '\\')
+            g_string_append_c (out, '\\');
+          g_string_append_c (out, *p);
+        }
+      g_string_append_c (out, '"');
+    }
+  else
+    {
+      /* RFC 2047 encoded-words of at most 45 bytes each, never splitting a character. */
+      const char *p = name;
+
+      while (*p != '\0')
+        {
+          const char *end = p;
+          g_autofree char *encoded = NULL;
+
+          while (*end != '\0' && g_utf8_next_char (end) - p <= 45)
+            end = g_utf8_next_char (end);
+          if (end == p)
+            break;
+          encoded = g_base64_encode ((const guchar *) p, end - p);
+          g_string_append_printf (out, "%s=?UTF-8?B?%s?=", p != name ? "\r\n " : "", encoded);
+          p = end;
+        }
+    }
+  g_string_append_printf (out, " <%s>", address);
+  return g_string_free (out, FALSE);
+}
+
 static char *
 domain_of (const char *address)
 {
@@ -367,7 +468,8 @@ domain_of (const char *address)
  * relay_mail_input_parse:
  * @raw: the bytes read from standard input
  * @flags: how to read them
- * @default_from: (nullable): the From field body to add when the message has none
+ * @sender: (nullable): a valid address for a From that is missing or names only a local user
+ * @sender_name: (nullable): the display name to give it when the message has none (-F)
  * @now: (nullable): the time for a missing Date; %NULL for now
  * @error: return location for a %RELAY_SMTP_ERROR_INVALID_INPUT error
  *
@@ -376,12 +478,18 @@ domain_of (const char *address)
  * before the first empty line is not a header field, when a line is over 998 octets, or when
  * the message holds a NUL byte.
  *
+ * A From that is only a local user name, such as cron's "root (Cron Daemon)", is not a valid
+ * From for any server beyond this machine (strict ones refuse the message), and a relay cannot
+ * qualify it as a local MTA would: it becomes @sender, with the name the field gave ("Cron
+ * Daemon"), else @sender_name, else the user name. Any other From is kept as it is.
+ *
  * Returns: (transfer full): the message to send and what its header says
  */
 RelayMailInput *
 relay_mail_input_parse (GBytes              *raw,
                         RelayMailInputFlags  flags,
-                        const char          *default_from,
+                        const char          *sender,
+                        const char          *sender_name,
                         GDateTime           *now,
                         GError             **error)
 {
@@ -456,8 +564,25 @@ relay_mail_input_parse (GBytes              *raw,
         add_recipients (input->recipients, field->value);
       if (field_is (field, "From") && !has_from)
         {
+          g_autoptr(GPtrArray) from = relay_mail_parse_address_list (field->value);
+
           has_from = TRUE;
-          input->from_address = first_address (field->value);
+          if (from->len == 1 && relay_address_is_local_name (from->pdata[0])
+              && sender != NULL && *sender != '\0')
+            {
+              g_autofree char *name = display_name_of (field->value);
+              g_autofree char *mailbox = NULL;
+
+              if (name == NULL)
+                name = g_strdup (sender_name != NULL && *sender_name != '\0' ? sender_name
+                                                                             : from->pdata[0]);
+              mailbox = relay_mail_format_mailbox (name, sender);
+              g_string_append_printf (out, "From: %s\r\n", mailbox);
+              input->from_address = g_strdup (sender);
+              input->from_replaced = TRUE;
+              continue;
+            }
+          input->from_address = from->len > 0 ? g_strdup (from->pdata[0]) : NULL;
         }
       has_date |= field_is (field, "Date");
       has_message_id |= field_is (field, "Message-ID");
@@ -473,10 +598,12 @@ relay_mail_input_parse (GBytes              *raw,
         }
     }
 
-  if (!has_from && default_from != NULL && *default_from != '\0')
+  if (!has_from && sender != NULL && *sender != '\0')
     {
-      g_string_append_printf (out, "From: %s\r\n", default_from);
-      input->from_address = first_address (default_from);
+      g_autofree char *mailbox = relay_mail_format_mailbox (sender_name, sender);
+
+      g_string_append_printf (out, "From: %s\r\n", mailbox);
+      input->from_address = g_strdup (sender);
     }
   if (!has_date)
     {

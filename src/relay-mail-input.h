@@ -18,18 +18,22 @@ typedef struct
 {
   GBytes     *data;          /* header + body: CRLF line ends, Bcc removed, Date/Message-ID added */
   char       *from_address;  /* the first address of From, or NULL when there is none */
+  gboolean    from_replaced; /* From named only a local user and is now the sender */
   GPtrArray  *recipients;    /* of char*: the addresses of To, Cc and Bcc, in order, no repeats */
 } RelayMailInput;
 
 RelayMailInput *relay_mail_input_parse          (GBytes              *raw,
                                                  RelayMailInputFlags  flags,
-                                                 const char          *default_from,
+                                                 const char          *sender,
+                                                 const char          *sender_name,
                                                  GDateTime           *now,
                                                  GError             **error);
 void            relay_mail_input_free           (RelayMailInput      *input);
 
 GPtrArray      *relay_mail_parse_address_list   (const char          *value);
 char           *relay_mail_format_date          (GDateTime           *date);
+char           *relay_mail_format_mailbox       (const char          *name,
+                                                 const char          *address);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayMailInput, relay_mail_input_free)
 

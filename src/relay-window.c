@@ -63,6 +63,8 @@ struct _RelayWindow
   GtkLabel             *keyring_status_label;
   AdwEntryRow          *sender_row;
   GtkLabel             *sender_error_label;
+  AdwEntryRow          *local_recipient_row;
+  GtkLabel             *local_recipient_error_label;
   RelayTestGroup       *test_group;
   AdwPreferencesGroup  *queue_group;
   AdwActionRow         *queue_row;
@@ -572,35 +574,45 @@ update_auth_sensitivity (RelayWindow *self)
 
 /* Sender */
 
-static void
-update_sender_error (RelayWindow *self)
+/* Shows why the address in @row is invalid under it, in red and to assistive technologies.
+ * An empty row is "not set yet", not a typing mistake: the group description says why it
+ * matters. What the user typed stays as it is. Returns whether the address is valid. */
+static gboolean
+update_address_error (AdwEntryRow *row,
+                      GtkLabel    *label)
 {
-  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->sender_row));
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (row));
   g_autoptr(GError) error = NULL;
   g_autofree char *normalized = NULL;
   gboolean invalid;
 
-  /* An empty sender is "not set yet", not a typing mistake: the group description says why
-   * it matters; a test refuses to run without one. */
   normalized = relay_address_normalize (text, &error);
   invalid = normalized == NULL && !g_error_matches (error, RELAY_ADDRESS_ERROR,
                                                     RELAY_ADDRESS_ERROR_EMPTY);
   if (invalid)
     {
-      gtk_label_set_text (self->sender_error_label, error->message);
-      gtk_widget_add_css_class (GTK_WIDGET (self->sender_row), "error");
+      gtk_label_set_text (label, error->message);
+      gtk_widget_add_css_class (GTK_WIDGET (row), "error");
     }
   else
     {
-      gtk_widget_remove_css_class (GTK_WIDGET (self->sender_row), "error");
+      gtk_widget_remove_css_class (GTK_WIDGET (row), "error");
     }
-  gtk_widget_set_visible (GTK_WIDGET (self->sender_error_label), invalid);
-  /* Detect works from the sender's domain. */
-  gtk_widget_set_sensitive (GTK_WIDGET (self->detect_button), normalized != NULL);
-  gtk_accessible_update_state (GTK_ACCESSIBLE (self->sender_row),
+  gtk_widget_set_visible (GTK_WIDGET (label), invalid);
+  gtk_accessible_update_state (GTK_ACCESSIBLE (row),
                                GTK_ACCESSIBLE_STATE_INVALID,
                                invalid ? GTK_ACCESSIBLE_INVALID_TRUE : GTK_ACCESSIBLE_INVALID_FALSE,
                                -1);
+  return normalized != NULL;
+}
+
+static void
+update_sender_error (RelayWindow *self)
+{
+  gboolean valid = update_address_error (self->sender_row, self->sender_error_label);
+
+  /* Detect works from the sender's domain; a test refuses to run without a sender. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->detect_button), valid);
 }
 
 /* Password */
@@ -856,6 +868,10 @@ on_settings_changed_cb (RelayWindow *self,
     {
       update_sender_error (self);
     }
+  else if (g_str_equal (key, "local-recipient"))
+    {
+      update_address_error (self->local_recipient_row, self->local_recipient_error_label);
+    }
   else if (g_str_equal (key, "server") || g_str_equal (key, "username"))
     {
       if (g_str_equal (key, "server"))
@@ -972,6 +988,7 @@ label_rows (RelayWindow *self)
     ADW_PREFERENCES_ROW (self->security_row), ADW_PREFERENCES_ROW (self->auth_row),
     ADW_PREFERENCES_ROW (self->username_row), ADW_PREFERENCES_ROW (self->password_row),
     ADW_PREFERENCES_ROW (self->plaintext_row), ADW_PREFERENCES_ROW (self->sender_row),
+    ADW_PREFERENCES_ROW (self->local_recipient_row),
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
@@ -998,6 +1015,8 @@ bind_settings (RelayWindow *self)
   g_settings_bind (self->settings, "username", self->username_row, "text",
                    G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_NO_SENSITIVITY);
   g_settings_bind (self->settings, "sender", self->sender_row, "text", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "local-recipient", self->local_recipient_row, "text",
+                   G_SETTINGS_BIND_DEFAULT);
 
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed_cb), self,
                            G_CONNECT_SWAPPED);
@@ -1007,6 +1026,7 @@ bind_settings (RelayWindow *self)
   update_port_subtitle (self);
   update_auth_sensitivity (self);
   update_sender_error (self);
+  update_address_error (self->local_recipient_row, self->local_recipient_error_label);
   update_server_note (self);
 }
 
@@ -1206,6 +1226,8 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, keyring_status_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, sender_error_label);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, local_recipient_row);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, local_recipient_error_label);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, test_group);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, queue_group);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, queue_row);

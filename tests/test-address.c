@@ -98,6 +98,24 @@ test_lengths (void)
   assert_invalid (too_long_path, RELAY_ADDRESS_ERROR_TOO_LONG);
 }
 
+/* What cron, mdadm and smartd mail to by default, told apart from mistyped addresses. */
+static void
+test_local_name (void)
+{
+  const char *local[] = { "root", "www-data", "john.doe", "backup_2", "A" };
+  const char *not_local[] = {
+    NULL, "", "root@example.com", "-root", ".root", "root user", "root,ops", "\"root\"",
+    "r\xc3\xb6ot", "root\n", "<root>",
+  };
+  g_autofree char *long_name = g_strnfill (65, 'a');
+
+  for (guint i = 0; i < G_N_ELEMENTS (local); i++)
+    g_assert_true (relay_address_is_local_name (local[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (not_local); i++)
+    g_assert_false (relay_address_is_local_name (not_local[i]));
+  g_assert_false (relay_address_is_local_name (long_name));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -108,6 +126,7 @@ main (int   argc,
   g_test_add_func ("/relay/address/invalid", test_invalid);
   g_test_add_func ("/relay/address/injection", test_injection);
   g_test_add_func ("/relay/address/lengths", test_lengths);
+  g_test_add_func ("/relay/address/local-name", test_local_name);
 
   return g_test_run ();
 }

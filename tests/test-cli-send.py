@@ -30,7 +30,8 @@ PYTHON = "/usr/bin/python3"
 USER = "relay-user"
 PASSWORD = "correct horse battery staple"
 
-EX_OK, EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 69, 75, 78
+EX_OK, EX_USAGE, EX_DATAERR, EX_NOUSER, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = (
+    0, 64, 65, 67, 69, 75, 78)
 
 
 class Skip(Exception):
@@ -322,6 +323,63 @@ def test_sendmail_malformed_input_is_refused(root):
             check(one_line(result[2]), f"{what}: {result[2]!r}")
         check(server.messages() == [], "something was sent")
         check(env.queue_files() == [], "something was queued")
+    finally:
+        server.stop()
+
+
+# What Debian's cron runs when a job prints something and MAILTO is not set (cron/do_command.c).
+CRON_ARGS = ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"]
+CRON_MAIL = (
+    "From: root (Cron Daemon)\n"
+    "To: root\n"
+    "Subject: Cron <root@backup> /usr/local/bin/nightly-backup\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: text/plain; charset=UTF-8\n"
+    "Content-Transfer-Encoding: 8bit\n"
+    "X-Cron-Env: <SHELL=/bin/sh>\n"
+    "\n"
+    "rsync: connection unexpectedly closed\n"
+).encode()
+
+
+def test_sendmail_local_user_goes_to_local_recipient(root):
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port)
+        # Not set: refused with what to set, as "addressee unknown"; nothing sent or queued.
+        result = env.run(CRON_ARGS, CRON_MAIL, argv0="sendmail")
+        check_rc(result, EX_NOUSER)
+        check(one_line(result[2]) and "root" in result[2] and "Local Mail Recipient" in result[2],
+              result[2])
+        env.set(local_recipient="admin at example.org")
+        result = env.run(CRON_ARGS, CRON_MAIL, argv0="sendmail")
+        check_rc(result, EX_CONFIG)
+        check(one_line(result[2]) and "admin at example.org" in result[2], result[2])
+        check(server.messages() == [] and env.queue_files() == [], "sent or queued")
+
+        env.set(local_recipient="admin@example.org")
+        result = env.run(CRON_ARGS, CRON_MAIL, argv0="sendmail")
+        check_rc(result, EX_OK)
+        check(result[1] == "" and result[2] == "", f"not silent: {result[1:]!r}")
+        messages = server.messages()
+        check(len(messages) == 1, f"{len(messages)} messages delivered")
+        envelope, eml = messages[0]
+        check(envelope["rcpt_tos"] == ["admin@example.org"], envelope)
+        # "root" is no From for a server beyond this machine: the sender, with cron's name.
+        check(envelope["mail_from"] == "alerts@example.com", envelope)
+        check(header(eml, "From") == '"Cron Daemon" <alerts@example.com>', header(eml, "From"))
+        check(eml.count(b"\r\nFrom:") + eml.startswith(b"From:") == 1, eml)
+        check(header(eml, "To") == "root", "the header's To was changed")
+        check(header(eml, "X-Cron-Env") == "<SHELL=/bin/sh>", "header lost")
+
+        # Several local names and the address itself: one recipient. `send` maps them too.
+        check_rc(env.run(["sendmail", "root", "www-data", "Admin@example.org", "ops@example.org"],
+                         b"Subject: x\n\nx\n"), EX_OK)
+        check_rc(env.run(["send", "--to", "root", "--subject", "disk"], b"x\n"), EX_OK)
+        messages = server.messages()
+        check(len(messages) == 3, f"{len(messages)} messages delivered")
+        check(messages[1][0]["rcpt_tos"] == ["admin@example.org", "ops@example.org"], messages[1][0])
+        check(messages[2][0]["rcpt_tos"] == ["admin@example.org"], messages[2][0])
     finally:
         server.stop()
 

@@ -46,7 +46,7 @@ parse (const char           *text,
   g_autoptr(GBytes) raw = g_bytes_new (text, strlen (text));
   g_autoptr(GDateTime) now = g_date_time_new_utc (2026, 1, 2, 3, 4, 5);
 
-  return relay_mail_input_parse (raw, flags, "\"Relay\" <alerts@example.com>", now, error);
+  return relay_mail_input_parse (raw, flags, "alerts@example.com", "Relay", now, error);
 }
 
 static const char *
@@ -99,6 +99,56 @@ test_added_from_and_kept_date (void)
   g_assert_cmpstr (data_of (input), ==,
                    "Subject: x\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n"
                    "From: \"Relay\" <alerts@example.com>\r\n\r\n");
+}
+
+/* A From that names only a local user (cron's "root (Cron Daemon)") would be refused by strict
+ * servers: it becomes the sender, keeping the name the message gave. A real From stays. */
+static void
+test_local_from (void)
+{
+  static const struct { const char *from; const char *expected; } cases[] = {
+    { "root (Cron Daemon)", "From: \"Cron Daemon\" <alerts@example.com>\r\n" },
+    { "\"Backup \\\"nightly\\\"\" <backup>", "From: \"Backup \\\"nightly\\\"\" <alerts@example.com>\r\n" },
+    { "Disk Health <smartd>", "From: \"Disk Health\" <alerts@example.com>\r\n" },
+    { "root", "From: \"Relay\" <alerts@example.com>\r\n" },          /* -F's name */
+    { "root (=?UTF-8?B?w6k=?=)", "From: \"Relay\" <alerts@example.com>\r\n" },
+    { "Author <author@example.net>", "From: Author <author@example.net>\r\n" },
+    { "Two <root>, <www-data>", "From: Two <root>, <www-data>\r\n" },   /* not one mailbox */
+    { "root@localhost", "From: root@localhost\r\n" },                      /* not ours to fix */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RelayMailInput) input = NULL;
+      g_autofree char *text = g_strdup_printf ("From: %s\nTo: root\nSubject: x\n\nb\n",
+                                               cases[i].from);
+      gboolean replaced = strstr (cases[i].expected, "alerts@example.com") != NULL;
+
+      g_test_message ("%s", cases[i].from);
+      input = parse (text, RELAY_MAIL_INPUT_NONE, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_str_has_prefix (data_of (input), cases[i].expected));
+      g_assert_cmpint (input->from_replaced, ==, replaced);
+      if (replaced)
+        g_assert_cmpstr (input->from_address, ==, "alerts@example.com");
+      /* Only one From, and the rest of the header as it was. */
+      g_assert_null (strstr (data_of (input) + 5, "From:"));
+      g_assert_nonnull (strstr (data_of (input), "\r\nTo: root\r\nSubject: x\r\n"));
+    }
+
+  /* With no sender to use, it is left alone: the server decides. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) raw = g_bytes_new_static ("From: root\n\nb\n", 14);
+    g_autoptr(RelayMailInput) input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE,
+                                                              NULL, "Relay", NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (g_str_has_prefix (data_of (input), "From: root\r\n"));
+    g_assert_false (input->from_replaced);
+    g_assert_cmpstr (input->from_address, ==, "root");
+  }
 }
 
 static void
@@ -158,14 +208,14 @@ test_refused (void)
     for (guint i = 0; i < 998; i++)
       g_string_append_c (text, 'a');
     raw = g_bytes_new (text->str, text->len);
-    input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE, NULL, NULL, &error);
+    input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE, NULL, NULL, NULL, &error);
     g_assert_no_error (error);   /* 998 is allowed */
     g_clear_pointer (&input, relay_mail_input_free);
     g_clear_pointer (&raw, g_bytes_unref);
 
     g_string_append_c (text, 'a');
     raw = g_bytes_new (text->str, text->len);
-    input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE, NULL, NULL, &error);
+    input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE, NULL, NULL, NULL, &error);
     g_assert_null (input);
     g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT);
   }
@@ -174,7 +224,7 @@ test_refused (void)
     g_autoptr(GError) error = NULL;
     g_autoptr(GBytes) raw = g_bytes_new ("Subject: x\n\na\0b\n", 15);
     g_autoptr(RelayMailInput) input = relay_mail_input_parse (raw, RELAY_MAIL_INPUT_NONE,
-                                                              NULL, NULL, &error);
+                                                              NULL, NULL, NULL, &error);
 
     g_assert_null (input);
     g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT);
@@ -190,6 +240,7 @@ main (int   argc,
   g_test_add_func ("/relay/mail-input/address-list", test_address_list);
   g_test_add_func ("/relay/mail-input/headers", test_headers);
   g_test_add_func ("/relay/mail-input/added-from", test_added_from_and_kept_date);
+  g_test_add_func ("/relay/mail-input/local-from", test_local_from);
   g_test_add_func ("/relay/mail-input/dot-terminator", test_dot_terminator);
   g_test_add_func ("/relay/mail-input/mbox-from-line", test_mbox_from_line);
   g_test_add_func ("/relay/mail-input/refused", test_refused);

@@ -150,6 +150,7 @@ test_row_writes_key (Fixture       *f,
   g_autofree char *server = NULL;
   g_autofree char *user = NULL;
   g_autofree char *sender = NULL;
+  g_autofree char *local = NULL;
   guint16 port = 0;
 
   gtk_editable_set_text (child (f, "server_row"), "smtp.example.com");
@@ -175,6 +176,10 @@ test_row_writes_key (Fixture       *f,
   gtk_editable_set_text (child (f, "sender_row"), "alerts@example.com");
   sender = g_settings_get_string (f->elsewhere, "sender");
   g_assert_cmpstr (sender, ==, "alerts@example.com");
+
+  gtk_editable_set_text (child (f, "local_recipient_row"), "admin@example.com");
+  local = g_settings_get_string (f->elsewhere, "local-recipient");
+  g_assert_cmpstr (local, ==, "admin@example.com");
 }
 
 /* A change made by another client shows up in the open window. */
@@ -184,12 +189,16 @@ test_key_updates_row (Fixture       *f,
 {
   TextCheck server = { child (f, "server_row"), "relay.example.org" };
   TextCheck sender = { child (f, "sender_row"), "ops@example.org" };
+  TextCheck local = { child (f, "local_recipient_row"), "root@example.org" };
 
   g_settings_set_string (f->elsewhere, "server", "relay.example.org");
   wait_until (has_text, &server, 2000);
 
   g_settings_set_string (f->elsewhere, "sender", "ops@example.org");
   wait_until (has_text, &sender, 2000);
+
+  g_settings_set_string (f->elsewhere, "local-recipient", "root@example.org");
+  wait_until (has_text, &local, 2000);
 
   g_settings_set (f->elsewhere, "port", "q", (guint16) 465);
   while (g_main_context_iteration (NULL, FALSE));
@@ -215,6 +224,7 @@ test_locked_key_insensitive (Fixture       *f,
     { "security", "security_row" },
     { "requires-auth", "auth_row" },
     { "sender", "sender_row" },
+    { "local-recipient", "local_recipient_row" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
@@ -317,6 +327,44 @@ test_sender_validation (Fixture       *f,
   /* An invalid value that arrives through GSettings is flagged too. */
   g_settings_set_string (f->elsewhere, "sender", "root@@example.com");
   wait_until (is_visible, label, 2000);
+}
+
+/* The local mail recipient is checked like the sender; empty is allowed (mail to "root" is then
+ * refused by sendmail), a local name is not an address. */
+static void
+test_local_recipient_validation (Fixture       *f,
+                                 gconstpointer  data)
+{
+  GtkWidget *row = child (f, "local_recipient_row");
+  GtkLabel *label = child (f, "local_recipient_error_label");
+  g_autofree char *stored = NULL;
+
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (label)));
+
+  gtk_editable_set_text (GTK_EDITABLE (row), "root");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (label)));
+  g_assert_true (gtk_widget_has_css_class (row, "error"));
+  g_assert_nonnull (strstr (gtk_label_get_text (label), "@"));
+  gtk_test_accessible_assert_state (row, GTK_ACCESSIBLE_STATE_INVALID, GTK_ACCESSIBLE_INVALID_TRUE);
+  /* The sender is another row: its error stays hidden. */
+  g_assert_false (gtk_widget_get_visible (child (f, "sender_error_label")));
+  /* What the user typed is kept, even while invalid. */
+  stored = g_settings_get_string (f->elsewhere, "local-recipient");
+  g_assert_cmpstr (stored, ==, "root");
+
+  gtk_editable_set_text (GTK_EDITABLE (row), "admin@example.com");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (label)));
+  g_assert_false (gtk_widget_has_css_class (row, "error"));
+  gtk_test_accessible_assert_state (row, GTK_ACCESSIBLE_STATE_INVALID,
+                                    GTK_ACCESSIBLE_INVALID_FALSE);
+
+  gtk_editable_set_text (GTK_EDITABLE (row), "");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (label)));
+
+  /* An invalid value that arrives through GSettings is flagged too. */
+  g_settings_set_string (f->elsewhere, "local-recipient", "admin@localhost");
+  wait_until (is_visible, label, 2000);
+  g_assert_nonnull (strstr (gtk_label_get_text (label), "fully qualified"));
 }
 
 /* The port row says which port an empty field means, for the chosen security. */
@@ -706,7 +754,7 @@ test_accessible (Fixture       *f,
 {
   static const char * const named[] = {
     "server_row", "port_row", "security_row", "auth_row", "username_row", "password_row",
-    "plaintext_row", "sender_row", "test_recipient_row",
+    "plaintext_row", "sender_row", "local_recipient_row", "test_recipient_row",
   };
   static const char * const labelled_by_row[] = { "port_spin", "auth_switch", "plaintext_switch" };
 
@@ -755,6 +803,8 @@ test_accessible (Fixture       *f,
   g_assert_true (gtk_test_accessible_has_relation (child (f, "server_row"),
                                                    GTK_ACCESSIBLE_RELATION_DESCRIBED_BY));
   g_assert_true (gtk_test_accessible_has_relation (child (f, "sender_row"),
+                                                   GTK_ACCESSIBLE_RELATION_DESCRIBED_BY));
+  g_assert_true (gtk_test_accessible_has_relation (child (f, "local_recipient_row"),
                                                    GTK_ACCESSIBLE_RELATION_DESCRIBED_BY));
 
   /* An invalid sender is flagged to assistive technologies too, not only in red. */
@@ -832,7 +882,7 @@ test_keyboard_reach (Fixture       *f,
 {
   static const char * const controls[] = {
     "server_row", "detect_button", "port_spin", "security_row", "auth_switch", "username_row",
-    "password_row", "sender_row", "test_recipient_row", "test_button",
+    "password_row", "sender_row", "local_recipient_row", "test_recipient_row", "test_button",
   };
   gboolean reached[G_N_ELEMENTS (controls)] = { FALSE, };
 
@@ -1227,6 +1277,7 @@ main (int   argc,
   ADD ("auth-switch-sensitivity", test_auth_switch_sensitivity);
   ADD ("plaintext-opt-in", test_plaintext_opt_in);
   ADD ("sender-validation", test_sender_validation);
+  ADD ("local-recipient-validation", test_local_recipient_validation);
   ADD ("port-default-shown", test_port_default_shown);
   ADD ("accessible", test_accessible);
   ADD ("keyboard-reach", test_keyboard_reach);

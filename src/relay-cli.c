@@ -423,7 +423,6 @@ map_local_recipients (const char  *prog,
   for (guint i = 0; i < recipients->len; i++)
     {
       const char *recipient = recipients->pdata[i];
-      gboolean seen = FALSE;
 
       if (relay_address_is_local_name (recipient))
         {
@@ -450,10 +449,7 @@ map_local_recipients (const char  *prog,
             }
           recipient = target;
         }
-      for (guint j = 0; j < mapped->len && !seen; j++)
-        seen = g_ascii_strcasecmp (mapped->pdata[j], recipient) == 0;
-      if (!seen)
-        g_ptr_array_add (mapped, g_strdup (recipient));
+      relay_mail_add_recipient (mapped, recipient);
     }
 
   g_ptr_array_set_size (recipients, 0);
@@ -494,8 +490,8 @@ run_send (int    argc,
     _("The body is read from standard input; the configured sender is the From address. If "
       "the relay or the keyring is unavailable, the message is queued and the command exits 0.\n"
       "Exit status: 0 sent or queued; 64 usage; 65 invalid message or address; 67 a local user "
-      "name and no local mail recipient set; 68 server name not found; 69 refused; 75 could not queue; 76 protocol or TLS error; 77 login refused; "
-      "78 configuration error."));
+      "name and no local mail recipient set; 68 server name not found; 69 refused; 75 could "
+      "not queue; 76 protocol or TLS error; 77 login refused; 78 configuration error."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -726,14 +722,7 @@ run_sendmail (int    argc,
   /* With -t the header's recipients are added to those of the command line (as Postfix does). */
   if (extract)
     for (guint j = 0; j < input->recipients->len; j++)
-      {
-        gboolean seen = FALSE;
-
-        for (guint k = 0; k < recipients->len && !seen; k++)
-          seen = g_ascii_strcasecmp (recipients->pdata[k], input->recipients->pdata[j]) == 0;
-        if (!seen)
-          g_ptr_array_add (recipients, g_strdup (input->recipients->pdata[j]));
-      }
+      relay_mail_add_recipient (recipients, input->recipients->pdata[j]);
   if (recipients->len == 0)
     {
       g_printerr (extract ? _("%s: the message has no To, Cc or Bcc recipient; nothing was sent.\n")

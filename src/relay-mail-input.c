@@ -283,6 +283,24 @@ field_is (const Field *field,
   return g_ascii_strcasecmp (field->name, name) == 0;
 }
 
+/**
+ * relay_mail_add_recipient:
+ * @recipients: (element-type utf8): a list that owns its strings
+ * @address: the address to add
+ *
+ * Adds a copy of @address unless the list holds it already, in any case: a message goes once
+ * to each recipient, however often the header or the command line names it.
+ */
+void
+relay_mail_add_recipient (GPtrArray  *recipients,
+                          const char *address)
+{
+  for (guint i = 0; i < recipients->len; i++)
+    if (g_ascii_strcasecmp (recipients->pdata[i], address) == 0)
+      return;
+  g_ptr_array_add (recipients, g_strdup (address));
+}
+
 static void
 add_recipients (GPtrArray  *recipients,
                 const char *value)
@@ -290,14 +308,7 @@ add_recipients (GPtrArray  *recipients,
   g_autoptr(GPtrArray) list = relay_mail_parse_address_list (value);
 
   for (guint i = 0; i < list->len; i++)
-    {
-      gboolean seen = FALSE;
-
-      for (guint j = 0; j < recipients->len && !seen; j++)
-        seen = g_ascii_strcasecmp (recipients->pdata[j], list->pdata[i]) == 0;
-      if (!seen)
-        g_ptr_array_add (recipients, g_strdup (list->pdata[i]));
-    }
+    relay_mail_add_recipient (recipients, list->pdata[i]);
 }
 
 /* The display name of the first mailbox in a From field body: the phrase before "<", else the

@@ -31,6 +31,8 @@ RelayMailInput *relay_mail_input_parse          (GBytes              *raw,
 void            relay_mail_input_free           (RelayMailInput      *input);
 
 GPtrArray      *relay_mail_parse_address_list   (const char          *value);
+void            relay_mail_add_recipient        (GPtrArray           *recipients,
+                                                 const char          *address);
 char           *relay_mail_format_date          (GDateTime           *date);
 char           *relay_mail_format_mailbox       (const char          *name,
                                                  const char          *address);

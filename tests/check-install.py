@@ -3,8 +3,10 @@
 
 Usage: check-install.py MESON BUILD_ROOT SOURCE_ROOT APP_ID
 
-* Every file the desktop needs is installed under the prefix: the executable, the desktop file,
-  the metainfo, both icons, the GSettings schema and the translations in po/LINGUAS.
+* Every file the desktop needs is installed under the prefix: the executable, the window's
+  module, the desktop file, the metainfo, both icons, the GSettings schema and the translations
+  in po/LINGUAS.
+* The installed executable looks for the window's module where it is installed.
 * `appstreamcli validate-tree --no-net` accepts the installed tree (metainfo, desktop file and
   icon together), as AppStream generators on distributions and Flathub read it.
 """
@@ -32,13 +34,16 @@ def main():
         value = options[name]
         return os.path.relpath(value, prefix) if os.path.isabs(value) else value
 
-    datadir, bindir, localedir = (under_prefix(n) for n in ("datadir", "bindir", "localedir"))
+    datadir, bindir, localedir, libdir = (under_prefix(n)
+                                          for n in ("datadir", "bindir", "localedir", "libdir"))
+    module = f"{libdir}/smtp-relay/smtp-relay-ui.so"
 
     with open(os.path.join(source_root, "po", "LINGUAS"), encoding="utf-8") as f:
         languages = [l.strip() for l in f if l.strip() and not l.startswith("#")]
 
     expected = [
         f"{bindir}/smtp-relay",
+        module,
         f"{datadir}/applications/{app_id}.desktop",
         f"{datadir}/metainfo/{app_id}.metainfo.xml",
         f"{datadir}/icons/hicolor/scalable/apps/{app_id}.svg",
@@ -57,6 +62,15 @@ def main():
         for path in expected:
             if not os.path.isfile(os.path.join(root, path)):
                 problems.append(f"{prefix}/{path} is not installed")
+        # main.c builds the path from the directory and the name; both must be in the binary.
+        executable = os.path.join(root, bindir, "smtp-relay")
+        if os.path.isfile(executable):
+            with open(executable, "rb") as f:
+                data = f.read()
+            module_dir = os.path.dirname(os.path.join(prefix, module)).encode()
+            if b"\0" + module_dir + b"\0" not in data or b"\0smtp-relay-ui.so\0" not in data:
+                problems.append(f"the installed executable does not look for its window in "
+                                f"{prefix}/{module}")
 
         appstreamcli = shutil.which("appstreamcli")
         if appstreamcli is None:

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+# test-ui-module.py: the command-line modes start without GTK; the window loads it from its
+# module, and says so clearly when that module is missing
+#
+# cron, mail(1) and alert scripts start `smtp-relay sendmail` or `send` for every message:
+# linking GTK and libadwaita would add about 18 ms to each. The dynamic loader's own report
+# (LD_DEBUG=files) tells which libraries a process really loaded.
+# Usage: test-ui-module.py SMTP_RELAY SCHEMA_DIR     (prints TAP)
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+binary, schema_dir = sys.argv[1:3]
+results = []
+GTK_LIBRARIES = ("libgtk-4.so", "libadwaita-1.so")
+
+
+def ok(condition, name, detail=""):
+    results.append(condition)
+    print(f"{'ok' if condition else 'not ok'} {len(results)} {name}")
+    if not condition and detail:
+        for line in str(detail).splitlines()[-40:]:
+            print(f"# {line}")
+
+
+def run(args, program=binary, debug=True):
+    env = dict(os.environ, GSETTINGS_SCHEMA_DIR=schema_dir, GSETTINGS_BACKEND="memory")
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    if debug:
+        env["LD_DEBUG"] = "files"
+    return subprocess.run([program] + args, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def loaded(proc, library):
+    # "file=libgtk-4.so.1 [0];  needed by ..." or "file=/…/smtp-relay-ui.so [0];  dynamically loaded by ..."
+    return any(f"file={library}" in line or (f"/{library}" in line and "file=" in line)
+               for line in proc.stderr.splitlines())
+
+
+# Each command-line mode, with arguments that end it at once: none of them loads GTK.
+for args in (["test", "--help"], ["send", "--help"], ["detect", "--help"], ["queue", "--help"],
+             ["sendmail", "-bv", "root"]):
+    proc = run(args)
+    gtk = [lib for lib in GTK_LIBRARIES if loaded(proc, lib)]
+    ok(not gtk and not loaded(proc, "smtp-relay-ui.so"),
+       f"`smtp-relay {' '.join(args)}` loads neither GTK nor the window's module",
+       f"loaded: {gtk}\n{proc.stderr}")
+
+# The window's path (here only as far as --help, which needs no display) loads the module from
+# beside the executable in the build tree, and GTK with it.
+proc = run(["--help"])
+ok(proc.returncode == 0 and "--help" in proc.stdout, "`smtp-relay --help` runs the application",
+   f"exit {proc.returncode}\n{proc.stdout}")
+ok(loaded(proc, "smtp-relay-ui.so") and all(loaded(proc, lib) for lib in GTK_LIBRARIES),
+   "the window's path loads the module, and GTK with it", proc.stderr)
+
+# Without its module (a binary copied away from the build tree, not installed either), the
+# window is refused with one line that names the missing file, not a crash.
+with tempfile.TemporaryDirectory() as scratch:
+    lonely = os.path.join(scratch, "smtp-relay")
+    shutil.copy2(binary, lonely)
+    proc = run([], program=lonely, debug=False)
+    ok(proc.returncode == 1 and "installation is incomplete" in proc.stderr
+       and "smtp-relay-ui.so" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1,
+       "a missing module is reported in one line that names it", f"exit {proc.returncode}\n{proc.stderr}")
+    # The command line does not need the module at all.
+    proc = run(["test", "--help"], program=lonely, debug=False)
+    ok(proc.returncode == 0, "the command line works without the module", proc.stderr)
+
+print(f"1..{len(results)}")
+sys.exit(0 if all(results) else 1)

@@ -23,7 +23,28 @@ OUT=${2:-$(mktemp -d /tmp/relay-bench.XXXXXX)}
 mkdir -p "$OUT"
 OUT=$(realpath "$OUT")
 
-meson compile -C "$BUILD" smtp-relay bench-minimal-window >/dev/null
+meson compile -C "$BUILD" smtp-relay smtp-relay-ui bench-minimal-window >/dev/null
+
+# A GIO module changed after its directory's giomodule.cache (a new ctime is enough: a hard link
+# made by `perf`'s build-id cache, for one) makes GLib load every module of that directory at
+# start-up instead of on demand: the TLS backend alone takes about 13 ms to load here, then on
+# the main thread of every process measured. Say so at the start and in the summary;
+# gio-querymodules DIR renews the cache.
+stale_caches() {
+  for cache in "$(pkg-config --variable=giomoduledir gio-2.0)/giomodule.cache" \
+               /usr/lib/*/gtk-4.0/4.0.0/*/giomodule.cache; do
+    [ -f "$cache" ] || continue
+    dir=$(dirname "$cache")
+    for module in "$dir"/*.so; do
+      if [ "$(stat -c %Z "$module")" -gt "$(stat -c %Z "$cache")" ]; then
+        echo "WARNING: $module changed after $cache: every process loads all of $dir;" \
+          "figures are skewed (run: $(pkg-config --variable=gio_querymodules gio-2.0) $dir)"
+        break
+      fi
+    done
+  done
+}
+stale_caches >&2
 CMD="$HERE/relay-test-cmd.sh $BUILD {mode} {host} {port} {user} {passfile} {from} {to} {cafile}"
 
 "$HERE/smtp-rtt.sh" --runs "${RUNS:-7}" --max-seconds 600 --out "$OUT/smtp" \
@@ -44,5 +65,5 @@ for renderer in gl cairo; do
 done
 "$HERE/window-bench.py" --build "$BUILD" --runs "${WINDOW_RUNS:-15}" --trace --json "$OUT/window.json"
 echo
-"$HERE/summarize.py" "$OUT" | tee "$OUT/summary.txt"
+{ "$HERE/summarize.py" "$OUT"; stale_caches; } | tee "$OUT/summary.txt"
 echo "results in $OUT"

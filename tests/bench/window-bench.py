@@ -73,8 +73,8 @@ def main():
         os.environ["RELAY_BENCH_IN_DBUS"] = "1"
         os.execvp("dbus-run-session", ["dbus-run-session", "--", sys.executable] + sys.argv)
 
-    subprocess.run(["meson", "compile", "-C", build, "smtp-relay", "bench-minimal-window"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["meson", "compile", "-C", build, "smtp-relay", "smtp-relay-ui",
+                    "bench-minimal-window"], check=True, stdout=subprocess.DEVNULL)
     relay = os.path.join(build, "src", "smtp-relay")
     minimal = os.path.join(build, "tests", "bench", "bench-minimal-window")
 

@@ -1,7 +1,8 @@
 /* test-i18n.c: the window speaks the user's language
  *
  * Runs with LANGUAGE set by meson (de, then fr) and the catalogues of the build tree, and checks
- * that strings from the template and from C come out translated.
+ * that strings from the template and from C come out translated, and that the translated
+ * labels' Alt+letters do not clash.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -10,6 +11,7 @@
 #include <locale.h>
 
 #include "relay-test-backend.h"
+#include "relay-test-gui.h"
 #include "relay-window.h"
 
 static const char *expected_sender;
@@ -34,6 +36,10 @@ test_window_translated (void)
   g_assert_cmpstr (adw_preferences_group_get_title (auth_group), ==, expected_auth);
   /* A string from C, through the same catalogue. */
   g_assert_cmpstr (_("Sender"), ==, expected_sender);
+  /* Translated labels choose their own Alt+letters: still one control each. */
+  relay_test_assert_unique_mnemonics (GTK_WIDGET (window),
+                                      GTK_WIDGET (gtk_widget_get_template_child (
+                                        GTK_WIDGET (window), RELAY_TYPE_WINDOW, "test_group")));
 
   gtk_window_destroy (GTK_WINDOW (window));
 }

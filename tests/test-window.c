@@ -914,6 +914,15 @@ test_keyboard_reach (Fixture       *f,
     }
 }
 
+/* Keyboard: every Alt+letter of the window reaches one control only (test-i18n checks the
+ * translations). */
+static void
+test_keyboard_mnemonics (Fixture       *f,
+                         gconstpointer  data)
+{
+  relay_test_assert_unique_mnemonics (GTK_WIDGET (f->window), child (f, "test_group"));
+}
+
 static gboolean
 find_shortcuts_window (gpointer data)
 {
@@ -1281,6 +1290,7 @@ main (int   argc,
   ADD ("port-default-shown", test_port_default_shown);
   ADD ("accessible", test_accessible);
   ADD ("keyboard-reach", test_keyboard_reach);
+  ADD ("keyboard-mnemonics", test_keyboard_mnemonics);
   ADD ("shortcuts-window", test_shortcuts_window);
   ADD ("detect/apply", test_detect_apply);
   ADD ("queue/send-now", test_queue_send_now);

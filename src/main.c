@@ -68,7 +68,10 @@ main (int   argc,
       argv[0] = (char *) command;
       return relay_cli_run (argc, argv);
     }
-  if (argc > 1 && relay_cli_handles (argv[1]))
+  /* Any first argument that is not an option is a command: the window takes none, and a
+   * mistyped command in a script or over ssh gets the list of commands, not a window or a
+   * "cannot open display". */
+  if (argc > 1 && argv[1][0] != '-')
     return relay_cli_run (argc - 1, argv + 1);
 
   return run_window (argc, argv);

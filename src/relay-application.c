@@ -8,6 +8,7 @@
 
 #include "relay-application.h"
 #include "relay-bench.h"
+#include "relay-cli.h"
 #include "relay-window.h"
 
 struct _RelayApplication
@@ -135,9 +136,18 @@ relay_application_init (RelayApplication *self)
 RelayApplication *
 relay_application_new (void)
 {
-  return g_object_new (RELAY_TYPE_APPLICATION,
-                       "application-id", APP_ID,
-                       "flags", G_APPLICATION_DEFAULT_FLAGS,
-                       "resource-base-path", "/io/github/smtprelay/SmtpRelay",
-                       NULL);
+  RelayApplication *app = g_object_new (RELAY_TYPE_APPLICATION,
+                                        "application-id", APP_ID,
+                                        "flags", G_APPLICATION_DEFAULT_FLAGS,
+                                        "resource-base-path", "/io/github/smtprelay/SmtpRelay",
+                                        NULL);
+  g_autofree char *commands = relay_cli_describe_commands ();
+
+  /* `smtp-relay --help` is where someone at a terminal looks for the command line. */
+  g_application_set_option_context_parameter_string (G_APPLICATION (app), _("[COMMAND …]"));
+  g_application_set_option_context_summary (G_APPLICATION (app),
+                                            _("Without a command, opens the window to configure "
+                                              "the SMTP relay that alerts are sent through."));
+  g_application_set_option_context_description (G_APPLICATION (app), commands);
+  return app;
 }

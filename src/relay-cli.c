@@ -581,6 +581,37 @@ option_argument (int     argc,
   return NULL;
 }
 
+static void
+print_sendmail_help (void)
+{
+  const struct { const char *option; const char *meaning; } options[] = {
+    { "-t", N_("take the recipients from the To, Cc and Bcc fields") },
+    { "-i, -oi", N_("a line that holds only a dot does not end the message") },
+    /* TRANSLATORS: translate only the placeholder, in capitals; "-f" is the option */
+    { N_("-f SENDER"), N_("the envelope sender (else the configured sender)") },
+    /* TRANSLATORS: translate only the placeholder, in capitals; "-F" is the option */
+    { N_("-F NAME"), N_("the sender’s name, for a message without From") },
+    { "-bp", N_("list the queue") },
+    { "-q", N_("send the queue now") },
+  };
+  glong width = 0;
+
+  g_print ("%s\n  sendmail %s\n\n%s\n\n", _("Usage:"),
+           /* TRANSLATORS: the arguments of "sendmail" in its usage line; keep the "<" */
+           _("[OPTION…] [RECIPIENT…] < MESSAGE"),
+           _("Sends the message on standard input through the relay, for cron and other "
+             "programs that expect sendmail."));
+  for (guint i = 0; i < G_N_ELEMENTS (options); i++)
+    width = MAX (width, g_utf8_strlen (_(options[i].option), -1));
+  /* Padded by characters, not bytes: translated placeholders are not ASCII. */
+  for (guint i = 0; i < G_N_ELEMENTS (options); i++)
+    g_print ("  %s%*s  %s\n", _(options[i].option),
+             (int) (width - g_utf8_strlen (_(options[i].option), -1)), "",
+             _(options[i].meaning));
+  g_print ("\n%s\n", _("Other sendmail options are accepted and ignored when they change "
+                        "nothing for a relay client."));
+}
+
 static int
 run_sendmail (int    argc,
               char **argv)
@@ -609,6 +640,12 @@ run_sendmail (int    argc,
         {
           i++;
           break;
+        }
+      if (strcmp (arg, "--help") == 0)
+        {
+          /* Not a sendmail option, but what someone at a terminal tries first. */
+          print_sendmail_help ();
+          return EX_OK;
         }
       if (arg[0] != '-' || arg[1] == '\0')
         break;
@@ -911,14 +948,34 @@ static const struct
 {
   const char *name;
   int       (*run) (int argc, char **argv);
+  const char *summary;
 } commands[] = {
-  { "test", run_test },
-  { "detect", relay_cli_detect },
-  { "send", run_send },
-  { "sendmail", run_sendmail },
-  { "queue", run_queue },
-  { "flush", run_flush },
+  { "test", run_test, N_("send a test message with the saved settings") },
+  { "send", run_send, N_("send a message from standard input, for scripts and alerts") },
+  { "sendmail", run_sendmail, N_("the sendmail interface, for cron and other programs") },
+  { "detect", relay_cli_detect, N_("propose server, port and security for a sender address") },
+  { "queue", run_queue, N_("list the messages that wait to be sent") },
+  { "flush", run_flush, N_("try to send the waiting messages now") },
 };
+
+/**
+ * relay_cli_describe_commands:
+ *
+ * The command-line modes, one per line with what each does, translated: for `smtp-relay --help`
+ * and for a mistyped command.
+ *
+ * Returns: (transfer full): the text, ending with a newline
+ */
+char *
+relay_cli_describe_commands (void)
+{
+  GString *text = g_string_new (_("Commands (each has its own --help):"));
+
+  g_string_append_c (text, '\n');
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    g_string_append_printf (text, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
+  return g_string_free (text, FALSE);
+}
 
 /**
  * relay_cli_command_for_program:
@@ -941,15 +998,6 @@ relay_cli_command_for_program (const char *argv0)
   return NULL;
 }
 
-gboolean
-relay_cli_handles (const char *command)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    if (g_strcmp0 (command, commands[i].name) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 /**
  * relay_cli_run:
  * @argv: the arguments from the command name on: `test --to …`
@@ -962,6 +1010,12 @@ relay_cli_run (int    argc,
     if (g_strcmp0 (argv[0], commands[i].name) == 0)
       return commands[i].run (argc, argv);
 
-  g_printerr (_("smtp-relay: unknown command “%s”\n"), argv[0]);
+  {
+    g_autofree char *list = relay_cli_describe_commands ();
+
+    g_printerr (_("smtp-relay: unknown command “%s”\n"), argv[0]);
+    /* TRANSLATORS: after the list of commands */
+    g_printerr ("%s%s\n", list, _("Without a command, smtp-relay opens its window."));
+  }
   return EX_USAGE;
 }

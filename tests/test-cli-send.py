@@ -303,6 +303,18 @@ def test_sendmail_arguments_and_dot(root):
         server.stop()
 
 
+def test_sendmail_help(root):
+    # --help is no sendmail option, but what someone at a terminal tries; it sends nothing.
+    env = Env(root, server="")
+    rc, out, err = env.run(["sendmail", "--help"], b"Subject: x\n\nx\n")
+    check_rc((rc, out, err), EX_OK)
+    for option in ("-t", "-i, -oi", "-f SENDER", "-F NAME", "-bp", "-q"):
+        check(f"  {option} " in out, f"{option!r} missing from: {out!r}")
+    check(err == "" and not env.queue_files(), (err, env.queue_files()))
+    # As mailq's and sendmail's link names.
+    check_rc(env.run(["--help"], argv0="sendmail"), EX_OK)
+
+
 def test_sendmail_malformed_input_is_refused(root):
     server = Server(root)
     try:

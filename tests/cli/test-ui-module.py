@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # test-ui-module.py: the command-line modes start without GTK; the window loads it from its
-# module, and says so clearly when that module is missing
+# module, and says so clearly when that module is missing; a mistyped command gets the list of
+# commands, not the window
 #
 # cron, mail(1) and alert scripts start `smtp-relay sendmail` or `send` for every message:
 # linking GTK and libadwaita would add about 18 ms to each. The dynamic loader's own report
@@ -60,6 +61,22 @@ ok(proc.returncode == 0 and "--help" in proc.stdout, "`smtp-relay --help` runs t
    f"exit {proc.returncode}\n{proc.stdout}")
 ok(loaded(proc, "smtp-relay-ui.so") and all(loaded(proc, lib) for lib in GTK_LIBRARIES),
    "the window's path loads the module, and GTK with it", proc.stderr)
+
+# `smtp-relay --help` is where someone at a terminal looks: it lists every command.
+COMMANDS = ("test", "send", "sendmail", "detect", "queue", "flush")
+proc = run(["--help"], debug=False)
+ok(all(f"\n  {c} " in proc.stdout for c in COMMANDS), "`smtp-relay --help` lists the commands",
+   proc.stdout)
+
+# A mistyped command, from a script or over ssh, is a usage error (64) that lists the commands,
+# without GTK: not a window, nor "cannot open display".
+proc = run(["sned", "--to", "ops@example.org"])
+ok(proc.returncode == 64 and "unknown command “sned”" in proc.stderr
+   and all(f"\n  {c} " in proc.stderr for c in COMMANDS)
+   and not any(loaded(proc, lib) for lib in GTK_LIBRARIES)
+   and "display" not in proc.stderr,
+   "a mistyped command is a usage error that lists the commands", f"exit {proc.returncode}\n"
+   + "\n".join(l for l in proc.stderr.splitlines() if "file=" not in l))
 
 # Without its module (a binary copied away from the build tree, not installed either), the
 # window is refused with one line that names the missing file, not a crash.

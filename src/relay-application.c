@@ -119,6 +119,19 @@ relay_application_startup (GApplication *app)
                                          help_accels);
 }
 
+/* Before registration and GTK's start-up: --version needs neither a display nor the bus. */
+static int
+relay_application_handle_local_options (GApplication *app,
+                                        GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("smtp-relay %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  return -1;
+}
+
 static void
 relay_application_class_init (RelayApplicationClass *klass)
 {
@@ -126,11 +139,14 @@ relay_application_class_init (RelayApplicationClass *klass)
 
   app_class->activate = relay_application_activate;
   app_class->startup = relay_application_startup;
+  app_class->handle_local_options = relay_application_handle_local_options;
 }
 
 static void
 relay_application_init (RelayApplication *self)
 {
+  g_application_add_main_option (G_APPLICATION (self), "version", 0, G_OPTION_FLAG_NONE,
+                                 G_OPTION_ARG_NONE, _("Show the version and exit"), NULL);
 }
 
 RelayApplication *

@@ -11,6 +11,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,11 @@ COMMANDS = ("test", "send", "sendmail", "detect", "queue", "flush")
 proc = run(["--help"], debug=False)
 ok(all(f"\n  {c} " in proc.stdout for c in COMMANDS), "`smtp-relay --help` lists the commands",
    proc.stdout)
+
+# --version, for a support request: one line, no display needed.
+proc = run(["--version"], debug=False)
+ok(proc.returncode == 0 and re.fullmatch(r"smtp-relay \d+\.\d+\.\d+\n", proc.stdout) is not None,
+   "`smtp-relay --version` prints the version", f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}")
 
 # A mistyped command, from a script or over ssh, is a usage error (64) that lists the commands,
 # without GTK: not a window, nor "cannot open display".

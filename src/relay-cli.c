@@ -256,6 +256,11 @@ read_stdin (const char  *prog,
   g_autoptr(GByteArray) buffer = g_byte_array_new ();
   guint8 chunk[65536];
 
+  /* Someone at a terminal would otherwise face a silent wait; scripts and cron pipe the
+   * message in and see nothing. */
+  if (isatty (STDIN_FILENO))
+    g_printerr (_("%s: type the message, then press Ctrl+D at the start of a line\n"), prog);
+
   for (;;)
     {
       g_autoptr(GError) error = NULL;

@@ -13,6 +13,7 @@
 
 import json
 import os
+import pty
 import shutil
 import socket
 import stat
@@ -217,6 +218,32 @@ def test_send_composes_from_configured_sender(root):
         check(b"\r\n.hidden line starts with a dot\r\n" in eml, eml)
         check(b"Zo=C3=AB" in eml, "UTF-8 body not quoted-printable")
     finally:
+        server.stop()
+
+
+def test_send_from_a_terminal_says_how_to_end(root):
+    # At a terminal `send` says how to end the message instead of waiting silently; Ctrl+D at
+    # the start of a line ends it. (With a pipe it stays silent: the test above.)
+    server = Server(root)
+    master, slave = pty.openpty()
+    try:
+        env = Env(root, port=server.port)
+        proc = subprocess.Popen([BINARY, "send", "--to", "ops@example.org", "--subject", "tty"],
+                                env=env.env, stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        os.close(slave)
+        slave = None
+        os.write(master, b"Typed at a terminal\n")
+        os.write(master, b"\x04")
+        out, err = proc.communicate(timeout=120)
+        check_rc((proc.returncode, out.decode(), err.decode()), EX_OK)
+        check("type the message, then press Ctrl+D" in err.decode(), err)
+        messages = server.messages()
+        check(len(messages) == 1 and b"Typed at a terminal\r\n" in messages[0][1], messages)
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
         server.stop()
 
 

@@ -110,14 +110,26 @@ def window(out):
           f"{w['relay_first_frame_ms']:7.1f} ms  {w['first_frame_ratio']:.2f}x")
     print(f"  peak RSS     minimal {w['minimal_vmhwm_mib']:7.1f} MiB SMTP Relay "
           f"{w['relay_vmhwm_mib']:7.1f} MiB {w['vmhwm_ratio']:.2f}x")
+    if "sized_first_frame_ms" in w:
+        print(f"  minimal at SMTP Relay's {w['same_size']} (what the size costs, not judged): "
+              f"{w['sized_first_frame_ms']:.1f} ms, SMTP Relay {w['sized_first_frame_ratio']:.2f}x")
     steps = w.get("steps_ms")
     if steps:
-        print("  start-up steps, median ms since exec:   minimal  SMTP Relay  difference")
+        sized = steps.get("sized", {})
+        print("  start-up steps, median ms since exec:   minimal  same size  SMTP Relay  "
+              "difference")
         for step in ("main", "activate", "window-built", "realized", "presented",
                      "layout-done", "paint-done"):
             if step in steps.get("minimal", {}) and step in steps.get("relay", {}):
                 a, b = steps["minimal"][step], steps["relay"][step]
-                print(f"    {step:36} {a:7.1f} {b:11.1f} {b - a:+11.1f}")
+                c = f"{sized[step]:10.1f}" if step in sized else f"{'':10}"
+                print(f"    {step:36} {a:7.1f} {c} {b:11.1f} {b - a:+11.1f}")
+    shaping = w.get("shaping")
+    if shaping:
+        print("  text shaped before the first frame (hb_shape_full calls / characters): "
+              + ", ".join(f"{label} {shaping[k]['calls']} / {shaping[k]['chars']}"
+                          for k, label in (("minimal", "minimal"), ("sized", "same size"),
+                                           ("relay", "SMTP Relay")) if k in shaping))
     print()
 
 

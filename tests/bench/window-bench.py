@@ -11,8 +11,13 @@ time and VmHWM; the time counts from just before the exec. SMTP Relay runs with 
 server, login on, and the password in a libsecret file keyring, as a user's would be, so a
 start-up that waited for the keyring or DNS would show. Prints medians and the ratios.
 
-With --trace, both also print their start-up steps (RELAY_BENCH_TRACE=1, src/relay-bench.c),
-and the medians of each step show where the difference between the two comes from.
+The minimal window also runs at SMTP Relay's default size (RELAY_BENCH_REFERENCE_SIZE): the
+first frame of a larger window costs more pixels, and that run separates what the size costs
+from what the content costs. The target is judged against the minimal window at its own size.
+
+With --trace, all three also print their start-up steps (RELAY_BENCH_TRACE=1, src/relay-bench.c),
+and the medians of each step show where the difference comes from; one more, untimed run of
+each counts the text that Pango shapes before the first frame (tests/bench/shape-count.c).
 """
 import argparse
 import json
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
@@ -46,6 +52,23 @@ def run_once(argv, env, marks=None):
                 seen.add(parts[1])
                 marks.setdefault(parts[1], []).append((int(parts[2]) - t0) / 1000.0)
     return (int(fields["first-frame-us"]) - t0) / 1000.0, int(fields["vmhwm-kb"]) / 1024.0
+
+
+def default_window_size():
+    """SMTP Relay's default window size, from its schema: the bench starts it with no saved size."""
+    schema = ET.parse(os.path.join(SRC, "data", "io.github.smtprelay.SmtpRelay.gschema.xml"))
+    size = {key.get("name"): key.findtext("default").strip() for key in schema.iter("key")}
+    return f"{size['window-width']}x{size['window-height']}"
+
+
+def count_shaping(argv, env):
+    """hb_shape_full() calls and characters before the first frame (shape-count.c)."""
+    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=60, check=False)
+    for line in proc.stderr.decode(errors="replace").splitlines():
+        if line.startswith("shaping "):
+            return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    raise RuntimeError(f"{argv[0]}: no shaping count")
 
 
 def start_xvfb():
@@ -74,9 +97,11 @@ def main():
         os.execvp("dbus-run-session", ["dbus-run-session", "--", sys.executable] + sys.argv)
 
     subprocess.run(["meson", "compile", "-C", build, "smtp-relay", "smtp-relay-ui",
-                    "bench-minimal-window"], check=True, stdout=subprocess.DEVNULL)
+                    "bench-minimal-window", "bench-shape-count"], check=True,
+                   stdout=subprocess.DEVNULL)
     relay = os.path.join(build, "src", "smtp-relay")
     minimal = os.path.join(build, "tests", "bench", "bench-minimal-window")
+    size = default_window_size()
 
     tmp = tempfile.mkdtemp(prefix="relay-window-bench.")
     xvfb = None
@@ -101,17 +126,23 @@ def main():
                         "user", "bench"], input=b"bench-pass", env=env, check=True)
         xvfb, env["DISPLAY"] = start_xvfb()
 
-        results = {"minimal": ([], []), "relay": ([], [])}
-        marks = {"minimal": {}, "relay": {}}
-        progs = [("minimal", minimal), ("relay", relay)]
+        sized_env = dict(env, RELAY_BENCH_REFERENCE_SIZE=size)
+        progs = [("minimal", minimal, env), ("sized", minimal, sized_env), ("relay", relay, env)]
+        results = {name: ([], []) for name, _, _ in progs}
+        marks = {name: {} for name, _, _ in progs}
+        shaping = {}
         for _ in range(args.warmup):
-            for _, exe in progs:
-                run_once([exe], env)
+            for _, exe, prog_env in progs:
+                run_once([exe], prog_env)
         for _ in range(args.runs):
-            for name, exe in progs:
-                ms, rss = run_once([exe], env, marks[name] if args.trace else None)
+            for name, exe, prog_env in progs:
+                ms, rss = run_once([exe], prog_env, marks[name] if args.trace else None)
                 results[name][0].append(ms)
                 results[name][1].append(rss)
+        if args.trace:
+            shim = os.path.join(build, "tests", "bench", "bench-shape-count.so")
+            for name, exe, prog_env in progs:
+                shaping[name] = count_shaping([exe], dict(prog_env, LD_PRELOAD=shim))
     finally:
         if xvfb is not None:
             xvfb.terminate()
@@ -127,6 +158,10 @@ def main():
         "minimal_vmhwm_mib": round(med["minimal"][1], 1),
         "relay_vmhwm_mib": round(med["relay"][1], 1),
         "vmhwm_ratio": round(med["relay"][1] / med["minimal"][1], 3),
+        "same_size": size,
+        "sized_first_frame_ms": round(med["sized"][0], 1),
+        "sized_first_frame_ratio": round(med["relay"][0] / med["sized"][0], 3),
+        "sized_vmhwm_mib": round(med["sized"][1], 1),
         "samples": {k: {"first_frame_ms": [round(x, 1) for x in v[0]],
                         "vmhwm_mib": [round(x, 1) for x in v[1]]} for k, v in results.items()},
     }
@@ -135,18 +170,27 @@ def main():
           f"{out['relay_first_frame_ms']:.1f} ms -> {out['first_frame_ratio']:.2f}x")
     print(f"  peak RSS:    minimal {out['minimal_vmhwm_mib']:.1f} MiB, SMTP Relay "
           f"{out['relay_vmhwm_mib']:.1f} MiB -> {out['vmhwm_ratio']:.2f}x")
+    print(f"  minimal window at SMTP Relay's {size} (what the size costs, not judged): "
+          f"{out['sized_first_frame_ms']:.1f} ms -> {out['sized_first_frame_ratio']:.2f}x")
     if args.trace:
         steps = ["main", "activate", "window-built", "realized", "presented", "layout-done",
                  "paint-done"]
         print("  start-up steps, median ms since exec (each step's time includes the ones above):")
-        print(f"    {'step':14} {'minimal':>8} {'SMTP Relay':>10} {'difference':>10}")
+        print(f"    {'step':14} {'minimal':>8} {'at ' + size:>12} {'SMTP Relay':>10} "
+              f"{'difference':>10}")
         for step in steps:
-            if step in marks["minimal"] and step in marks["relay"]:
-                a = statistics.median(marks["minimal"][step])
-                b = statistics.median(marks["relay"][step])
-                print(f"    {step:14} {a:8.1f} {b:10.1f} {b - a:+10.1f}")
+            if all(step in m for m in marks.values()):
+                a, c, b = (statistics.median(marks[name][step])
+                           for name in ("minimal", "sized", "relay"))
+                print(f"    {step:14} {a:8.1f} {c:12.1f} {b:10.1f} {b - a:+10.1f}")
+        print("  text shaped before the first frame (hb_shape_full calls / characters):")
+        print("    " + ", ".join(f"{label} {shaping[name]['calls']} / {shaping[name]['chars']}"
+                                 for name, label in (("minimal", "minimal"),
+                                                     ("sized", "at " + size),
+                                                     ("relay", "SMTP Relay"))))
         out["steps_ms"] = {k: {step: round(statistics.median(v), 1) for step, v in m.items()}
                            for k, m in marks.items()}
+        out["shaping"] = shaping
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

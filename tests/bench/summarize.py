@@ -100,11 +100,12 @@ def gaps(out):
         print()
 
 
-def window(out):
-    path = os.path.join(out, "window.json")
-    if not os.path.exists(path):
-        return
-    w = json.load(open(path))
+# The start-up steps that src/relay-bench.c marks, in order.
+STEPS = ("main", "activate", "window-built", "realized", "presented", "layout-done", "paint-done")
+
+
+def print_window(w):
+    """The window start-up figures of window-bench.py (its JSON), which prints them too."""
     print(f"Window start-up (Xvfb, {w['runs']} runs each, medians; target <= 1.20x)")
     print(f"  first frame  minimal {w['minimal_first_frame_ms']:7.1f} ms  SMTP Relay "
           f"{w['relay_first_frame_ms']:7.1f} ms  {w['first_frame_ratio']:.2f}x")
@@ -116,14 +117,13 @@ def window(out):
     steps = w.get("steps_ms")
     if steps:
         sized = steps.get("sized", {})
-        print("  start-up steps, median ms since exec:   minimal  same size  SMTP Relay  "
-              "difference")
-        for step in ("main", "activate", "window-built", "realized", "presented",
-                     "layout-done", "paint-done"):
+        print("  start-up steps, median ms since exec (each includes the ones above):")
+        print(f"    {'':14} {'minimal':>8} {'same size':>10} {'SMTP Relay':>11} {'difference':>11}")
+        for step in STEPS:
             if step in steps.get("minimal", {}) and step in steps.get("relay", {}):
                 a, b = steps["minimal"][step], steps["relay"][step]
                 c = f"{sized[step]:10.1f}" if step in sized else f"{'':10}"
-                print(f"    {step:36} {a:7.1f} {c} {b:11.1f} {b - a:+11.1f}")
+                print(f"    {step:14} {a:8.1f} {c} {b:11.1f} {b - a:+11.1f}")
     shaping = w.get("shaping")
     if shaping:
         print("  text shaped before the first frame (hb_shape_full calls / characters): "
@@ -131,6 +131,12 @@ def window(out):
                           for k, label in (("minimal", "minimal"), ("sized", "same size"),
                                            ("relay", "SMTP Relay")) if k in shaping))
     print()
+
+
+def window(out):
+    path = os.path.join(out, "window.json")
+    if os.path.exists(path):
+        print_window(json.load(open(path)))
 
 
 def main():

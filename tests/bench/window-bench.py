@@ -32,6 +32,8 @@ import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import summarize  # noqa: E402  (the one printer of these figures, for run-all.sh too)
 
 
 def run_once(argv, env, marks=None):
@@ -165,32 +167,11 @@ def main():
         "samples": {k: {"first_frame_ms": [round(x, 1) for x in v[0]],
                         "vmhwm_mib": [round(x, 1) for x in v[1]]} for k, v in results.items()},
     }
-    print(f"window start-up, median of {args.runs} runs (Xvfb, GDK_BACKEND=x11), target <= 1.20x")
-    print(f"  first frame: minimal {out['minimal_first_frame_ms']:.1f} ms, SMTP Relay "
-          f"{out['relay_first_frame_ms']:.1f} ms -> {out['first_frame_ratio']:.2f}x")
-    print(f"  peak RSS:    minimal {out['minimal_vmhwm_mib']:.1f} MiB, SMTP Relay "
-          f"{out['relay_vmhwm_mib']:.1f} MiB -> {out['vmhwm_ratio']:.2f}x")
-    print(f"  minimal window at SMTP Relay's {size} (what the size costs, not judged): "
-          f"{out['sized_first_frame_ms']:.1f} ms -> {out['sized_first_frame_ratio']:.2f}x")
     if args.trace:
-        steps = ["main", "activate", "window-built", "realized", "presented", "layout-done",
-                 "paint-done"]
-        print("  start-up steps, median ms since exec (each step's time includes the ones above):")
-        print(f"    {'step':14} {'minimal':>8} {'at ' + size:>12} {'SMTP Relay':>10} "
-              f"{'difference':>10}")
-        for step in steps:
-            if all(step in m for m in marks.values()):
-                a, c, b = (statistics.median(marks[name][step])
-                           for name in ("minimal", "sized", "relay"))
-                print(f"    {step:14} {a:8.1f} {c:12.1f} {b:10.1f} {b - a:+10.1f}")
-        print("  text shaped before the first frame (hb_shape_full calls / characters):")
-        print("    " + ", ".join(f"{label} {shaping[name]['calls']} / {shaping[name]['chars']}"
-                                 for name, label in (("minimal", "minimal"),
-                                                     ("sized", "at " + size),
-                                                     ("relay", "SMTP Relay"))))
         out["steps_ms"] = {k: {step: round(statistics.median(v), 1) for step, v in m.items()}
                            for k, m in marks.items()}
         out["shaping"] = shaping
+    summarize.print_window(out)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -3,31 +3,11 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <glib/gi18n.h>
-#include <gmodule.h>
 #include <locale.h>
 
 #include "relay-cli.h"
+#include "relay-module.h"
 #include "relay-ui-main.h"
-
-/* The window's module: next to the executable in the build tree, in PKGLIBDIR once installed.
- * The installed binary never looks beside itself, so nothing dropped into its directory is
- * loaded. */
-static char *
-ui_module_path (void)
-{
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *dir = exe != NULL ? g_path_get_dirname (exe) : NULL;
-
-  if (dir != NULL && g_strcmp0 (dir, BINDIR) != 0)
-    {
-      char *beside = g_build_filename (dir, RELAY_UI_MODULE_NAME, NULL);
-
-      if (g_file_test (beside, G_FILE_TEST_EXISTS))
-        return beside;
-      g_free (beside);
-    }
-  return g_build_filename (PKGLIBDIR, RELAY_UI_MODULE_NAME, NULL);
-}
 
 /* GTK and libadwaita are loaded here, and only here: the command-line modes, which cron and
  * alert scripts start for every message, do not pay for linking them (about 18 ms). */
@@ -35,18 +15,15 @@ static int
 run_window (int    argc,
             char **argv)
 {
-  g_autofree char *path = ui_module_path ();
-  GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
-  RelayUiMain ui_main = NULL;
+  g_autofree char *why = NULL;
+  RelayUiMain ui_main = relay_module_load (RELAY_UI_MODULE_NAME, RELAY_UI_MAIN_SYMBOL, &why);
 
-  if (module == NULL || !g_module_symbol (module, RELAY_UI_MAIN_SYMBOL, (gpointer *) &ui_main))
+  if (ui_main == NULL)
     {
       /* TRANSLATORS: %s is the loader's explanation, which names the missing file */
-      g_printerr (_("Cannot open the window, the installation is incomplete: %s\n"),
-                  g_module_error ());
+      g_printerr (_("Cannot open the window, the installation is incomplete: %s\n"), why);
       return 1;
     }
-  /* The module stays loaded until the process exits: GTK cannot be unloaded. */
   return ui_main (argc, argv);
 }
 

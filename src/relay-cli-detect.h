@@ -1,10 +1,11 @@
-/* relay-cli-detect.h: `smtp-relay detect ADDRESS [--apply]`
+/* relay-cli-detect.h: `smtp-relay detect ADDRESS [--apply]`, the entry point of the module that
+ * holds Detect and libsoup
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
 
-#include <glib.h>
+#include <gmodule.h>
 
 G_BEGIN_DECLS
 
@@ -14,7 +15,15 @@ G_BEGIN_DECLS
 #define RELAY_CLI_EXIT_NOHOST 68      /* EX_NOHOST: nothing found */
 #define RELAY_CLI_EXIT_NOPERM 77      /* EX_NOPERM: a key is locked */
 
-int relay_cli_detect (int    argc,
-                      char **argv);
+/* The file name of the module, in PKGLIBDIR once installed, next to the executable in the
+ * build tree; relay-cli.c opens it only for `smtp-relay detect`. */
+#define RELAY_DETECT_MODULE_NAME "smtp-relay-detect.so"
+#define RELAY_CLI_DETECT_SYMBOL "relay_cli_detect"
+
+typedef int (*RelayCliDetect) (int    argc,
+                               char **argv);
+
+G_MODULE_EXPORT int relay_cli_detect (int    argc,
+                                      char **argv);
 
 G_END_DECLS

@@ -21,6 +21,7 @@
 #include "relay-cli.h"
 #include "relay-config.h"
 #include "relay-mail-input.h"
+#include "relay-module.h"
 #include "relay-queue.h"
 #include "relay-smtp-error.h"
 #include "relay-test-message.h"
@@ -949,6 +950,25 @@ run_flush (int    argc,
   return failed > 0 ? EX_UNAVAILABLE : EX_OK;
 }
 
+/* Detect fetches over HTTPS with libsoup, which no other command needs: it is in a module of
+ * its own, so that `send` and `sendmail` start without loading it. */
+static int
+run_detect (int    argc,
+            char **argv)
+{
+  g_autofree char *why = NULL;
+  RelayCliDetect detect = relay_module_load (RELAY_DETECT_MODULE_NAME, RELAY_CLI_DETECT_SYMBOL,
+                                             &why);
+
+  if (detect == NULL)
+    {
+      /* TRANSLATORS: %s is the loader's explanation, which names the missing file */
+      g_printerr (_("smtp-relay detect: the installation is incomplete: %s\n"), why);
+      return EX_OSFILE;
+    }
+  return detect (argc, argv);
+}
+
 static const struct
 {
   const char *name;
@@ -958,7 +978,7 @@ static const struct
   { "test", run_test, N_("send a test message with the saved settings") },
   { "send", run_send, N_("send a message from standard input, for scripts and alerts") },
   { "sendmail", run_sendmail, N_("the sendmail interface, for cron and other programs") },
-  { "detect", relay_cli_detect, N_("propose server, port and security for a sender address") },
+  { "detect", run_detect, N_("propose server, port and security for a sender address") },
   { "queue", run_queue, N_("list the messages that wait to be sent") },
   { "flush", run_flush, N_("try to send the waiting messages now") },
 };

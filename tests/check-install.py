@@ -4,9 +4,9 @@
 Usage: check-install.py MESON BUILD_ROOT SOURCE_ROOT APP_ID
 
 * Every file the desktop needs is installed under the prefix: the executable, the window's
-  module, the desktop file, the metainfo, both icons, the GSettings schema and the translations
+  and Detect's modules, the desktop file, the metainfo, both icons, the GSettings schema and the translations
   in po/LINGUAS.
-* The installed executable looks for the window's module where it is installed.
+* The installed executable looks for its modules where they are installed.
 * `appstreamcli validate-tree --no-net` accepts the installed tree (metainfo, desktop file and
   icon together), as AppStream generators on distributions and Flathub read it.
 """
@@ -36,14 +36,14 @@ def main():
 
     datadir, bindir, localedir, libdir = (under_prefix(n)
                                           for n in ("datadir", "bindir", "localedir", "libdir"))
-    module = f"{libdir}/smtp-relay/smtp-relay-ui.so"
+    modules = [f"{libdir}/smtp-relay/{name}" for name in ("smtp-relay-ui.so", "smtp-relay-detect.so")]
 
     with open(os.path.join(source_root, "po", "LINGUAS"), encoding="utf-8") as f:
         languages = [l.strip() for l in f if l.strip() and not l.startswith("#")]
 
     expected = [
         f"{bindir}/smtp-relay",
-        module,
+        *modules,
         f"{datadir}/applications/{app_id}.desktop",
         f"{datadir}/metainfo/{app_id}.metainfo.xml",
         f"{datadir}/icons/hicolor/scalable/apps/{app_id}.svg",
@@ -62,15 +62,18 @@ def main():
         for path in expected:
             if not os.path.isfile(os.path.join(root, path)):
                 problems.append(f"{prefix}/{path} is not installed")
-        # main.c builds the path from the directory and the name; both must be in the binary.
+        # relay-module.c builds each path from the directory and the name; both must be in
+        # the binary.
         executable = os.path.join(root, bindir, "smtp-relay")
         if os.path.isfile(executable):
             with open(executable, "rb") as f:
                 data = f.read()
-            module_dir = os.path.dirname(os.path.join(prefix, module)).encode()
-            if b"\0" + module_dir + b"\0" not in data or b"\0smtp-relay-ui.so\0" not in data:
-                problems.append(f"the installed executable does not look for its window in "
-                                f"{prefix}/{module}")
+            for module in modules:
+                module_dir, name = os.path.split(os.path.join(prefix, module))
+                if (b"\0" + module_dir.encode() + b"\0" not in data
+                        or b"\0" + name.encode() + b"\0" not in data):
+                    problems.append(f"the installed executable does not look for {name} in "
+                                    f"{prefix}/{module}")
 
         appstreamcli = shutil.which("appstreamcli")
         if appstreamcli is None:

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-# test-ui-module.py: the command-line modes start without GTK; the window loads it from its
-# module, and says so clearly when that module is missing; a mistyped command gets the list of
-# commands, not the window
+# test-ui-module.py: the command-line modes start without GTK, and all but `detect` without
+# libsoup; the window and Detect load them from their modules, and say so clearly when a module
+# is missing; a mistyped command gets the list of commands, not the window
 #
 # cron, mail(1) and alert scripts start `smtp-relay sendmail` or `send` for every message:
-# linking GTK and libadwaita would add about 18 ms to each. The dynamic loader's own report
-# (LD_DEBUG=files) tells which libraries a process really loaded.
+# linking GTK and libadwaita would add about 18 ms to each, libsoup about 3 ms. The dynamic
+# loader's own report (LD_DEBUG=files) tells which libraries a process really loaded.
 # Usage: test-ui-module.py SMTP_RELAY SCHEMA_DIR     (prints TAP)
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -20,6 +20,7 @@ import tempfile
 binary, schema_dir = sys.argv[1:3]
 results = []
 GTK_LIBRARIES = ("libgtk-4.so", "libadwaita-1.so")
+SOUP = "libsoup-3.0.so"
 
 
 def ok(condition, name, detail=""):
@@ -46,14 +47,23 @@ def loaded(proc, library):
                for line in proc.stderr.splitlines())
 
 
-# Each command-line mode, with arguments that end it at once: none of them loads GTK.
+# Each command-line mode, with arguments that end it at once: none of them loads GTK, and only
+# Detect loads libsoup.
 for args in (["test", "--help"], ["send", "--help"], ["detect", "--help"], ["queue", "--help"],
-             ["sendmail", "-bv", "root"]):
+             ["flush", "--help"], ["sendmail", "-bv", "root"]):
     proc = run(args)
     gtk = [lib for lib in GTK_LIBRARIES if loaded(proc, lib)]
     ok(not gtk and not loaded(proc, "smtp-relay-ui.so"),
        f"`smtp-relay {' '.join(args)}` loads neither GTK nor the window's module",
        f"loaded: {gtk}\n{proc.stderr}")
+    if args[0] == "detect":
+        ok(proc.returncode == 0 and "--apply" in proc.stdout
+           and loaded(proc, "smtp-relay-detect.so") and loaded(proc, SOUP),
+           "`smtp-relay detect` runs from its module, with libsoup",
+           f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    else:
+        ok(not loaded(proc, SOUP) and not loaded(proc, "smtp-relay-detect.so"),
+           f"`smtp-relay {' '.join(args)}` does not load libsoup", proc.stderr)
 
 # The window's path (here only as far as --help, which needs no display) loads the module from
 # beside the executable in the build tree, and GTK with it.
@@ -96,6 +106,12 @@ with tempfile.TemporaryDirectory() as scratch:
     # The command line does not need the module at all.
     proc = run(["test", "--help"], program=lonely, debug=False)
     ok(proc.returncode == 0, "the command line works without the module", proc.stderr)
+    # Detect without its module: EX_OSFILE (72) and one line that names the file.
+    proc = run(["detect", "--help"], program=lonely, debug=False)
+    ok(proc.returncode == 72 and "installation is incomplete" in proc.stderr
+       and "smtp-relay-detect.so" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1,
+       "a missing Detect module is reported in one line that names it",
+       f"exit {proc.returncode}\n{proc.stderr}")
 
 print(f"1..{len(results)}")
 sys.exit(0 if all(results) else 1)

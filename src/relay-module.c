@@ -1,0 +1,58 @@
+/* relay-module.c: finding and opening the program's own modules
+ *
+ * The executable links neither GTK nor libsoup: the command-line modes, which cron and alert
+ * scripts start for every message, would pay for loading them (GTK and libadwaita about 18 ms,
+ * libsoup and its Kerberos, SQLite and HTTP/2 libraries about 3 ms). The window and Detect live
+ * in modules that are opened only when they are used.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "relay-module.h"
+
+/* Next to the executable in the build tree, in PKGLIBDIR once installed. The installed binary
+ * never looks beside itself, so nothing dropped into its directory is loaded. */
+static char *
+module_path (const char *file_name)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = exe != NULL ? g_path_get_dirname (exe) : NULL;
+
+  if (dir != NULL && g_strcmp0 (dir, BINDIR) != 0)
+    {
+      char *beside = g_build_filename (dir, file_name, NULL);
+
+      if (g_file_test (beside, G_FILE_TEST_EXISTS))
+        return beside;
+      g_free (beside);
+    }
+  return g_build_filename (PKGLIBDIR, file_name, NULL);
+}
+
+/**
+ * relay_module_load:
+ * @file_name: the module's file name, such as `smtp-relay-ui.so`
+ * @symbol: the entry point to look up in it
+ * @error_message: (out) (transfer full): on failure, the loader's explanation, which names the
+ *   missing file
+ *
+ * Opens one of the program's modules for the rest of the process (neither GTK nor libsoup can
+ * be unloaded) and looks up its entry point.
+ *
+ * Returns: (nullable): the entry point, or %NULL
+ */
+gpointer
+relay_module_load (const char  *file_name,
+                   const char  *symbol,
+                   char       **error_message)
+{
+  g_autofree char *path = module_path (file_name);
+  GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+  gpointer entry = NULL;
+
+  if (module == NULL || !g_module_symbol (module, symbol, &entry))
+    {
+      *error_message = g_strdup (g_module_error ());
+      return NULL;
+    }
+  return entry;
+}

@@ -1,0 +1,15 @@
+/* relay-module.h: finding and opening the program's own modules (the window, Detect)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gmodule.h>
+
+G_BEGIN_DECLS
+
+gpointer relay_module_load (const char  *file_name,
+                            const char  *symbol,
+                            char       **error_message);
+
+G_END_DECLS

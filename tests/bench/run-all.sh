@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-all.sh — every issue-9 benchmark, then the summary with ratios and targets (README.md, at
 # the end). Needs root (network namespaces), tests/bench/install-deps.sh, Xvfb, dbus-run-session
-# and secret-tool. About 5 minutes. Not part of `meson test`.
+# and secret-tool. About 10 minutes. Not part of `meson test`.
 #
 #   sudo tests/bench/run-all.sh [BUILDDIR [OUTDIR]]
 #
@@ -13,7 +13,7 @@
 #    changes one label per phase and shows a spinner in the last: what one change costs in
 #    the toolkit and the display alone;
 # 3. window-bench.py: first frame and peak RSS against the minimal libadwaita window, with the
-#    start-up steps of both (--trace);
+#    start-up steps of both (--trace), under the GL renderer and under cairo;
 # 4. summarize.py: the figures, as ratios against the anchors of this run.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +64,9 @@ for renderer in gl cairo; do
   done
 done
 "$HERE/window-bench.py" --build "$BUILD" --runs "${WINDOW_RUNS:-15}" --trace --json "$OUT/window.json"
+# The same with cairo: software drawing, where the window's size costs more and shaders nothing.
+GSK_RENDERER=cairo "$HERE/window-bench.py" --build "$BUILD" --runs "${WINDOW_RUNS:-15}" --trace \
+  --json "$OUT/window-cairo.json"
 echo
 { "$HERE/summarize.py" "$OUT"; stale_caches; } | tee "$OUT/summary.txt"
 echo "results in $OUT"

@@ -106,7 +106,9 @@ STEPS = ("main", "activate", "window-built", "realized", "presented", "layout-do
 
 def print_window(w):
     """The window start-up figures of window-bench.py (its JSON), which prints them too."""
-    print(f"Window start-up (Xvfb, {w['runs']} runs each, medians; target <= 1.20x)")
+    renderer = w.get("renderer", "gl")
+    print(f"Window start-up ({renderer} renderer, Xvfb, {w['runs']} runs each, medians; "
+          f"target <= 1.20x)")
     print(f"  first frame  minimal {w['minimal_first_frame_ms']:7.1f} ms  SMTP Relay "
           f"{w['relay_first_frame_ms']:7.1f} ms  {w['first_frame_ratio']:.2f}x")
     print(f"  peak RSS     minimal {w['minimal_vmhwm_mib']:7.1f} MiB SMTP Relay "
@@ -134,9 +136,10 @@ def print_window(w):
 
 
 def window(out):
-    path = os.path.join(out, "window.json")
-    if os.path.exists(path):
-        print_window(json.load(open(path)))
+    for name in ("window.json", "window-cairo.json"):
+        path = os.path.join(out, name)
+        if os.path.exists(path):
+            print_window(json.load(open(path)))
 
 
 def main():

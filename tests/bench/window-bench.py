@@ -153,6 +153,8 @@ def main():
 
     med = {k: (statistics.median(v[0]), statistics.median(v[1])) for k, v in results.items()}
     out = {
+        # GTK's default under Xvfb is GL (llvmpipe); GSK_RENDERER=cairo draws in software.
+        "renderer": os.environ.get("GSK_RENDERER") or "gl",
         "runs": args.runs,
         "minimal_first_frame_ms": round(med["minimal"][0], 1),
         "relay_first_frame_ms": round(med["relay"][0], 1),

@@ -258,6 +258,69 @@ test_greeting_421 (Fixture       *fixture,
                     "421 4.3.2 mx.example.test Service not available, try later", NULL);
 }
 
+/* The state of the thread named @name: 0 when there is none, or only one that is dead ('X',
+ * 'Z'); else its state letter from /proc/self/task/TID/stat ('R', 'S', …). */
+static char
+thread_state (const char *name)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+  char found = 0;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_build_filename ("/proc/self/task", tid, "comm", NULL);
+      g_autofree char *stat_path = g_build_filename ("/proc/self/task", tid, "stat", NULL);
+      g_autofree char *comm = NULL;
+      g_autofree char *stat = NULL;
+      const char *end;
+
+      if (!g_file_get_contents (comm_path, &comm, NULL, NULL)
+          || !g_file_get_contents (stat_path, &stat, NULL, NULL))
+        continue;   /* it has just gone */
+      g_strchomp (comm);
+      end = strrchr (stat, ')');   /* "TID (comm) S …" */
+      if (g_strcmp0 (comm, name) == 0 && end != NULL && end[1] == ' '
+          && end[2] != 'X' && end[2] != 'Z')
+        found = end[2];
+    }
+  return found;
+}
+
+/* A send that fails before TLS starts leaves the TLS warm-up and the connection's TLS set-up
+ * running in threads; exit() would then run the libraries' destructors under them (a crash:
+ * GObject's constructor run again by the warm-up's dlopen()). relay_smtp_client_shutdown()
+ * returns only once they are done. In a subprocess, so that this send starts the warm-up. */
+static void
+test_shutdown_waits_for_tls_work (Fixture       *fixture,
+                                  gconstpointer  data)
+{
+  const char * const script[] = { "> 554 5.3.2 mx.example.test go away\r\n", NULL };
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_STARTTLS);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_GREETING, "go away", NULL);
+  if (thread_state ("relay-tls-warm") == 0)
+    {
+      g_test_skip ("the TLS warm-up ended before the send did: nothing left to wait for");
+      return;
+    }
+  relay_smtp_client_shutdown ();
+  /* Joined, it is gone; only the kernel's last steps of its exit may still show for a moment.
+   * Not joined, it would still be loading GnuTLS or parsing the CA store (tens of
+   * milliseconds; seconds under AddressSanitizer). */
+  for (int i = 0; i < 10 && thread_state ("relay-tls-warm") != 0; i++)
+    g_usleep (1000);
+  g_assert_cmpint (thread_state ("relay-tls-warm"), ==, 0);
+}
+
 static void
 test_malformed_bare_lf (Fixture       *fixture,
                         gconstpointer  data)
@@ -1241,6 +1304,7 @@ main (int   argc,
   ADD ("auth/password-pending-cancelled", test_password_pending_cancelled);
   ADD ("default-helo", test_default_helo);
   ADD ("greeting-421", test_greeting_421);
+  ADD ("shutdown-waits-for-tls-work", test_shutdown_waits_for_tls_work);
   ADD ("malformed/bare-lf", test_malformed_bare_lf);
   ADD ("malformed/not-smtp", test_malformed_not_smtp);
   ADD ("malformed/mixed-codes", test_malformed_mixed_codes);

@@ -82,6 +82,7 @@ char                 *relay_smtp_client_send_finish             (RelaySmtpClient
                                                                  GError           **error);
 
 void                  relay_smtp_client_warm_tls                (void);
+void                  relay_smtp_client_shutdown                (void);
 
 RelaySmtpStep         relay_smtp_client_get_step                (RelaySmtpClient   *self);
 const char           *relay_smtp_client_get_transcript          (RelaySmtpClient   *self);

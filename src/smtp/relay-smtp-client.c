@@ -1477,8 +1477,8 @@ on_handshake_cb (GObject      *object,
 /* exit() runs every library's destructors while other threads still run. A TLS warm-up or
  * connection set-up that is still inside dlopen() or GnuTLS then crashes the process: with
  * the 554 greeting of a local server, about one `smtp-relay test` in 1 500 aborted with
- * GObject's constructor run a second time. relay_smtp_client_shutdown() waits for them: it
- * joins the warm-up thread, and counts the connection set-ups, which run in GTask's pool. */
+ * GObject's constructor run a second time. Both kinds are counted, and
+ * relay_smtp_client_shutdown() waits for them; the connection set-ups run in GTask's pool. */
 static GMutex background_lock;
 static GCond background_cond;
 static guint background_count;
@@ -1511,21 +1511,21 @@ background_end (void)
 void
 relay_smtp_client_shutdown (void)
 {
-  /* Only a safety net: the work is finite and needs no network. */
+  /* The work is local and finite; the deadline only keeps a cron job from hanging forever on
+   * something unforeseen (a PKCS#11 trust module that blocks, say). */
   gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
-  GThread *thread;
-
-  g_mutex_lock (&background_lock);
-  thread = g_steal_pointer (&warm_thread);
-  g_mutex_unlock (&background_lock);
-  if (thread != NULL)
-    g_thread_join (thread);
+  GThread *thread = NULL;
 
   g_mutex_lock (&background_lock);
   while (background_count > 0)
     if (!g_cond_wait_until (&background_cond, &background_lock, deadline))
       break;
+  if (background_count == 0)
+    thread = g_steal_pointer (&warm_thread);
   g_mutex_unlock (&background_lock);
+  /* Past its work, the warm-up thread only has to return. */
+  if (thread != NULL)
+    g_thread_join (thread);
 }
 
 /* --- the TLS client connection, made while TCP connects ------------------------------------ */
@@ -2114,6 +2114,8 @@ warm_tls_thread (gpointer data)
     g_debug ("Cannot lower the priority of the TLS warm-up: %s", g_strerror (errno));
 #endif
   database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  g_clear_object (&database);
+  background_end ();
   return NULL;
 }
 
@@ -2129,12 +2131,17 @@ warm_tls_backend (gboolean background)
   if (g_once_init_enter (&warmed))
     {
       g_autoptr(GError) error = NULL;
-      GThread *thread = g_thread_try_new ("relay-tls-warm", warm_tls_thread,
-                                          GINT_TO_POINTER (background), &error);
+      GThread *thread;
 
+      background_begin ();
+      thread = g_thread_try_new ("relay-tls-warm", warm_tls_thread, GINT_TO_POINTER (background),
+                                 &error);
       /* Without the thread, the first handshake loads it itself: slower, not wrong. */
       if (thread == NULL)
-        g_debug ("Cannot start the TLS warm-up: %s", error->message);
+        {
+          g_debug ("Cannot start the TLS warm-up: %s", error->message);
+          background_end ();
+        }
       g_mutex_lock (&background_lock);
       warm_thread = thread;   /* joined by relay_smtp_client_shutdown() */
       g_mutex_unlock (&background_lock);

@@ -23,7 +23,6 @@
 #include "relay-mail-input.h"
 #include "relay-module.h"
 #include "relay-queue.h"
-#include "relay-smtp-client.h"
 #include "relay-smtp-error.h"
 #include "relay-test-message.h"
 
@@ -1034,14 +1033,7 @@ relay_cli_run (int    argc,
 {
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_strcmp0 (argv[0], commands[i].name) == 0)
-      {
-        int status = commands[i].run (argc, argv);
-
-        /* A send that failed early may leave TLS set-up running in a thread, which exit()
-         * would crash. */
-        relay_smtp_client_shutdown ();
-        return status;
-      }
+      return commands[i].run (argc, argv);
 
   {
     g_autofree char *list = relay_cli_describe_commands ();

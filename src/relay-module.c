@@ -2,7 +2,7 @@
  *
  * The executable links neither GTK nor libsoup: the command-line modes, which cron and alert
  * scripts start for every message, would pay for loading them (GTK and libadwaita about 18 ms,
- * libsoup and its Kerberos, SQLite and HTTP/2 libraries about 3 ms). The window and Detect live
+ * libsoup and its Kerberos, SQLite and HTTP/2 libraries about 6 ms). The window and Detect live
  * in modules that are opened only when they are used.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

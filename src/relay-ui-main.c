@@ -7,7 +7,6 @@
 
 #include "relay-application.h"
 #include "relay-bench.h"
-#include "relay-smtp-client.h"
 #include "relay-ui-main.h"
 
 int
@@ -15,13 +14,8 @@ relay_ui_main (int    argc,
                char **argv)
 {
   g_autoptr(RelayApplication) app = NULL;
-  int status;
 
   relay_bench_mark ("main");
   app = relay_application_new ();
-  status = g_application_run (G_APPLICATION (app), argc, argv);
-  /* The TLS warm-up, or a Test cancelled by closing the window, may still run in a thread,
-   * which exit() would crash. */
-  relay_smtp_client_shutdown ();
-  return status;
+  return g_application_run (G_APPLICATION (app), argc, argv);
 }

@@ -2,7 +2,9 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "relay-smtp-client.h"
 #include "relay-smtp-error.h"
@@ -288,13 +290,24 @@ thread_state (const char *name)
   return found;
 }
 
+/* Whether the TLS warm-up thread is still there, once the kernel's last steps of a thread's
+ * exit had 10 ms to pass. Left running, it would still be loading GnuTLS or parsing the CA
+ * store (tens of milliseconds; seconds under AddressSanitizer). */
+static gboolean
+warm_up_still_runs (void)
+{
+  for (int i = 0; i < 10 && thread_state ("relay-tls-warm") != 0; i++)
+    g_usleep (1000);
+  return thread_state ("relay-tls-warm") != 0;
+}
+
 /* A send that fails before TLS starts leaves the TLS warm-up and the connection's TLS set-up
  * running in threads; exit() would then run the libraries' destructors under them (a crash:
- * GObject's constructor run again by the warm-up's dlopen()). relay_smtp_client_shutdown()
- * returns only once they are done. In a subprocess, so that this send starts the warm-up. */
-static void
-test_shutdown_waits_for_tls_work (Fixture       *fixture,
-                                  gconstpointer  data)
+ * GObject's constructor run again by the warm-up's dlopen()). In a subprocess, so that this
+ * send is the one that starts the warm-up. Returns FALSE in the parent, which only checks that
+ * the subprocess passed, and when the warm-up ended before the send did (nothing to test). */
+static gboolean
+fail_while_warm_up_runs (Fixture *fixture)
 {
   const char * const script[] = { "> 554 5.3.2 mx.example.test go away\r\n", NULL };
 
@@ -302,23 +315,49 @@ test_shutdown_waits_for_tls_work (Fixture       *fixture,
     {
       g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
       g_test_trap_assert_passed ();
-      return;
+      return FALSE;
     }
-
   relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_STARTTLS);
   run_expect_error (fixture, script, RELAY_SMTP_ERROR_GREETING, "go away", NULL);
   if (thread_state ("relay-tls-warm") == 0)
     {
       g_test_skip ("the TLS warm-up ended before the send did: nothing left to wait for");
-      return;
+      return FALSE;
     }
+  return TRUE;
+}
+
+/* relay_smtp_client_shutdown() returns only once that work is done. */
+static void
+test_shutdown_waits_for_tls_work (Fixture       *fixture,
+                                  gconstpointer  data)
+{
+  if (!fail_while_warm_up_runs (fixture))
+    return;
   relay_smtp_client_shutdown ();
-  /* Joined, it is gone; only the kernel's last steps of its exit may still show for a moment.
-   * Not joined, it would still be loading GnuTLS or parsing the CA store (tens of
-   * milliseconds; seconds under AddressSanitizer). */
-  for (int i = 0; i < 10 && thread_state ("relay-tls-warm") != 0; i++)
-    g_usleep (1000);
-  g_assert_cmpint (thread_state ("relay-tls-warm"), ==, 0);
+  g_assert_false (warm_up_still_runs ());
+}
+
+/* Runs after the SMTP client's own exit handler, which is registered later (during the send). */
+static void
+check_no_warm_up_at_exit (void)
+{
+  if (warm_up_still_runs ())
+    {
+      g_printerr ("the TLS warm-up still ran when exit() reached the destructors\n");
+      _exit (1);
+    }
+}
+
+/* The same through exit() alone: no program has to remember relay_smtp_client_shutdown(). */
+static void
+test_exit_waits_for_tls_work (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  if (g_test_subprocess ())
+    atexit (check_no_warm_up_at_exit);
+  if (fail_while_warm_up_runs (fixture))
+    exit (0);
 }
 
 static void
@@ -1305,6 +1344,7 @@ main (int   argc,
   ADD ("default-helo", test_default_helo);
   ADD ("greeting-421", test_greeting_421);
   ADD ("shutdown-waits-for-tls-work", test_shutdown_waits_for_tls_work);
+  ADD ("exit-waits-for-tls-work", test_exit_waits_for_tls_work);
   ADD ("malformed/bare-lf", test_malformed_bare_lf);
   ADD ("malformed/not-smtp", test_malformed_not_smtp);
   ADD ("malformed/mixed-codes", test_malformed_mixed_codes);

@@ -16,6 +16,7 @@
 #define G_LOG_DOMAIN "relay-smtp"
 
 #include <glib/gi18n-lib.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef G_OS_UNIX
 #include <netinet/in.h>
@@ -1478,7 +1479,9 @@ on_handshake_cb (GObject      *object,
  * connection set-up that is still inside dlopen() or GnuTLS then crashes the process: with
  * the 554 greeting of a local server, about one `smtp-relay test` in 1 500 aborted with
  * GObject's constructor run a second time. Both kinds are counted, and
- * relay_smtp_client_shutdown() waits for them; the connection set-ups run in GTask's pool. */
+ * relay_smtp_client_shutdown() waits for them; the connection set-ups run in GTask's pool.
+ * It runs from atexit(), which comes before the destructors, so that every program that sends
+ * (the command line, the window, the tests) is covered without having to remember it. */
 static GMutex background_lock;
 static GCond background_cond;
 static guint background_count;
@@ -1487,6 +1490,13 @@ static GThread *warm_thread;
 static void
 background_begin (void)
 {
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered))
+    {
+      atexit (relay_smtp_client_shutdown);
+      g_once_init_leave (&registered, 1);
+    }
   g_mutex_lock (&background_lock);
   background_count++;
   g_mutex_unlock (&background_lock);
@@ -1505,8 +1515,8 @@ background_end (void)
  * relay_smtp_client_shutdown:
  *
  * Waits until no TLS warm-up or TLS connection set-up runs in a background thread any more:
- * local CPU work, some tens of milliseconds (seconds under a sanitizer or valgrind). Call it
- * before the process exits, after the last send has ended.
+ * local CPU work, some tens of milliseconds (seconds under a sanitizer or valgrind). Runs by
+ * itself at exit() once such work has started; calling it earlier does no harm.
  */
 void
 relay_smtp_client_shutdown (void)

@@ -7,6 +7,8 @@
 
 #include <gmodule.h>
 
+#include "relay-detect-module.h"
+
 G_BEGIN_DECLS
 
 /* Exit statuses from sysexits.h, which scripts around mail tools already know. */
@@ -15,9 +17,7 @@ G_BEGIN_DECLS
 #define RELAY_CLI_EXIT_NOHOST 68      /* EX_NOHOST: nothing found */
 #define RELAY_CLI_EXIT_NOPERM 77      /* EX_NOPERM: a key is locked */
 
-/* The file name of the module, in PKGLIBDIR once installed, next to the executable in the
- * build tree; relay-cli.c opens it only for `smtp-relay detect`. */
-#define RELAY_DETECT_MODULE_NAME "smtp-relay-detect.so"
+/* relay-cli.c opens the module (RELAY_DETECT_MODULE_NAME) only for `smtp-relay detect`. */
 #define RELAY_CLI_DETECT_SYMBOL "relay_cli_detect"
 
 typedef int (*RelayCliDetect) (int    argc,

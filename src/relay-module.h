@@ -6,10 +6,16 @@
 
 #include <gmodule.h>
 
+#include "relay-detect-module.h"
+
 G_BEGIN_DECLS
 
 gpointer relay_module_load (const char  *file_name,
                             const char  *symbol,
                             char       **error_message);
+
+typedef const RelayDetectModule *(*RelayDetectModuleLoader) (char **error_message);
+
+const RelayDetectModule *relay_module_load_detect (char **error_message);
 
 G_END_DECLS

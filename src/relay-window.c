@@ -12,7 +12,7 @@
 
 #include "relay-a11y.h"
 #include "relay-address.h"
-#include "relay-detector.h"
+#include "relay-detect-module.h"
 #include "relay-hostname.h"
 #include "relay-queue.h"
 #include "relay-resolver-watch.h"
@@ -33,7 +33,7 @@ struct _RelayWindow
   GSettings            *settings;
   GCancellable         *cancellable;
   RelayResolverWatch   *resolver_watch;
-  RelayDetector        *detector;           /* created on the first Detect */
+  GObject              *detector;           /* a RelayDetector, created on the first Detect */
   GCancellable         *detect_cancellable; /* set while Detect runs */
   GFileMonitor         *queue_monitor;
   gboolean              flushing;
@@ -379,6 +379,25 @@ show_detect_report (RelayWindow       *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* Detect and libsoup are opened at the first Detect, not with the window (relay-detect-module.h).
+ * Opening a local module takes a few milliseconds once; it is done here rather than in a thread,
+ * which exit() could catch in the middle of dlopen(). */
+static RelayDetectModuleLoader detect_module_loader = relay_module_load_detect;
+static const RelayDetectModule *detect_module;
+
+/**
+ * relay_window_set_detect_module_loader:
+ * @loader: how the windows get Detect from now on
+ *
+ * For the tests, which link Detect into the program: the application opens its module.
+ */
+void
+relay_window_set_detect_module_loader (RelayDetectModuleLoader loader)
+{
+  detect_module_loader = loader;
+  detect_module = NULL;
+}
+
 static void
 on_detected_cb (GObject      *object,
                 GAsyncResult *result,
@@ -391,7 +410,7 @@ on_detected_cb (GObject      *object,
 
   g_weak_ref_clear (weak);
   g_free (weak);
-  report = relay_detector_detect_finish (RELAY_DETECTOR (object), result, &error);
+  report = detect_module->detect_finish (object, result, &error);
   /* A weak reference: closing the window disposes it, which cancels the detection. */
   if (self == NULL || self->detect_button == NULL)
     return;
@@ -423,7 +442,22 @@ on_detect_clicked_cb (RelayWindow *self)
 
   if (self->detector == NULL)
     {
-      self->detector = relay_detector_new (NULL);
+      g_autofree char *why = NULL;
+
+      if (detect_module == NULL)
+        detect_module = detect_module_loader (&why);
+      if (detect_module == NULL)
+        {
+          /* A toast has room for a line: the loader's whole explanation goes to the log.
+           * Translators: %s is a file name, smtp-relay-detect.so */
+          g_autofree char *message = g_strdup_printf (_("Detect is not available (%s)"),
+                                                      RELAY_DETECT_MODULE_NAME);
+
+          g_warning ("Cannot load Detect: %s", why);
+          adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+          return;
+        }
+      self->detector = detect_module->detector_new ();
       g_settings_bind (self->settings, "isp-database-url", self->detector, "isp-database-url",
                        G_SETTINGS_BIND_GET);
     }
@@ -433,8 +467,8 @@ on_detect_clicked_cb (RelayWindow *self)
   set_detect_running (self, TRUE);
   weak = g_new0 (GWeakRef, 1);
   g_weak_ref_init (weak, self);
-  relay_detector_detect_async (self->detector, sender, self->detect_cancellable, on_detected_cb,
-                               weak);
+  detect_module->detect_async (self->detector, sender, self->detect_cancellable, on_detected_cb,
+                                weak);
 }
 
 /* The queue: messages that `smtp-relay send`/`sendmail` could not deliver yet. */

@@ -6,6 +6,8 @@
 
 #include <adwaita.h>
 
+#include "relay-module.h"
+
 G_BEGIN_DECLS
 
 #define RELAY_TYPE_WINDOW (relay_window_get_type ())
@@ -15,5 +17,7 @@ G_DECLARE_FINAL_TYPE (RelayWindow, relay_window, RELAY, WINDOW, AdwApplicationWi
 RelayWindow *relay_window_new                    (GtkApplication *application,
                                                   GSettings      *settings);
 gboolean     relay_window_has_pending_password   (RelayWindow    *self);
+
+void         relay_window_set_detect_module_loader (RelayDetectModuleLoader loader);
 
 G_END_DECLS

@@ -1011,6 +1011,71 @@ test_detect_apply (Fixture       *f,
   g_object_unref (resolver);
 }
 
+/* Detect is linked into this program; the application opens it from its module. */
+static const RelayDetectModule *
+linked_detect_module (char **error_message)
+{
+  return relay_detect_module ();
+}
+
+static const RelayDetectModule *
+missing_detect_module (char **error_message)
+{
+  *error_message = g_strdup ("/nowhere/smtp-relay-detect.so: cannot open shared object file");
+  return NULL;
+}
+
+typedef struct
+{
+  GtkWidget  *root;
+  const char *text;
+} LabelSearch;
+
+static gboolean
+shows_label (GtkWidget  *widget,
+             const char *text)
+{
+  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_label (GTK_LABEL (widget)), text) != NULL)
+    return gtk_widget_is_visible (widget);
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c; c = gtk_widget_get_next_sibling (c))
+    if (shows_label (c, text))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+label_shown (gpointer data)
+{
+  LabelSearch *search = data;
+
+  return shows_label (search->root, search->text);
+}
+
+/* Without Detect's module (an incomplete installation), Detect says so in the window, names the
+ * file, logs why, and stays ready; nothing is written. */
+static void
+test_detect_module_missing (Fixture       *f,
+                            gconstpointer  data)
+{
+  LabelSearch toast = { GTK_WIDGET (f->window), "Detect is not available (smtp-relay-detect.so)" };
+  g_autofree char *server = NULL;
+
+  relay_window_set_detect_module_loader (missing_detect_module);
+  gtk_editable_set_text (child (f, "sender_row"), "alerts@example.org");
+  /* The loader's own words, for whoever repairs the installation. */
+  g_test_expect_message ("relay-window", G_LOG_LEVEL_WARNING,
+                         "Cannot load Detect: /nowhere/smtp-relay-detect.so: cannot open*");
+  click (child (f, "detect_button"));
+  g_test_assert_expected_messages ();
+  wait_until (label_shown, &toast, 5000);
+  g_assert_true (gtk_widget_is_sensitive (child (f, "detect_button")));
+  g_assert_cmpstr (gtk_button_get_icon_name (child (f, "detect_button")), ==,
+                   "system-search-symbolic");
+  server = g_settings_get_string (f->elsewhere, "server");
+  g_assert_cmpstr (server, ==, "");
+  relay_window_set_detect_module_loader (linked_detect_module);
+}
+
 /* Keyring helpers */
 
 typedef struct
@@ -1277,6 +1342,7 @@ main (int   argc,
       return 0;
     }
   adw_init ();
+  relay_window_set_detect_module_loader (linked_detect_module);
 
 #define ADD(name, func) \
   g_test_add ("/relay/window/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -1293,6 +1359,7 @@ main (int   argc,
   ADD ("keyboard-mnemonics", test_keyboard_mnemonics);
   ADD ("shortcuts-window", test_shortcuts_window);
   ADD ("detect/apply", test_detect_apply);
+  ADD ("detect/module-missing", test_detect_module_missing);
   ADD ("queue/send-now", test_queue_send_now);
   ADD ("test/refused", test_test_refused);
   ADD ("test/success", test_test_success);

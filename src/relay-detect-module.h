@@ -4,7 +4,8 @@
  * The window's module does not link libsoup: only Detect fetches over HTTPS, and libsoup with
  * its Kerberos, SQLite and HTTP/2 libraries would cost every start of the window about 4 ms and
  * 1.3 MiB (tests/bench/RESULTS.md). The window opens smtp-relay-detect.so at the first Detect
- * (relay_module_load_detect()) and calls it through this table; relay-detector.h, which needs libsoup's headers, stays out of it.
+ * (relay_module_load_detect()) and calls it through this table; relay-detector.h, which needs
+ * libsoup's headers, stays out of the window.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

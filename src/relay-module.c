@@ -61,22 +61,16 @@ relay_module_load (const char  *file_name,
  * relay_module_load_detect:
  * @error_message: (out) (transfer full): on failure, the loader's explanation
  *
- * Opens smtp-relay-detect.so, once, for the window's Detect (relay-detect-module.h).
+ * Opens smtp-relay-detect.so for the window's Detect (relay-detect-module.h); the window keeps
+ * what it returns.
  *
  * Returns: (nullable) (transfer none): Detect's functions, or %NULL
  */
 const RelayDetectModule *
 relay_module_load_detect (char **error_message)
 {
-  static const RelayDetectModule *module;
+  RelayDetectModuleFunc entry = relay_module_load (RELAY_DETECT_MODULE_NAME,
+                                                   RELAY_DETECT_MODULE_SYMBOL, error_message);
 
-  if (module == NULL)
-    {
-      RelayDetectModuleFunc entry = relay_module_load (RELAY_DETECT_MODULE_NAME,
-                                                       RELAY_DETECT_MODULE_SYMBOL, error_message);
-
-      if (entry != NULL)
-        module = entry ();
-    }
-  return module;
+  return entry != NULL ? entry () : NULL;
 }

@@ -379,9 +379,10 @@ show_detect_report (RelayWindow       *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
-/* Detect and libsoup are opened at the first Detect, not with the window (relay-detect-module.h).
- * Opening a local module takes a few milliseconds once; it is done here rather than in a thread,
- * which exit() could catch in the middle of dlopen(). */
+/* Detect and libsoup are opened at the first Detect, not with the window (relay-detect-module.h),
+ * and kept for the process; a failed load is tried again at the next click. Opening a local
+ * module takes a few milliseconds once; it is done here rather than in a thread, which exit()
+ * could catch in the middle of dlopen(). */
 static RelayDetectModuleLoader detect_module_loader = relay_module_load_detect;
 static const RelayDetectModule *detect_module;
 

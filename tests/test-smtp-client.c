@@ -1256,6 +1256,61 @@ test_data_quit_pipelined (Fixture       *fixture,
   assert_no_failure (server);
 }
 
+/* A message far larger than the socket buffers: the server can answer and close while the
+ * client still writes it. */
+static RelaySmtpMessage *
+big_message (guint n_recipients)
+{
+  const char * const to[] = { "ops@example.org", "second@example.org", NULL };
+  g_autofree char *line = g_strnfill (900, 'x');
+  g_autoptr(GString) body = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  RelaySmtpMessage *message;
+
+  while (body->len < 16 * 1024 * 1024)
+    g_string_append_printf (body, "%s\n", line);
+  message = relay_smtp_message_new ("alerts@example.com", "Robot",
+                                    n_recipients == 1 ? (const char * const[]) { to[0], NULL } : to,
+                                    "Backup log", body->str, &error);
+  g_assert_no_error (error);
+  return message;
+}
+
+/* The server refuses the message while it arrives and closes (552, too big): the write fails,
+ * and the reply in the receive buffer says why. Reported as the refusal it is, which is not
+ * retried, instead of as a closed connection, which would be queued and sent again forever. */
+static void
+test_refused_while_writing (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  gboolean bdat = GPOINTER_TO_INT (data);
+  const char * const data_script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "> 552 5.3.4 Message size exceeds fixed limit\r\n", "close",
+    NULL
+  };
+  const char * const bdat_script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 3", "> 250 ok\r\n250 ok\r\n552 5.3.4 Message size exceeds fixed limit\r\n", "close",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (bdat ? bdat_script : data_script);
+  g_autoptr(RelaySmtpMessage) message = big_message (bdat ? 1 : 2);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  reply = run_send (fixture->client, message, NULL, &error);
+  g_assert_null (reply);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA);
+  g_assert_nonnull (strstr (error->message, "Message size exceeds fixed limit"));
+  g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==, 552);
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client),
+                            "S: 552 5.3.4 Message size exceeds fixed limit"));
+  assert_no_failure (server);
+}
+
 static gboolean
 give_password_cb (gpointer user_data)
 {
@@ -1339,6 +1394,10 @@ main (int   argc,
   ADD ("bdat", test_bdat);
   ADD ("bdat/recipient-refused", test_bdat_recipient_refused);
   ADD ("data-quit-pipelined", test_data_quit_pipelined);
+  g_test_add ("/relay/smtp/client/refused-while-writing/data", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_setup, test_refused_while_writing, fixture_teardown);
+  g_test_add ("/relay/smtp/client/refused-while-writing/bdat", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_refused_while_writing, fixture_teardown);
   ADD ("auth/password-pending", test_password_pending);
   ADD ("auth/password-pending-cancelled", test_password_pending_cancelled);
   ADD ("default-helo", test_default_helo);

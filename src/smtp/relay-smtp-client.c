@@ -241,6 +241,7 @@ struct _Session
   gboolean              quitting;
   char                 *final_reply;
   gulong                wait_handler;  /* on op, while waiting for the password */
+  GError               *write_error;   /* the peer closed while a flight was written */
 };
 
 static void send_ehlo          (GTask *task);
@@ -310,6 +311,7 @@ session_free (Session *s)
   relay_smtp_capabilities_clear (&s->caps);
   g_clear_pointer (&s->body, g_bytes_unref);
   g_free (s->final_reply);
+  g_clear_error (&s->write_error);
   g_object_unref (s->self);
   g_free (s);
 }
@@ -643,6 +645,13 @@ on_read_cb (GObject      *object,
   gssize n;
 
   n = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
+  if (n <= 0 && s->write_error != NULL)
+    {
+      /* No (further) reply came after the failed write: that failure is the story. */
+      g_clear_error (&error);
+      session_fail (task, g_steal_pointer (&s->write_error));
+      return;
+    }
   if (n < 0)
     {
       session_fail (task, error);
@@ -707,6 +716,17 @@ on_written_cb (GObject      *object,
 
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
     {
+      /* A server may refuse a message while it arrives (552 too big, 554, 421) and close at
+       * once: the write then fails, but its reply, and those of the commands pipelined
+       * before, are in the receive buffer. They say what happened, and whether to retry. */
+      if (s->write_error == NULL
+          && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)
+              || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)))
+        {
+          s->write_error = error;
+          expect_reply (task, s->phase, s->handler);
+          return;
+        }
       session_fail (task, error);
       return;
     }

@@ -729,10 +729,16 @@ run_sendmail (int    argc,
 
   if (sender != NULL && (strcmp (sender, "<>") == 0 || *sender == '\0'))
     sender = "";
+  /* cronie runs "sendmail … -t -f root", fail2ban "-f fail2ban", scripts "-f root@$(hostname)":
+   * senders that only mean something on this machine. Refusing would lose the alert (cron does
+   * not retry), so like an unqualified From they give way to the message's From or the
+   * configured sender; anything else that is no address is said on stderr. */
   if (sender != NULL && *sender != '\0' && !is_valid_address (sender))
     {
-      g_printerr (_("%s: the sender address “%s” given with -f is not valid\n"), prog, sender);
-      return EX_DATAERR;
+      if (!relay_address_is_local_name (sender))
+        g_printerr (_("%s: the sender address “%s” given with -f is not valid; the message’s From or the configured sender is used instead\n"),
+                    prog, sender);
+      sender = NULL;
     }
   if (full_name != NULL)
     {

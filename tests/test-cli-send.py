@@ -423,6 +423,34 @@ def test_sendmail_local_user_goes_to_local_recipient(root):
         server.stop()
 
 
+def test_sendmail_local_f_gives_way(root):
+    # cronie (Fedora, Arch…) runs this for every job that prints; fail2ban passes "-f fail2ban".
+    # A sender that only means something on this machine must not lose the alert.
+    cronie = ["-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root"]
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port, local_recipient="admin@example.org")
+        result = env.run(cronie, CRON_MAIL, argv0="sendmail")
+        check_rc(result, EX_OK)
+        check(result[2] == "", f"not silent: {result[2]!r}")
+        # A sender with a short host name is no address either: said, and the alert still goes.
+        result = env.run(["-f", "root@backup", "ops@example.org"],
+                         b"From: root@backup\nSubject: disk\n\nfull\n", argv0="sendmail")
+        check_rc(result, EX_OK)
+        check(one_line(result[2]) and "root@backup" in result[2], result[2])
+        messages = server.messages()
+        check(len(messages) == 2, f"{len(messages)} messages delivered")
+        envelope, eml = messages[0]
+        check(envelope["mail_from"] == "alerts@example.com", envelope)
+        check(envelope["rcpt_tos"] == ["admin@example.org"], envelope)
+        check(header(eml, "From") == '"Cron Daemon" <alerts@example.com>', header(eml, "From"))
+        envelope, eml = messages[1]
+        check(envelope["mail_from"] == "alerts@example.com", envelope)
+        check(header(eml, "From") == "root@backup", "a From that is not a local name was changed")
+    finally:
+        server.stop()
+
+
 def test_relay_down_queues_then_flush_delivers_once(root):
     env = Env(root, port=closed_port())
     result = env.run(["sendmail", "-i", "ops@example.org"], b"Subject: queued\n\nwait for me\n")

@@ -805,8 +805,13 @@ on_entry_sent_cb (GObject      *object,
 
   if (relay_queue_is_temporary_failure (error, code) || !is_message_failure (error))
     {
+      /* A relay that accepts the connection but never says a word (code 0: not even its
+       * greeting) would hold every next entry for the whole reply deadline too. */
       flush->stop = !relay_queue_is_temporary_failure (error, code)
-                    || is_connection_failure (error);
+                    || is_connection_failure (error)
+                    || (code == 0 && error->domain == RELAY_SMTP_ERROR
+                        && (error->code == RELAY_SMTP_ERROR_TIMEOUT
+                            || error->code == RELAY_SMTP_ERROR_CLOSED));
       if (!relay_queue_is_temporary_failure (error, code))
         flush->stop_error = g_steal_pointer (&error);
       run_file_step (task, step_keep, on_entry_done_cb);

@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -481,6 +482,40 @@ def test_relay_down_queues_then_flush_delivers_once(root):
         check(rc == 0 and "empty" in out, out)
     finally:
         server.stop()
+
+
+def test_flush_stops_at_a_silent_relay(root):
+    # A relay that accepts connections and never answers (a hung server, a proxy in front of
+    # a dead one): the flush gives up after the first entry's deadline instead of waiting
+    # that long for every entry. Takes one reply deadline (30 s).
+    env = Env(root, port=closed_port())
+    for i in range(3):
+        check_rc(env.run(["sendmail", "-i", "ops@example.org"], f"Subject: {i}\n\nx\n".encode()),
+                 EX_OK)
+    check(len(env.queue_files()) == 3, env.queue_files())
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept_all():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(connection)   # kept open, never answered
+
+    thread = threading.Thread(target=accept_all, daemon=True)
+    thread.start()
+    try:
+        env.set(port=listener.getsockname()[1])
+        result = env.run(["flush"])
+        check_rc(result, EX_TEMPFAIL)
+        check(len(accepted) == 1, f"{len(accepted)} connections to a relay that never answered")
+        check(len(env.queue_files()) == 3, "an entry was lost")
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
 
 
 def test_concurrent_flushes_deliver_once(root):

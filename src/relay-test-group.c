@@ -44,6 +44,7 @@ struct _RelayTestGroup
   GCancellable        *test_cancellable;
   RelaySmtpClient     *test_client;
   char                *test_host;
+  char                *test_recipient;  /* as sent: the row may change while a test runs */
   char                *offered_fingerprint;
   RelayResolverWatch  *resolver_watch;   /* weak */
   guint                scroll_tick_id;
@@ -174,13 +175,11 @@ show_test_result (RelayTestGroup *self,
 
   if (error == NULL)
     {
-      g_autofree char *recipient = g_settings_get_string (self->settings, "test-recipient");
-
       gtk_image_set_from_icon_name (self->test_result_icon, "emblem-ok-symbolic");
       gtk_widget_add_css_class (icon, "success");
       gtk_label_set_text (self->test_result_title, _("Test message sent"));
       message = g_strdup_printf (_("%s accepted the message for %s. The server said: %s"),
-                                 self->test_host, recipient, reply);
+                                 self->test_host, self->test_recipient, reply);
       hint = _("Check that it arrived. If it did not, look in the spam folder, and make sure "
                "the relay may send for the sender address.");
       offer_trust = FALSE;
@@ -296,6 +295,8 @@ on_test_clicked_cb (RelayTestGroup *self)
   g_clear_object (&self->test_client);
   g_free (self->test_host);
   self->test_host = g_strdup (config->server);
+  g_free (self->test_recipient);
+  self->test_recipient = g_strstrip (g_strdup (recipient));
 
   if (*config->server == '\0')
     {
@@ -446,6 +447,7 @@ relay_test_group_finalize (GObject *object)
   g_clear_object (&self->test_cancellable);
   g_clear_object (&self->test_client);
   g_clear_pointer (&self->test_host, g_free);
+  g_clear_pointer (&self->test_recipient, g_free);
   g_clear_pointer (&self->offered_fingerprint, g_free);
   g_clear_object (&self->settings);
 

@@ -945,7 +945,12 @@ send_test_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter)
 {
-  relay_test_group_send (RELAY_WINDOW (widget)->test_group);
+  RelayWindow *self = RELAY_WINDOW (widget);
+
+  /* Ctrl+T while a port is typed in the field: the spin button commits it only on Enter or
+   * focus-out, and the test reads the settings. Test what is on screen. */
+  gtk_spin_button_update (self->port_spin);
+  relay_test_group_send (self->test_group);
 }
 
 /* GtkApplication would build the shortcuts window along with every main window, from

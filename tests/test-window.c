@@ -623,24 +623,34 @@ test_test_success (Fixture       *f,
   GtkTextBuffer *buffer;
   g_autofree char *transcript = NULL;
   GtkTextIter start, end;
+  g_autofree char *typed_port = g_strdup_printf ("%u", script_server_get_port (server));
+  guint16 port;
 
-  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  /* The port field holds the server's port, typed but not committed (no Enter, focus kept):
+   * Ctrl+T tests what is on screen, and saves it. */
+  configure_relay (f, "127.0.0.1", closed_port ());
+  gtk_editable_set_text (child (f, "port_spin"), typed_port);
   gtk_editable_set_text (child (f, "test_recipient_row"), "oncall@example.org");
   gtk_widget_activate_action (GTK_WIDGET (f->window), "win.send-test", NULL);
   g_assert_true (gtk_widget_get_visible (child (f, "test_progress_box")));
   g_assert_false (gtk_widget_get_sensitive (child (f, "test_button")));
+  g_settings_get (f->elsewhere, "port", "q", &port);
+  g_assert_cmpuint (port, ==, script_server_get_port (server));
+  /* The recipient is remembered for the next test. */
+  recipient = g_settings_get_string (f->elsewhere, "test-recipient");
+  g_assert_cmpstr (recipient, ==, "oncall@example.org");
+  /* Edited while the test runs: the result still names the address the test went to. */
+  gtk_editable_set_text (child (f, "test_recipient_row"), "other@example.org");
   wait_until (test_finished, f, 10000);
 
   g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test message sent");
   g_assert_nonnull (strstr (gtk_label_get_text (child (f, "test_result_message")),
                             "queued as 7C2D"));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "test_result_message")),
+                            "for oncall@example.org"));
   g_assert_true (gtk_widget_has_css_class (child (f, "test_result_icon"), "success"));
   g_assert_nonnull (strstr (script_server_get_data (server), "Subject: SMTP Relay test message"));
   g_assert_nonnull (strstr (script_server_get_data (server), "From: "));
-
-  /* The recipient is remembered for the next test. */
-  recipient = g_settings_get_string (f->elsewhere, "test-recipient");
-  g_assert_cmpstr (recipient, ==, "oncall@example.org");
 
   buffer = gtk_text_view_get_buffer (child (f, "transcript_view"));
   gtk_text_buffer_get_bounds (buffer, &start, &end);

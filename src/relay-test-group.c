@@ -380,6 +380,33 @@ relay_test_group_send (RelayTestGroup *self)
   on_test_clicked_cb (self);
 }
 
+/* A result describes the settings it was made with: once they change it would say that a
+ * relay works, or fails, when nobody knows yet, and offer to trust a certificate for a server
+ * that is no longer the one configured. */
+static void
+invalidate_result (RelayTestGroup *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), FALSE);
+  g_clear_pointer (&self->offered_fingerprint, g_free);
+}
+
+static void
+on_settings_changed_cb (RelayTestGroup *self,
+                        const char     *key)
+{
+  /* Not the recipient (the result names the address it went to) nor the pinned certificate
+   * (trusting it is the result's own button, which says to test again). */
+  static const char * const keys[] = {
+    "server", "port", "security", "requires-auth", "allow-plaintext-auth", "username",
+    "sender", NULL
+  };
+
+  if (key != NULL && !g_strv_contains (keys, key))
+    return;
+  invalidate_result (self);
+}
+
 /**
  * relay_test_group_set_settings:
  *
@@ -395,6 +422,8 @@ relay_test_group_set_settings (RelayTestGroup *self,
   self->settings = g_object_ref (settings);
   g_settings_bind (self->settings, "test-recipient", self->test_recipient_row, "text",
                    G_SETTINGS_BIND_DEFAULT);
+  g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed_cb), self,
+                           G_CONNECT_SWAPPED);
 }
 
 /**
@@ -410,6 +439,8 @@ relay_test_group_set_password_source (RelayTestGroup *self,
   g_return_if_fail (RELAY_IS_TEST_GROUP (self));
 
   g_set_weak_pointer (&self->password_source, editable);
+  g_signal_connect_object (editable, "changed", G_CALLBACK (invalidate_result), self,
+                           G_CONNECT_SWAPPED);
 }
 
 /**

@@ -566,6 +566,14 @@ closed_port (void)
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
+static gboolean
+result_hidden (gpointer data)
+{
+  Fixture *f = data;
+
+  return !gtk_widget_get_visible (child (f, "test_result_box"));
+}
+
 /* A test against a port where nothing listens ends in a clear failure, not a hang. */
 static void
 test_test_refused (Fixture       *f,
@@ -582,6 +590,17 @@ test_test_refused (Fixture       *f,
   g_assert_true (gtk_widget_has_css_class (child (f, "test_result_icon"), "error"));
   g_assert_true (gtk_widget_get_visible (child (f, "test_result_hint")));
   g_assert_true (gtk_widget_get_sensitive (child (f, "test_button")));
+
+  /* The result describes the settings it was made with: not the recipient's, but another
+   * port's, another password's. */
+  gtk_editable_set_text (child (f, "test_recipient_row"), "other@example.com");
+  g_assert_true (gtk_widget_get_visible (child (f, "test_result_box")));
+  g_settings_set (f->elsewhere, "port", "q", closed_port ());
+  wait_until (result_hidden, f, 5000);
+  click (child (f, "test_button"));
+  wait_until (test_finished, f, 10000);
+  gtk_editable_set_text (child (f, "password_row"), "another password");
+  g_assert_false (gtk_widget_get_visible (child (f, "test_result_box")));
 }
 
 /* A name that does not resolve is reported as such, not as a connection failure. */

@@ -724,11 +724,13 @@ handle_save_result (RelayWindow *self,
   self->password_dirty = TRUE;
   message = g_strdup_printf (_("The password could not be saved in the keyring: %s. "
                                "It stays in this window and is saved when you edit it "
-                               "or choose Retry."), error->message);
+                               "or choose Try Again."), error->message);
   show_keyring_problem (self, message);
 
   toast = adw_toast_new (_("Password not saved in the keyring"));
-  adw_toast_set_button_label (toast, _("_Retry"));
+  /* Translators: the underlined letter is pressed with Alt while the toast shows; pick one that
+   * no row or button of the window uses (in English, not R, E, T or Y: so not "_Retry"). */
+  adw_toast_set_button_label (toast, _("Try A_gain"));
   adw_toast_set_action_name (toast, "win.retry-password");
   adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);

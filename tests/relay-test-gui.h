@@ -98,3 +98,23 @@ relay_test_assert_unique_mnemonics (GtkWidget *window,
                    gtk_label_get_label (GTK_LABEL (b->label)));
       }
 }
+
+/* A toast's button label shows over the window for a while: its Alt+letter must not be one of
+ * the window's, or pressing it only moves the focus between the two. */
+static inline void
+relay_test_assert_toast_mnemonic_free (GtkWidget  *window,
+                                       const char *button_label)
+{
+  g_autoptr(GArray) found = g_array_new (FALSE, FALSE, sizeof (RelayTestMnemonic));
+  const char *underline = strchr (button_label, '_');
+  guint keyval;
+
+  g_assert_nonnull (underline);
+  keyval = gdk_keyval_to_lower (gdk_unicode_to_keyval (g_utf8_get_char (underline + 1)));
+  relay_test_collect_mnemonics (window, GTK_NATIVE (window), found);
+  for (guint i = 0; i < found->len; i++)
+    if (g_array_index (found, RelayTestMnemonic, i).keyval == keyval)
+      g_error ("Alt+%s is both “%s” and the toast's “%s”", gdk_keyval_name (keyval),
+               gtk_label_get_label (GTK_LABEL (g_array_index (found, RelayTestMnemonic, i).label)),
+               button_label);
+}

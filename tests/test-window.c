@@ -950,6 +950,8 @@ test_keyboard_mnemonics (Fixture       *f,
                          gconstpointer  data)
 {
   relay_test_assert_unique_mnemonics (GTK_WIDGET (f->window), child (f, "test_group"));
+  /* The keyring-failure toast's button (relay-window.c). */
+  relay_test_assert_toast_mnemonic_free (GTK_WIDGET (f->window), "Try A_gain");
 }
 
 static gboolean

@@ -9,7 +9,6 @@
 
 #include <glib/gi18n.h>
 
-#include "relay-a11y.h"
 #include "relay-config.h"
 #include "relay-smtp-client.h"
 #include "relay-smtp-error.h"
@@ -380,12 +379,19 @@ relay_test_group_send (RelayTestGroup *self)
   on_test_clicked_cb (self);
 }
 
-/* A result describes the settings it was made with: once they change it would say that a
- * relay works, or fails, when nobody knows yet, and offer to trust a certificate for a server
- * that is no longer the one configured. */
-static void
-invalidate_result (RelayTestGroup *self)
+/**
+ * relay_test_group_invalidate_result:
+ *
+ * Takes away the result of the last test: the settings it was made with changed, so it would
+ * say that a relay works, or fails, when nobody knows yet, and offer to trust a certificate
+ * for a server that is no longer the one configured. The group follows its settings itself;
+ * the window calls this when the user edits the password (not when the keyring fills it in).
+ */
+void
+relay_test_group_invalidate_result (RelayTestGroup *self)
 {
+  g_return_if_fail (RELAY_IS_TEST_GROUP (self));
+
   gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), FALSE);
   gtk_widget_set_visible (GTK_WIDGET (self->trust_certificate_button), FALSE);
   g_clear_pointer (&self->offered_fingerprint, g_free);
@@ -404,7 +410,7 @@ on_settings_changed_cb (RelayTestGroup *self,
 
   if (key != NULL && !g_strv_contains (keys, key))
     return;
-  invalidate_result (self);
+  relay_test_group_invalidate_result (self);
 }
 
 /**
@@ -439,8 +445,6 @@ relay_test_group_set_password_source (RelayTestGroup *self,
   g_return_if_fail (RELAY_IS_TEST_GROUP (self));
 
   g_set_weak_pointer (&self->password_source, editable);
-  g_signal_connect_object (editable, "changed", G_CALLBACK (invalidate_result), self,
-                           G_CONNECT_SWAPPED);
 }
 
 /**
@@ -521,5 +525,4 @@ static void
 relay_test_group_init (RelayTestGroup *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  relay_a11y_label_row (ADW_PREFERENCES_ROW (self->test_recipient_row));
 }

@@ -21,5 +21,6 @@ void relay_test_group_set_password_source (RelayTestGroup *self,
 void relay_test_group_set_resolver_watch  (RelayTestGroup     *self,
                                            RelayResolverWatch *watch);
 void relay_test_group_send                (RelayTestGroup *self);
+void relay_test_group_invalidate_result   (RelayTestGroup *self);
 
 G_END_DECLS

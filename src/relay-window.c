@@ -10,7 +10,6 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
-#include "relay-a11y.h"
 #include "relay-address.h"
 #include "relay-detect-module.h"
 #include "relay-hostname.h"
@@ -810,6 +809,7 @@ on_password_row_changed_cb (RelayWindow *self)
 
   self->password_edits++;
   schedule_store (self);
+  relay_test_group_invalidate_result (self->test_group);
 }
 
 typedef struct
@@ -1023,21 +1023,6 @@ relay_window_close_request (GtkWindow *window)
 }
 
 static void
-label_rows (RelayWindow *self)
-{
-  AdwPreferencesRow *rows[] = {
-    ADW_PREFERENCES_ROW (self->server_row), ADW_PREFERENCES_ROW (self->port_row),
-    ADW_PREFERENCES_ROW (self->security_row), ADW_PREFERENCES_ROW (self->auth_row),
-    ADW_PREFERENCES_ROW (self->username_row), ADW_PREFERENCES_ROW (self->password_row),
-    ADW_PREFERENCES_ROW (self->plaintext_row), ADW_PREFERENCES_ROW (self->sender_row),
-    ADW_PREFERENCES_ROW (self->local_recipient_row),
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
-    relay_a11y_label_row (rows[i]);
-}
-
-static void
 bind_settings (RelayWindow *self)
 {
   g_settings_bind (self->settings, "server", self->server_row, "text", G_SETTINGS_BIND_DEFAULT);
@@ -1132,7 +1117,6 @@ relay_window_constructed (GObject *object)
                    G_SETTINGS_BIND_GET);
   update_dns_status (self);   /* an empty server notifies nothing */
 
-  label_rows (self);
   bind_settings (self);
   relay_test_group_set_settings (self->test_group, self->settings);
   relay_test_group_set_password_source (self->test_group, GTK_EDITABLE (self->password_row));

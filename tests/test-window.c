@@ -39,11 +39,13 @@ on_timeout_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Runs the main loop until @condition holds; fails the test after @timeout_ms. */
+/* Runs the main loop until @condition holds; fails the test after @timeout_ms, naming the line
+ * that waited. */
 static void
-wait_until (Condition condition,
-            gpointer  data,
-            guint     timeout_ms)
+wait_until_at (Condition  condition,
+               gpointer   data,
+               guint      timeout_ms,
+               int        line)
 {
   gboolean timed_out = FALSE;
   guint id = g_timeout_add (timeout_ms, on_timeout_cb, &timed_out);
@@ -52,8 +54,11 @@ wait_until (Condition condition,
     g_main_context_iteration (NULL, TRUE);
   if (!timed_out)
     g_source_remove (id);
-  g_assert_true (condition (data));
+  if (!condition (data))
+    g_error ("the condition waited for at line %d did not come within %u ms", line, timeout_ms);
 }
+#define wait_until(condition, data, timeout_ms) \
+  wait_until_at (condition, data, timeout_ms, __LINE__)
 
 static void
 spin_main_loop (guint ms)
@@ -785,32 +790,29 @@ test_accessible (Fixture       *f,
     "server_row", "port_row", "security_row", "auth_row", "username_row", "password_row",
     "plaintext_row", "sender_row", "local_recipient_row", "test_recipient_row",
   };
-  static const char * const labelled_by_row[] = { "port_spin", "auth_switch", "plaintext_switch" };
-
-  gtk_test_accessible_assert_property (child (f, "server_row"), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                       "Server Name or IP Address");
+  /* libadwaita names each control after its row's title, as the row's activatable widget. */
+  static const char * const in_rows[] = { "port_spin", "auth_switch", "plaintext_switch" };
   static const char * const buttons[] = {
     "test_button", "test_cancel_button", "copy_details_button", "trust_certificate_button",
   };
 
+  /* Named by libadwaita (labelled-by their title): a label property as well would make GTK 4.8
+   * say each name twice ("Port Port"). */
   for (guint i = 0; i < G_N_ELEMENTS (named); i++)
     {
-      GtkAccessible *accessible = child (f, named[i]);
-
       g_test_message ("%s", named[i]);
-      g_assert_true (gtk_test_accessible_has_property (accessible, GTK_ACCESSIBLE_PROPERTY_LABEL));
-      /* The text field inside an entry row takes the focus: it needs the name too. */
-      if (GTK_IS_EDITABLE (accessible))
-        g_assert_true (gtk_test_accessible_has_property (
-          GTK_ACCESSIBLE (gtk_editable_get_delegate (GTK_EDITABLE (accessible))),
-          GTK_ACCESSIBLE_PROPERTY_LABEL));
-    }
-
-  for (guint i = 0; i < G_N_ELEMENTS (labelled_by_row); i++)
-    {
-      g_test_message ("%s", labelled_by_row[i]);
-      g_assert_true (gtk_test_accessible_has_relation (child (f, labelled_by_row[i]),
+      g_assert_true (gtk_test_accessible_has_relation (child (f, named[i]),
                                                        GTK_ACCESSIBLE_RELATION_LABELLED_BY));
+      g_assert_false (gtk_test_accessible_has_property (child (f, named[i]),
+                                                        GTK_ACCESSIBLE_PROPERTY_LABEL));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (in_rows); i++)
+    {
+      g_test_message ("%s", in_rows[i]);
+      g_assert_true (gtk_test_accessible_has_relation (child (f, in_rows[i]),
+                                                       GTK_ACCESSIBLE_RELATION_LABELLED_BY));
+      g_assert_false (gtk_test_accessible_has_property (child (f, in_rows[i]),
+                                                        GTK_ACCESSIBLE_PROPERTY_LABEL));
     }
 
   for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)

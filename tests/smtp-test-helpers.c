@@ -146,6 +146,39 @@ run_action (Conn       *c,
       return TRUE;
     }
 
+  if (strcmp (action, "slow data") == 0)
+    {
+      /* "data", read as a slow link would: 32 KiB every 10 ms (about 25 Mbit/s less the
+       * scheduling), so that a large message takes longer than a reply deadline to arrive. */
+      g_autofree char *buf = g_malloc (32 * 1024);
+      gsize scanned = 0;
+      const char *end;
+
+      while ((end = g_strstr_len (c->pending->str + scanned, c->pending->len - scanned,
+                                  "\r\n.\r\n")) == NULL)
+        {
+          gssize n;
+
+          scanned = c->pending->len > 4 ? c->pending->len - 4 : 0;
+          g_usleep (test_ms (10) * 1000);
+          n = g_input_stream_read (c->in, buf, 32 * 1024, NULL, NULL);
+          if (n <= 0)
+            return FALSE;
+          g_string_append_len (c->pending, buf, n);
+        }
+      g_mutex_lock (&c->server->lock);
+      g_string_append_len (c->server->data, c->pending->str, end - c->pending->str + 5);
+      g_mutex_unlock (&c->server->lock);
+      g_string_erase (c->pending, 0, end - c->pending->str + 5);
+      return TRUE;
+    }
+
+  if (strcmp (action, "sleep") == 0)
+    {
+      g_usleep (test_ms (2000) * 1000);
+      return TRUE;
+    }
+
   if (g_str_has_prefix (action, "drip "))
     {
       for (const char *p = action + 5; *p; p++)

@@ -15,6 +15,8 @@ G_BEGIN_DECLS
  *   "< PREFIX" read one CRLF line and check it starts with PREFIX (case-insensitive)
  *   "<< N"     read N lines, counting how many reads they took (pipelining check)
  *   "data"     read the message up to CRLF . CRLF
+ *   "slow data" the same, 32 KiB every 10 ms, as over a slow link
+ *   "sleep"    wait two seconds (scaled by test_ms())
  *   "drip TEXT" send TEXT one byte every 100 ms
  *   "flood"    send "250-" and then megabytes without a line end
  *   "close"    close the connection

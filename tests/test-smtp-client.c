@@ -1269,6 +1269,8 @@ big_message (guint n_recipients)
 
   while (body->len < 16 * 1024 * 1024)
     g_string_append_printf (body, "%s\n", line);
+  /* Dot-stuffed with DATA; as is with BDAT, where it tells "slow data" where the chunk ends. */
+  g_string_append (body, ".\n");
   message = relay_smtp_message_new ("alerts@example.com", "Robot",
                                     n_recipients == 1 ? (const char * const[]) { to[0], NULL } : to,
                                     "Backup log", body->str, &error);
@@ -1308,6 +1310,39 @@ test_refused_while_writing (Fixture       *fixture,
   g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==, 552);
   g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client),
                             "S: 552 5.3.4 Message size exceeds fixed limit"));
+  assert_no_failure (server);
+}
+
+/* A message that takes longer to arrive than a reply deadline, on a slow link, and a server
+ * that scans it for longer than that before it answers (RFC 5321 §4.5.3.2.6 allows it ten
+ * minutes): both are a success, not a timeout that queues the message to be sent twice. */
+static void
+test_slow_transfer_and_answer (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  gboolean bdat = GPOINTER_TO_INT (data);
+  const char * const data_script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "slow data", "sleep", "> 250 2.0.0 queued after a scan\r\n", "< QUIT", "> 221 bye\r\n",
+    NULL
+  };
+  const char * const bdat_script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 3", "> 250 ok\r\n250 ok\r\n", "slow data", "sleep",
+    "> 250 2.0.0 queued after a scan\r\n221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (bdat ? bdat_script : data_script);
+  g_autoptr(RelaySmtpMessage) message = big_message (bdat ? 1 : 2);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  g_object_set (fixture->client, "reply-timeout", test_ms (1000), NULL);
+  use_server (fixture, server);
+  reply = run_send (fixture->client, message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 2.0.0 queued after a scan");
   assert_no_failure (server);
 }
 
@@ -1398,6 +1433,10 @@ main (int   argc,
               fixture_setup, test_refused_while_writing, fixture_teardown);
   g_test_add ("/relay/smtp/client/refused-while-writing/bdat", Fixture, GINT_TO_POINTER (TRUE),
               fixture_setup, test_refused_while_writing, fixture_teardown);
+  g_test_add ("/relay/smtp/client/slow-transfer-and-answer/data", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_setup, test_slow_transfer_and_answer, fixture_teardown);
+  g_test_add ("/relay/smtp/client/slow-transfer-and-answer/bdat", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_slow_transfer_and_answer, fixture_teardown);
   ADD ("auth/password-pending", test_password_pending);
   ADD ("auth/password-pending-cancelled", test_password_pending_cancelled);
   ADD ("default-helo", test_default_helo);

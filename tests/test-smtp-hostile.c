@@ -46,7 +46,10 @@ fixture_setup (Fixture       *fixture,
   relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_NONE);
   relay_smtp_client_set_helo_name (fixture->client, "client.example.test");
   relay_smtp_client_set_host (fixture->client, "127.0.0.1");
-  g_object_set (fixture->client, "reply-timeout", REPLY_TIMEOUT_MS, NULL);
+  /* Every phase has a deadline: the reply to the end of the message too, which normally
+   * gets the RFC's 10 minutes (test-smtp-client checks that one). */
+  g_object_set (fixture->client, "reply-timeout", REPLY_TIMEOUT_MS,
+                "data-end-timeout", REPLY_TIMEOUT_MS, NULL);
   if (certs != NULL)
     relay_smtp_client_set_tls_database (fixture->client, certs->ca);
 }
@@ -151,7 +154,7 @@ static const PhaseScript phases[] = {
   { "data", "starting the message",
     { GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN\r\n", "< AUTH PLAIN", "> 235 ok\r\n",
       "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< DATA", NULL } },
-  { "end-of-data", "sending the message",
+  { "end-of-data", "waiting for the message to be accepted",
     { GREETING, "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN\r\n", "< AUTH PLAIN", "> 235 ok\r\n",
       "< MAIL", "> 250 ok\r\n", "< RCPT", "> 250 ok\r\n", "< DATA", "> 354 go\r\n", "data",
       NULL } },

@@ -37,6 +37,12 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS  15000
 #define DEFAULT_REPLY_TIMEOUT_MS    30000
 #define DEFAULT_SESSION_TIMEOUT_MS  120000
+/* RFC 5321 §4.5.3.2.6: servers may scan a message before they answer its end, and a client
+ * that gives up sooner makes them deliver it twice (once now, once when retried). */
+#define DEFAULT_DATA_END_TIMEOUT_MS 600000
+/* A message is written for as long as it makes progress; the session's deadline grows by its
+ * size at this rate (64 kbit/s), so that a large one on a slow link is not cut off. */
+#define MIN_TRANSFER_BYTES_PER_S    8192
 /* QUIT is a courtesy: the message is already accepted, so do not wait long for the 221. */
 #define QUIT_TIMEOUT_MS             2000
 #define READ_CHUNK                  4096
@@ -74,6 +80,7 @@ struct _RelaySmtpClient
   guint                 connect_timeout_ms;
   guint                 reply_timeout_ms;
   guint                 session_timeout_ms;
+  guint                 data_end_timeout_ms;
 
   RelaySmtpStep         step;
   gboolean              busy;
@@ -108,6 +115,7 @@ enum {
   PROP_CONNECT_TIMEOUT,
   PROP_REPLY_TIMEOUT,
   PROP_SESSION_TIMEOUT,
+  PROP_DATA_END_TIMEOUT,
   PROP_STEP,
   N_PROPS
 };
@@ -134,6 +142,7 @@ typedef enum
   PHASE_RCPT,
   PHASE_DATA,
   PHASE_BODY,
+  PHASE_BODY_END,  /* waiting for the reply to the end of the message */
   PHASE_QUIT,
 } Phase;
 
@@ -242,6 +251,9 @@ struct _Session
   char                 *final_reply;
   gulong                wait_handler;  /* on op, while waiting for the password */
   GError               *write_error;   /* the peer closed while a flight was written */
+  gsize                 out_offset;    /* how much of outbuf is written */
+  guint                 flight_timeout_ms;
+  Phase                 flight_reply_phase;
 };
 
 static void send_ehlo          (GTask *task);
@@ -346,6 +358,8 @@ phase_describe (Phase phase)
       return _("starting the message");
     case PHASE_BODY:
       return _("sending the message");
+    case PHASE_BODY_END:
+      return _("waiting for the message to be accepted");
     case PHASE_QUIT:
     default:
       return _("closing the session");
@@ -474,6 +488,20 @@ arm_phase (Session *s,
   clear_source (&s->phase_timer);
   s->phase = phase;
   s->phase_timer = add_timer (ms, on_phase_timeout_cb, s);
+}
+
+/* Moves the session's deadline @ms later. */
+static void
+extend_session (Session *s,
+                guint64  ms)
+{
+  gint64 left_ms;
+
+  if (s->session_timer == NULL)
+    return;
+  left_ms = MAX (0, (g_source_get_ready_time (s->session_timer) - g_get_monotonic_time ()) / 1000);
+  clear_source (&s->session_timer);
+  s->session_timer = add_timer ((guint) MIN (left_ms + ms, G_MAXUINT), on_session_timeout_cb, s);
 }
 
 static void
@@ -694,12 +722,24 @@ expect_reply (GTask        *task,
               ReplyHandler  handler)
 {
   Session *s = g_task_get_task_data (task);
+  guint ms = s->self->reply_timeout_ms;
 
-  arm_phase (s, phase, phase == PHASE_QUIT ? MIN (QUIT_TIMEOUT_MS, s->self->reply_timeout_ms)
-                                           : s->self->reply_timeout_ms);
+  if (phase == PHASE_QUIT)
+    ms = MIN (QUIT_TIMEOUT_MS, ms);
+  else if (phase == PHASE_BODY)
+    {
+      /* The reply to the end of the message (DATA's dot, or BDAT LAST): wait as long as the
+       * RFC asks, within a session deadline moved out by as much. */
+      ms = MAX (ms, s->self->data_end_timeout_ms);
+      extend_session (s, ms);
+      phase = PHASE_BODY_END;
+    }
+  arm_phase (s, phase, ms);
   s->handler = handler;
   try_parse (task);
 }
+
+static void write_more (GTask *task);
 
 static void
 on_written_cb (GObject      *object,
@@ -709,12 +749,22 @@ on_written_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   Session *s = g_task_get_task_data (task);
   GError *error = NULL;
+  gssize n;
+
+  n = g_output_stream_write_finish (G_OUTPUT_STREAM (object), result, &error);
+  if (n > 0 && (s->out_offset += n) < s->outbuf->len)
+    {
+      /* A large message on a slow link: the deadline counts from the last progress. */
+      arm_phase (s, s->phase, s->flight_timeout_ms);
+      write_more (task);
+      return;
+    }
 
   /* The flight may hold credentials: wipe it as soon as it is on the wire. */
   explicit_bzero (s->outbuf->str, s->outbuf->len);
   g_string_truncate (s->outbuf, 0);
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
+  if (n < 0)
     {
       /* A server may refuse a message while it arrives (552 too big, 554, 421) and close at
        * once: the write then fails, but its reply, and those of the commands pipelined
@@ -724,30 +774,45 @@ on_written_cb (GObject      *object,
               || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)))
         {
           s->write_error = error;
-          expect_reply (task, s->phase, s->handler);
+          expect_reply (task, s->flight_reply_phase, s->handler);
           return;
         }
       session_fail (task, error);
       return;
     }
-  expect_reply (task, s->phase, s->handler);
+  expect_reply (task, s->flight_reply_phase, s->handler);
 }
 
-/* Writes a whole flight of commands in one write (PIPELINING, and no Nagle delay), then reads
- * one reply for @handler. */
+static void
+write_more (GTask *task)
+{
+  Session *s = g_task_get_task_data (task);
+
+  g_output_stream_write_async (g_io_stream_get_output_stream (s->stream),
+                               s->outbuf->str + s->out_offset, s->outbuf->len - s->out_offset,
+                               G_PRIORITY_DEFAULT, s->op, on_written_cb, g_object_ref (task));
+}
+
+/* Writes a whole flight of commands at once (PIPELINING, and no Nagle delay), then reads one
+ * reply for @handler, in @phase. */
 static void
 send_flight (GTask        *task,
              Phase         phase,
              ReplyHandler  handler)
 {
   Session *s = g_task_get_task_data (task);
+  /* MAIL, RCPT and BDAT LAST with the message: what takes long to write is the message. */
+  Phase writing = phase == PHASE_MAIL && s->bdat ? PHASE_BODY : phase;
 
-  arm_phase (s, phase, phase == PHASE_QUIT ? MIN (QUIT_TIMEOUT_MS, s->self->reply_timeout_ms)
-                                           : s->self->reply_timeout_ms);
+  s->flight_timeout_ms = phase == PHASE_QUIT ? MIN (QUIT_TIMEOUT_MS, s->self->reply_timeout_ms)
+                                             : s->self->reply_timeout_ms;
+  s->flight_reply_phase = phase;
+  arm_phase (s, writing, s->flight_timeout_ms);
+  if (writing == PHASE_BODY)
+    extend_session (s, (guint64) s->outbuf->len * 1000 / MIN_TRANSFER_BYTES_PER_S);
   s->handler = handler;
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (s->stream),
-                                   s->outbuf->str, s->outbuf->len, G_PRIORITY_DEFAULT, s->op,
-                                   on_written_cb, g_object_ref (task));
+  s->out_offset = 0;
+  write_more (task);
 }
 
 /* Adds one command to the next flight; @shown replaces it in the transcript (credentials). */
@@ -2522,6 +2587,9 @@ relay_smtp_client_get_property (GObject    *object,
     case PROP_SESSION_TIMEOUT:
       g_value_set_uint (value, self->session_timeout_ms);
       break;
+    case PROP_DATA_END_TIMEOUT:
+      g_value_set_uint (value, self->data_end_timeout_ms);
+      break;
     case PROP_STEP:
       g_value_set_enum (value, self->step);
       break;
@@ -2573,6 +2641,9 @@ relay_smtp_client_set_property (GObject      *object,
     case PROP_SESSION_TIMEOUT:
       set_timeout (self, &self->session_timeout_ms, g_value_get_uint (value), prop_id);
       break;
+    case PROP_DATA_END_TIMEOUT:
+      set_timeout (self, &self->data_end_timeout_ms, g_value_get_uint (value), prop_id);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2614,6 +2685,9 @@ relay_smtp_client_class_init (RelaySmtpClientClass *klass)
   properties[PROP_SESSION_TIMEOUT] =
     g_param_spec_uint ("session-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_SESSION_TIMEOUT_MS,
                        flags);
+  properties[PROP_DATA_END_TIMEOUT] =
+    g_param_spec_uint ("data-end-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_DATA_END_TIMEOUT_MS,
+                       flags);
   properties[PROP_STEP] =
     g_param_spec_enum ("step", NULL, NULL, RELAY_TYPE_SMTP_STEP, RELAY_SMTP_STEP_IDLE,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -2638,6 +2712,7 @@ relay_smtp_client_init (RelaySmtpClient *self)
   self->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
   self->reply_timeout_ms = DEFAULT_REPLY_TIMEOUT_MS;
   self->session_timeout_ms = DEFAULT_SESSION_TIMEOUT_MS;
+  self->data_end_timeout_ms = DEFAULT_DATA_END_TIMEOUT_MS;
   self->transcript = g_string_new (NULL);
 }
 

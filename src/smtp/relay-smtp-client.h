@@ -6,7 +6,8 @@
  * relay_smtp_error_hint() for a subtitle) or G_IO_ERROR_CANCELLED. After a
  * RELAY_SMTP_ERROR_CERTIFICATE, get_certificate_errors() and get_peer_fingerprint() tell the UI
  * what to show before offering to pin with set_pinned_certificate(). Timeouts are the
- * "connect-timeout", "reply-timeout" and "session-timeout" properties, in milliseconds.
+ * "connect-timeout", "reply-timeout", "session-timeout" and "data-end-timeout" (the reply to
+ * the end of the message) properties, in milliseconds.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -89,10 +89,15 @@ relay_cli_exit_code (const GError *error,
     case RELAY_SMTP_ERROR_UNREACHABLE:
     case RELAY_SMTP_ERROR_BLOCKED:
       return EX_UNAVAILABLE;
-    case RELAY_SMTP_ERROR_TLS:
-    case RELAY_SMTP_ERROR_CERTIFICATE:
     case RELAY_SMTP_ERROR_GREETING:
     case RELAY_SMTP_ERROR_EHLO:
+      /* Refused with a reply: like any other, 4xx is "try later" (421 too busy), 5xx is no
+       * service for us; only a greeting that is no SMTP at all is a protocol error. */
+      if (reply_code >= 400 && reply_code < 600)
+        return reply_code < 500 ? EX_TEMPFAIL : EX_UNAVAILABLE;
+      return EX_PROTOCOL;
+    case RELAY_SMTP_ERROR_TLS:
+    case RELAY_SMTP_ERROR_CERTIFICATE:
     case RELAY_SMTP_ERROR_STARTTLS:
     case RELAY_SMTP_ERROR_PROTOCOL:
       return EX_PROTOCOL;

@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 
 binary, schema_dir, server_script = sys.argv[1:4]
 USER, PASSWORD = "relay-user", "correct horse battery staple"
@@ -102,6 +103,26 @@ def closed_port():
         return s.getsockname()[1]
 
 
+def greeting_server(greeting):
+    """Accepts one connection, greets it with @greeting, and closes after the client's QUIT."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        with listener:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(greeting.encode() + b"\r\n")
+                connection.settimeout(10)
+                try:
+                    while connection.recv(1024):
+                        pass
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
 def main():
     with tempfile.TemporaryDirectory() as scratch:
         os.makedirs(os.path.join(scratch, "certs"))
@@ -170,7 +191,18 @@ def main():
         ok(run.returncode == 69 and "refused" in run.stderr, "closed port: exit 69, refused",
            run.stderr)
 
-        # 4. Usage and data errors are caught before any connection.
+        # 4. A server that greets with a refusal: 4xx is "try later" (75), 5xx "no service for
+        #    us" (69), as for any other reply; neither is a protocol error (76).
+        for greeting, code in (("421 4.3.2 Too busy, try later", 75),
+                               ("554 5.7.1 No SMTP service for you", 69)):
+            port = greeting_server(greeting)
+            env.settings(server="'127.0.0.1'", port=f"uint16 {port}", security="'none'",
+                         sender="'alerts@example.com'", test_recipient="'admin@example.com'")
+            run = env.run()
+            ok(run.returncode == code and greeting.split()[0] in run.stderr,
+               f"greeting {greeting.split()[0]}: exit {code}", run.stderr)
+
+        # 5. Usage and data errors are caught before any connection.
         run = env.run("--to", "not an address")
         ok(run.returncode == 65, "an invalid recipient: exit 65", run.stderr)
         env.settings(server="'127.0.0.1'", security="'none'", sender="'alerts@example.com'")

@@ -86,6 +86,19 @@ set_failure (ScriptServer *server,
   g_mutex_unlock (&server->lock);
 }
 
+/* Moves the message, up to and with the CRLF . CRLF at @end, from what was read to data. */
+static void
+take_message (Conn       *c,
+              const char *end)
+{
+  gsize length = end - c->pending->str + 5;
+
+  g_mutex_lock (&c->server->lock);
+  g_string_append_len (c->server->data, c->pending->str, length);
+  g_mutex_unlock (&c->server->lock);
+  g_string_erase (c->pending, 0, length);
+}
+
 static gboolean
 run_action (Conn       *c,
             const char *action)
@@ -139,10 +152,7 @@ run_action (Conn       *c,
       while ((end = strstr (c->pending->str, "\r\n.\r\n")) == NULL)
         if (!conn_fill (c))
           return FALSE;
-      g_mutex_lock (&c->server->lock);
-      g_string_append_len (c->server->data, c->pending->str, end - c->pending->str + 5);
-      g_mutex_unlock (&c->server->lock);
-      g_string_erase (c->pending, 0, end - c->pending->str + 5);
+      take_message (c, end);
       return TRUE;
     }
 
@@ -166,10 +176,7 @@ run_action (Conn       *c,
             return FALSE;
           g_string_append_len (c->pending, buf, n);
         }
-      g_mutex_lock (&c->server->lock);
-      g_string_append_len (c->server->data, c->pending->str, end - c->pending->str + 5);
-      g_mutex_unlock (&c->server->lock);
-      g_string_erase (c->pending, 0, end - c->pending->str + 5);
+      take_message (c, end);
       return TRUE;
     }
 

@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "relay-a11y.h"
 #include "relay-address.h"
 #include "relay-detect-module.h"
 #include "relay-hostname.h"
@@ -1105,6 +1106,7 @@ relay_window_constructed (GObject *object)
   if (self->settings == NULL)
     self->settings = g_settings_new (APP_ID);
   restore_window_state (self);
+  relay_a11y_fix_button_names (GTK_WIDGET (self));
 
   self->resolver_watch = relay_resolver_watch_new ();
   g_signal_connect_object (self->resolver_watch, "notify::state",

@@ -794,6 +794,7 @@ test_accessible (Fixture       *f,
   static const char * const in_rows[] = { "port_spin", "auth_switch", "plaintext_switch" };
   static const char * const buttons[] = {
     "test_button", "test_cancel_button", "copy_details_button", "trust_certificate_button",
+    "queue_flush_button",
   };
 
   /* Named by libadwaita (labelled-by their title): a label property as well would make GTK 4.8
@@ -822,6 +823,10 @@ test_accessible (Fixture       *f,
       g_test_message ("%s", buttons[i]);
       g_assert_true (label != NULL && *label != '\0');
       g_assert_true (gtk_button_get_use_underline (child (f, buttons[i])));
+      /* GTK 4.8 would add the raw "_Test" to the name the label gives ("_Test Test"). */
+      if (gtk_get_minor_version () == 8)
+        g_assert_false (gtk_test_accessible_has_property (child (f, buttons[i]),
+                                                          GTK_ACCESSIBLE_PROPERTY_LABEL));
     }
 
   /* The DNS warning and the test outcome are announced when they appear. */

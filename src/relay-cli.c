@@ -89,13 +89,6 @@ relay_cli_exit_code (const GError *error,
     case RELAY_SMTP_ERROR_UNREACHABLE:
     case RELAY_SMTP_ERROR_BLOCKED:
       return EX_UNAVAILABLE;
-    case RELAY_SMTP_ERROR_GREETING:
-    case RELAY_SMTP_ERROR_EHLO:
-      /* Refused with a reply: like any other, 4xx is "try later" (421 too busy), 5xx is no
-       * service for us; only a greeting that is no SMTP at all is a protocol error. */
-      if (reply_code >= 400 && reply_code < 600)
-        return reply_code < 500 ? EX_TEMPFAIL : EX_UNAVAILABLE;
-      return EX_PROTOCOL;
     case RELAY_SMTP_ERROR_TLS:
     case RELAY_SMTP_ERROR_CERTIFICATE:
     case RELAY_SMTP_ERROR_STARTTLS:
@@ -107,6 +100,13 @@ relay_cli_exit_code (const GError *error,
       return EX_CONFIG;
     case RELAY_SMTP_ERROR_AUTH:
       return EX_NOPERM;
+    case RELAY_SMTP_ERROR_GREETING:
+    case RELAY_SMTP_ERROR_EHLO:
+      /* Refused with a reply (421 too busy, 554 no service) like any other; only a greeting
+       * that is no SMTP at all is a protocol error. */
+      if (reply_code < 400 || reply_code >= 600)
+        return EX_PROTOCOL;
+      G_GNUC_FALLTHROUGH;
     case RELAY_SMTP_ERROR_SENDER:
     case RELAY_SMTP_ERROR_RECIPIENT:
     case RELAY_SMTP_ERROR_DATA:

@@ -473,15 +473,20 @@ is_message_failure (const GError *error)
              || error->code == RELAY_SMTP_ERROR_INVALID_INPUT);
 }
 
-/* Failures of reaching the relay at all: the next entries would fail the same way. */
+/* Failures of reaching the relay at all: the next entries would fail the same way. A relay
+ * that accepts the connection but never says a word (@reply_code 0: not even its greeting)
+ * counts too, or it would hold every entry for the whole reply deadline. */
 static gboolean
-is_connection_failure (const GError *error)
+is_connection_failure (const GError *error,
+                       guint         reply_code)
 {
   return error->domain == RELAY_SMTP_ERROR
          && (error->code == RELAY_SMTP_ERROR_DNS_FAILURE || error->code == RELAY_SMTP_ERROR_RESOLVE
              || error->code == RELAY_SMTP_ERROR_CONNECT || error->code == RELAY_SMTP_ERROR_REFUSED
              || error->code == RELAY_SMTP_ERROR_UNREACHABLE
-             || error->code == RELAY_SMTP_ERROR_BLOCKED);
+             || error->code == RELAY_SMTP_ERROR_BLOCKED
+             || (reply_code == 0 && (error->code == RELAY_SMTP_ERROR_TIMEOUT
+                                     || error->code == RELAY_SMTP_ERROR_CLOSED)));
 }
 
 /* --- flush ------------------------------------------------------------------------------- */
@@ -805,13 +810,8 @@ on_entry_sent_cb (GObject      *object,
 
   if (relay_queue_is_temporary_failure (error, code) || !is_message_failure (error))
     {
-      /* A relay that accepts the connection but never says a word (code 0: not even its
-       * greeting) would hold every next entry for the whole reply deadline too. */
       flush->stop = !relay_queue_is_temporary_failure (error, code)
-                    || is_connection_failure (error)
-                    || (code == 0 && error->domain == RELAY_SMTP_ERROR
-                        && (error->code == RELAY_SMTP_ERROR_TIMEOUT
-                            || error->code == RELAY_SMTP_ERROR_CLOSED));
+                    || is_connection_failure (error, code);
       if (!relay_queue_is_temporary_failure (error, code))
         flush->stop_error = g_steal_pointer (&error);
       run_file_step (task, step_keep, on_entry_done_cb);

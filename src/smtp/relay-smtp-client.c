@@ -252,7 +252,6 @@ struct _Session
   gulong                wait_handler;  /* on op, while waiting for the password */
   GError               *write_error;   /* the peer closed while a flight was written */
   gsize                 out_offset;    /* how much of outbuf is written */
-  guint                 flight_timeout_ms;
   Phase                 flight_reply_phase;
 };
 
@@ -490,6 +489,15 @@ arm_phase (Session *s,
   s->phase_timer = add_timer (ms, on_phase_timeout_cb, s);
 }
 
+/* How long a reply may take in @phase: QUIT is a courtesy, the rest waits the reply deadline. */
+static guint
+reply_deadline_ms (Session *s,
+                   Phase    phase)
+{
+  return phase == PHASE_QUIT ? MIN (QUIT_TIMEOUT_MS, s->self->reply_timeout_ms)
+                             : s->self->reply_timeout_ms;
+}
+
 /* Moves the session's deadline @ms later. */
 static void
 extend_session (Session *s,
@@ -722,11 +730,9 @@ expect_reply (GTask        *task,
               ReplyHandler  handler)
 {
   Session *s = g_task_get_task_data (task);
-  guint ms = s->self->reply_timeout_ms;
+  guint ms = reply_deadline_ms (s, phase);
 
-  if (phase == PHASE_QUIT)
-    ms = MIN (QUIT_TIMEOUT_MS, ms);
-  else if (phase == PHASE_BODY)
+  if (phase == PHASE_BODY)
     {
       /* The reply to the end of the message (DATA's dot, or BDAT LAST): wait as long as the
        * RFC asks, within a session deadline moved out by as much. */
@@ -755,7 +761,7 @@ on_written_cb (GObject      *object,
   if (n > 0 && (s->out_offset += n) < s->outbuf->len)
     {
       /* A large message on a slow link: the deadline counts from the last progress. */
-      arm_phase (s, s->phase, s->flight_timeout_ms);
+      arm_phase (s, s->phase, reply_deadline_ms (s, s->flight_reply_phase));
       write_more (task);
       return;
     }
@@ -804,10 +810,8 @@ send_flight (GTask        *task,
   /* MAIL, RCPT and BDAT LAST with the message: what takes long to write is the message. */
   Phase writing = phase == PHASE_MAIL && s->bdat ? PHASE_BODY : phase;
 
-  s->flight_timeout_ms = phase == PHASE_QUIT ? MIN (QUIT_TIMEOUT_MS, s->self->reply_timeout_ms)
-                                             : s->self->reply_timeout_ms;
   s->flight_reply_phase = phase;
-  arm_phase (s, writing, s->flight_timeout_ms);
+  arm_phase (s, writing, reply_deadline_ms (s, phase));
   if (writing == PHASE_BODY)
     extend_session (s, (guint64) s->outbuf->len * 1000 / MIN_TRANSFER_BYTES_PER_S);
   s->handler = handler;

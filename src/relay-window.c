@@ -1107,6 +1107,7 @@ relay_window_constructed (GObject *object)
     self->settings = g_settings_new (APP_ID);
   restore_window_state (self);
   relay_a11y_fix_button_names (GTK_WIDGET (self));
+  relay_a11y_name_reveal_button (self->password_row);
 
   self->resolver_watch = relay_resolver_watch_new ();
   g_signal_connect_object (self->resolver_watch, "notify::state",

@@ -9,6 +9,7 @@
 #include <adwaita.h>
 #include <glib/gstdio.h>
 
+#include "relay-a11y.h"
 #include "relay-fake-resolver.h"
 #include "relay-mock-resolver.h"
 #include "relay-queue.h"
@@ -828,6 +829,18 @@ test_accessible (Fixture       *f,
         g_assert_false (gtk_test_accessible_has_property (child (f, buttons[i]),
                                                           GTK_ACCESSIBLE_PROPERTY_LABEL));
     }
+
+  /* libadwaita's icon button that shows the password would be named after its image's type,
+   * "GtkImage"; it takes its tooltip's words, and follows them when it is pressed. */
+  {
+    GtkWidget *reveal = relay_a11y_find_reveal_button (child (f, "password_row"));
+
+    g_assert_nonnull (reveal);
+    gtk_test_accessible_assert_property (reveal, GTK_ACCESSIBLE_PROPERTY_LABEL, "Show Text");
+    g_signal_emit_by_name (reveal, "clicked");
+    gtk_test_accessible_assert_property (reveal, GTK_ACCESSIBLE_PROPERTY_LABEL, "Hide Text");
+    g_signal_emit_by_name (reveal, "clicked");
+  }
 
   /* The DNS warning and the test outcome are announced when they appear. */
   g_assert_true (gtk_test_accessible_has_role (child (f, "dns_warning_label"),

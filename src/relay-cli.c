@@ -238,7 +238,8 @@ run_test (int    argc,
     g_print (_("Test message to %s accepted by %s: %s\n"), recipient, config->server, reply);
   else
     {
-      const char *hint = relay_smtp_error_hint (error);
+      guint last_code = relay_smtp_client_get_last_reply_code (client);
+      const char *hint = relay_smtp_error_hint (error, last_code);
 
       g_printerr (_("Test failed: %s\n"), error->message);
       if (hint != NULL && *hint != '\0')

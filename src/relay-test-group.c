@@ -165,7 +165,7 @@ show_test_result (RelayTestGroup *self,
 {
   GtkWidget *icon = GTK_WIDGET (self->test_result_icon);
   g_autofree char *message = NULL;
-  const char *hint;
+  const char *hint = NULL;
   gboolean offer_trust;
 
   gtk_widget_remove_css_class (icon, "success");
@@ -189,7 +189,9 @@ show_test_result (RelayTestGroup *self,
       gtk_widget_add_css_class (icon, "error");
       gtk_label_set_text (self->test_result_title, _("Test failed"));
       message = g_strdup (error->message);
-      hint = error->domain == RELAY_SMTP_ERROR ? relay_smtp_error_hint (error) : NULL;
+      if (error->domain == RELAY_SMTP_ERROR)
+        hint = relay_smtp_error_hint (error, self->test_client != NULL ?
+                                             relay_smtp_client_get_last_reply_code (self->test_client) : 0);
 
       offer_trust = g_error_matches (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_CERTIFICATE) &&
                     self->test_client != NULL &&

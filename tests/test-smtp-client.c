@@ -242,7 +242,7 @@ run_expect_error (Fixture        *fixture,
   g_assert_error (error, RELAY_SMTP_ERROR, (int) code);
   if (in_message != NULL && strstr (error->message, in_message) == NULL)
     g_error ("“%s” not in “%s”", in_message, error->message);
-  g_assert_nonnull (relay_smtp_error_hint (error));
+  g_assert_nonnull (relay_smtp_error_hint (error, 0));
   assert_no_failure (server);
   if (server_out)
     *server_out = server;
@@ -1054,7 +1054,7 @@ test_error_mapping (void)
         g_error ("“%s” not in “%s”", cases[i].text, out->message);
       if (cases[i].expected == RELAY_SMTP_ERROR_BLOCKED)
         g_assert_true (g_str_has_prefix (out->message, cases[i].text));
-      g_assert_nonnull (relay_smtp_error_hint (out));
+      g_assert_nonnull (relay_smtp_error_hint (out, 0));
     }
 }
 

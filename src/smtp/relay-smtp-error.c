@@ -100,13 +100,16 @@ relay_smtp_sanitize_text (const char *text,
 /**
  * relay_smtp_error_hint:
  * @error: (nullable): an error from the SMTP client
+ * @reply_code: the server's last reply code (relay_smtp_client_get_last_reply_code()), 0 if none
  *
- * A one-line suggestion of what to do next, for a subtitle under the error message.
+ * A one-line suggestion of what to do next, for a subtitle under the error message. The reply
+ * code tells a refusal for now (4xx) from a refusal for good (5xx) where the error code does not.
  *
  * Returns: (nullable): a translated hint, or %NULL when there is nothing useful to suggest
  */
 const char *
-relay_smtp_error_hint (const GError *error)
+relay_smtp_error_hint (const GError *error,
+                       guint         reply_code)
 {
   if (error == NULL)
     return NULL;
@@ -138,6 +141,8 @@ relay_smtp_error_hint (const GError *error)
     case RELAY_SMTP_ERROR_CERTIFICATE:
       return _("Check the server name, or trust this certificate only if you recognise its fingerprint.");
     case RELAY_SMTP_ERROR_GREETING:
+      if (reply_code >= 500 && reply_code < 600)
+        return _("The server refuses mail from this computer; ask the relay’s administrator to allow it.");
       return _("The server is not accepting mail now; try again later.");
     case RELAY_SMTP_ERROR_EHLO:
       return _("Set a different client name (HELO) or ask the relay’s administrator.");

@@ -38,7 +38,8 @@ typedef enum
 
 GQuark       relay_smtp_error_quark          (void);
 
-const char  *relay_smtp_error_hint           (const GError *error);
+const char  *relay_smtp_error_hint           (const GError *error,
+                                              guint         reply_code);
 
 char        *relay_smtp_sanitize_text        (const char   *text,
                                               gssize        length);

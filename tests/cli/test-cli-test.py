@@ -192,15 +192,17 @@ def main():
            run.stderr)
 
         # 4. A server that greets with a refusal: 4xx is "try later" (75), 5xx "no service for
-        #    us" (69), as for any other reply; neither is a protocol error (76).
-        for greeting, code in (("421 4.3.2 Too busy, try later", 75),
-                               ("554 5.7.1 No SMTP service for you", 69)):
+        #    us" (69), as for any other reply; neither is a protocol error (76). The hint says
+        #    to wait only when waiting helps.
+        for greeting, code, hint in (("421 4.3.2 Too busy, try later", 75, "try again later"),
+                                     ("554 5.7.1 No SMTP service for you", 69,
+                                      "refuses mail from this computer")):
             port = greeting_server(greeting)
             env.settings(server="'127.0.0.1'", port=f"uint16 {port}", security="'none'",
                          sender="'alerts@example.com'", test_recipient="'admin@example.com'")
             run = env.run()
-            ok(run.returncode == code and greeting.split()[0] in run.stderr,
-               f"greeting {greeting.split()[0]}: exit {code}", run.stderr)
+            ok(run.returncode == code and greeting.split()[0] in run.stderr and hint in run.stderr,
+               f"greeting {greeting.split()[0]}: exit {code}, hint '{hint}'", run.stderr)
 
         # 5. Usage and data errors are caught before any connection.
         run = env.run("--to", "not an address")

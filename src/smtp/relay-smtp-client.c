@@ -210,6 +210,7 @@ struct _Session
   GCancellable         *caller;
   gulong                caller_handler;
   GSource              *session_timer;
+  guint64               session_ms;  /* the session's whole allowance, grown by extend_session() */
   GSource              *phase_timer;
   Phase                 phase;
   gboolean              phase_timed_out;
@@ -510,6 +511,7 @@ extend_session (Session *s,
   left_ms = MAX (0, (g_source_get_ready_time (s->session_timer) - g_get_monotonic_time ()) / 1000);
   clear_source (&s->session_timer);
   s->session_timer = add_timer ((guint) MIN (left_ms + ms, G_MAXUINT), on_session_timeout_cb, s);
+  s->session_ms += ms;
 }
 
 static void
@@ -588,7 +590,7 @@ session_fail (GTask  *task,
       else if (s->session_timed_out)
         {
           g_clear_error (&error);
-          guint seconds = (s->self->session_timeout_ms + 999) / 1000;
+          guint seconds = (guint) MIN ((s->session_ms + 999) / 1000, G_MAXUINT);
 
           error = g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TIMEOUT,
                                g_dngettext (GETTEXT_PACKAGE,
@@ -2443,6 +2445,7 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
                                                  g_object_ref (s->op), g_object_unref);
     }
   s->session_timer = add_timer (self->session_timeout_ms, on_session_timeout_cb, s);
+  s->session_ms = self->session_timeout_ms;
 
   if (s->host_is_ip)
     {

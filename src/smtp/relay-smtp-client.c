@@ -1806,20 +1806,23 @@ start_tls (GTask *task)
 
 /* --- connecting --------------------------------------------------------------------------- */
 
-/* How much a connect error tells the user; the most telling one of all addresses is shown. */
+/* How much a connect error tells the user; the most telling one of all addresses is shown.
+ * "Network unreachable" tells least: it is what every IPv6 address of a dual-stack server
+ * gives on an IPv4-only network, at once, whatever became of the IPv4 attempt. */
 static int
 connect_error_rank (const GError *error)
 {
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
-    return 5;
+    return 6;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+    return 5;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE))
     return 4;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE)
-      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE))
-    return 3;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    return 2;
-  return 1;
+    return 3;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE))
+    return 1;
+  return 2;
 }
 
 static char *

@@ -71,8 +71,9 @@ setup () {
   ip -n "$cli" -6 route add prohibit 2001:db8:1::/64 || return 1
   # a name with both addresses of the server (ip netns exec mounts this over /etc/hosts)
   mkdir -p "/etc/netns/$cli" &&
-  printf '127.0.0.1 localhost\n10.199.0.2 dual.relay.test\nfd00:199::2 dual.relay.test\n' \
-    > "/etc/netns/$cli/hosts" || return 1
+  # and one whose IPv6 address has no route here, as on an IPv4-only network
+  printf '%s\n' '127.0.0.1 localhost' '10.199.0.2 dual.relay.test' 'fd00:199::2 dual.relay.test' \
+    '10.199.0.2 v4net.relay.test' '2001:db8:2::2 v4net.relay.test' > "/etc/netns/$cli/hosts" || return 1
 }
 
 if ! setup; then
@@ -124,7 +125,7 @@ check () {
 }
 
 blocked="Connection to SMTP server is blocked by traffic rules"
-echo "1..12"
+echo "1..13"
 check "no rule, IPv4: connected, greeted with 554" - 10.199.0.2 greeting --max-ms 3000
 check "no rule, IPv6: connected, greeted with 554" - fd00:199::2 greeting --max-ms 3000
 check "IPv6 reject admin-prohibited" "ip6 daddr fd00:199::2 tcp dport 2525 reject with icmpv6 type admin-prohibited" \
@@ -147,4 +148,8 @@ check "name with both families, IPv4 dropped" "ip daddr 10.199.0.2 tcp dport 252
   dual.relay.test greeting --connect-timeout-ms 10000 --max-ms 1500
 check "name with both families, IPv6 dropped" "ip6 daddr fd00:199::2 tcp dport 2525 drop" \
   dual.relay.test greeting --connect-timeout-ms 10000 --max-ms 1500
+# The IPv6 address fails at once (no route), the IPv4 one is dropped: what happened to the
+# server is the IPv4 time-out, not "blocked by traffic rules, or no route" for the IPv6 one.
+check "name with both families, no IPv6 route, IPv4 dropped" "ip daddr 10.199.0.2 tcp dport 2525 drop" \
+  v4net.relay.test timeout --connect-timeout-ms 1500 --expect-text "(10.199.0.2) port 2525 did not answer" --max-ms 4000
 [ "$failed" = 0 ]

@@ -20,6 +20,7 @@
 #include "relay-cli-detect.h"
 #include "relay-cli.h"
 #include "relay-config.h"
+#include "relay-hostname.h"
 #include "relay-mail-input.h"
 #include "relay-module.h"
 #include "relay-queue.h"
@@ -116,6 +117,30 @@ relay_cli_exit_code (const GError *error,
     }
 }
 
+/* The configured server, checked before anything else happens: an empty or invalid one is a
+ * setting to fix (EX_CONFIG), not bad data in the message (EX_DATAERR). */
+static gboolean
+check_server (const char        *prog,
+              const RelayConfig *config)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *host = NULL;
+
+  if (*config->server == '\0')
+    {
+      g_printerr (_("%s: no server is set: open SMTP Relay and enter one\n"), prog);
+      return FALSE;
+    }
+  host = relay_hostname_normalize (config->server, NULL, &error);
+  if (host == NULL)
+    {
+      /* Translators: the last %s says what is wrong with the name. */
+      g_printerr (_("%s: the server in the settings is not valid: %s\n"), prog, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * relay_cli_open_settings:
  *
@@ -193,11 +218,8 @@ run_test (int    argc,
       g_printerr (_("smtp-relay test: no recipient: give --to ADDRESS\n"));
       return EX_USAGE;
     }
-  if (*config->server == '\0')
-    {
-      g_printerr (_("smtp-relay test: no server is set: open SMTP Relay and enter one\n"));
-      return EX_CONFIG;
-    }
+  if (!check_server ("smtp-relay test", config))
+    return EX_CONFIG;
 
   message = relay_test_message_new (config, recipient, NULL, &error);
   if (message == NULL)
@@ -412,11 +434,8 @@ load_config (const char *prog,
   if (settings == NULL)
     return NULL;
   config = relay_config_new_from_settings (settings);
-  if (*config->server == '\0')
-    {
-      g_printerr (_("%s: no server is set: open SMTP Relay and enter one\n"), prog);
-      return NULL;
-    }
+  if (!check_server (prog, config))
+    return NULL;
   *code = EX_OK;
   return g_steal_pointer (&config);
 }

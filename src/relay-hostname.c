@@ -74,7 +74,7 @@ relay_hostname_is_ldh_name (const char *ascii)
  *
  * Normalises @input to the form that is looked up, connected to and used as the TLS identity:
  * surrounding white space and a trailing root dot removed, IDN converted to ASCII (punycode),
- * lower case; IPv6 literals lose their brackets.
+ * lower case; IP literals lose their brackets.
  *
  * Returns: (transfer full): the normalised name, or %NULL with @error set
  */
@@ -107,12 +107,12 @@ relay_hostname_normalize (const char  *input,
       return NULL;
     }
 
-  /* "[2001:db8::1]" as in URLs and SMTP address literals */
+  /* "[2001:db8::1]" as in URLs, "[192.0.2.1]" as in SMTP address literals (RFC 5321 §4.1.3) */
   if (len > 2 && text[0] == '[' && text[len - 1] == ']')
     {
       g_autofree char *inner = g_strndup (text + 1, len - 2);
 
-      if (g_hostname_is_ip_address (inner) && strchr (inner, ':') != NULL)
+      if (g_hostname_is_ip_address (inner))
         {
           if (is_ip_literal)
             *is_ip_literal = TRUE;

@@ -259,6 +259,10 @@ def test_send_usage_and_config_errors(root):
     result = env.run(["send", "--to", "a@example.org", "--subject", "x"], b"x\n")
     check_rc(result, EX_CONFIG)
     check(one_line(result[2]), result[2])
+    env.set(server="smtp_relay.example.org")
+    result = env.run(["sendmail", "a@example.org"], b"Subject: x\n\nx\n")
+    check_rc(result, EX_CONFIG)
+    check("server in the settings is not valid" in result[2], result[2])
     check(env.queue_files() == [], "queued on a usage or configuration error")
 
 

@@ -217,6 +217,11 @@ def main():
         run = env.run()
         ok(run.returncode == 78 and "server" in run.stderr, "no server: configuration error 78",
            run.stderr)
+        env.settings(server="'smtp_relay.example.com'", sender="'alerts@example.com'",
+                     test_recipient="'admin@example.com'")
+        run = env.run()
+        ok(run.returncode == 78 and "server in the settings is not valid" in run.stderr,
+           "an invalid server: configuration error 78, not 65 (an invalid address)", run.stderr)
 
     print(f"1..{len(results)}")
     return 0 if all(results) else 1

@@ -20,7 +20,6 @@
 #include "relay-cli-detect.h"
 #include "relay-cli.h"
 #include "relay-config.h"
-#include "relay-hostname.h"
 #include "relay-mail-input.h"
 #include "relay-module.h"
 #include "relay-queue.h"
@@ -117,28 +116,18 @@ relay_cli_exit_code (const GError *error,
     }
 }
 
-/* The configured server, checked before anything else happens: an empty or invalid one is a
- * setting to fix (EX_CONFIG), not bad data in the message (EX_DATAERR). */
+/* The settings, checked before anything else happens: no server, an invalid one, or a login
+ * without a user name is a setting to fix (EX_CONFIG), not bad data in the message. */
 static gboolean
-check_server (const char        *prog,
+check_config (const char        *prog,
               const RelayConfig *config)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *host = NULL;
 
-  if (*config->server == '\0')
-    {
-      g_printerr (_("%s: no server is set: open SMTP Relay and enter one\n"), prog);
-      return FALSE;
-    }
-  host = relay_hostname_normalize (config->server, NULL, &error);
-  if (host == NULL)
-    {
-      /* Translators: the last %s says what is wrong with the name. */
-      g_printerr (_("%s: the server in the settings is not valid: %s\n"), prog, error->message);
-      return FALSE;
-    }
-  return TRUE;
+  if (relay_config_check (config, &error))
+    return TRUE;
+  g_printerr ("%s: %s\n", prog, error->message);
+  return FALSE;
 }
 
 /**
@@ -218,7 +207,7 @@ run_test (int    argc,
       g_printerr (_("smtp-relay test: no recipient: give --to ADDRESS\n"));
       return EX_USAGE;
     }
-  if (!check_server ("smtp-relay test", config))
+  if (!check_config ("smtp-relay test", config))
     return EX_CONFIG;
 
   message = relay_test_message_new (config, recipient, NULL, &error);
@@ -434,7 +423,7 @@ load_config (const char *prog,
   if (settings == NULL)
     return NULL;
   config = relay_config_new_from_settings (settings);
-  if (!check_server (prog, config))
+  if (!check_config (prog, config))
     return NULL;
   *code = EX_OK;
   return g_steal_pointer (&config);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "relay-config.h"
+#include "relay-hostname.h"
 #include "relay-secret-store.h"
 
 G_DEFINE_QUARK (relay-config-error-quark, relay_config_error)
@@ -44,6 +45,47 @@ relay_config_new_from_settings (GSettings *settings)
   config->test_recipient = g_settings_get_string (settings, "test-recipient");
   config->password_file = g_settings_get_string (settings, "password-file");
   return config;
+}
+
+/**
+ * relay_config_check:
+ *
+ * Checks what every send needs of the settings, before anything is sent: a server, one that
+ * is a valid name or address, and a user name when the server requires a login (without one
+ * the client would send without logging in, and a relay that needs the login refuses the
+ * message for good).
+ *
+ * Returns: %FALSE with a #RELAY_CONFIG_ERROR that says what to set
+ */
+gboolean
+relay_config_check (const RelayConfig  *config,
+                    GError            **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *host = NULL;
+
+  if (*config->server == '\0')
+    {
+      g_set_error_literal (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_NO_SERVER,
+                           _("No server is set: open SMTP Relay and enter one."));
+      return FALSE;
+    }
+  host = relay_hostname_normalize (config->server, NULL, &local_error);
+  if (host == NULL)
+    {
+      g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_INVALID_SERVER,
+                   _("The server in the settings is not valid: %s"), local_error->message);
+      return FALSE;
+    }
+  if (config->requires_auth && *config->username == '\0')
+    {
+      g_set_error_literal (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_NO_USERNAME,
+                           _("The server requires authentication, but no user name is set: "
+                             "enter it under Authentication, or turn off "
+                             "“Server Requires Authentication”."));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 void

@@ -17,6 +17,8 @@ typedef enum
 {
   RELAY_CONFIG_ERROR_PASSWORD_FILE,   /* missing, unreadable, empty, or not private */
   RELAY_CONFIG_ERROR_NO_SERVER,
+  RELAY_CONFIG_ERROR_INVALID_SERVER,
+  RELAY_CONFIG_ERROR_NO_USERNAME,     /* a login is required, but with no name */
 } RelayConfigError;
 
 GQuark relay_config_error_quark (void);
@@ -39,6 +41,8 @@ typedef struct
 
 RelayConfig     *relay_config_new_from_settings   (GSettings           *settings);
 void             relay_config_free                (RelayConfig         *config);
+gboolean         relay_config_check               (const RelayConfig   *config,
+                                                   GError             **error);
 void             relay_config_set_password        (RelayConfig         *config,
                                                    const char          *password);
 

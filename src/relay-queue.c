@@ -901,6 +901,7 @@ on_listed_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   Flush *flush = g_task_get_task_data (task);
   GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autoptr(GError) error = NULL;
 
   if (flush->names->len == 0)
     {
@@ -909,11 +910,10 @@ on_listed_cb (GObject      *object,
     }
   if (g_task_return_error_if_cancelled (task))
     return;
-  if (*flush->config->server == '\0')
+  if (!relay_config_check (flush->config, &error))
     {
       flush->waiting = flush->names->len;
-      g_task_return_new_error (task, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_NO_SERVER,
-                               _("No server is set: open SMTP Relay and enter one."));
+      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   flush->sends = g_cancellable_new ();

@@ -308,6 +308,13 @@ on_test_clicked_cb (RelayTestGroup *self)
       return;
     }
 
+  /* An invalid server, or a login without a user name: the message says what to set. */
+  if (!relay_config_check (config, &error))
+    {
+      show_test_result (self, NULL, error, NULL);
+      return;
+    }
+
   /* Bad addresses are refused here, before any connection. */
   message = relay_test_message_new (config, recipient, NULL, &error);
   if (message == NULL)

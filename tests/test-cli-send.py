@@ -619,6 +619,22 @@ def test_password_file(root):
         server.stop()
 
 
+def test_flush_without_a_user_name_sends_nothing(root):
+    """A login required but no user name: the client would send without AUTH and a strict
+    relay refuse each message for good (set aside); the flush stops at the setting instead."""
+    env = Env(root, port=closed_port())
+    check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "x"], b"x\n"), EX_OK)
+    server = Server(root)
+    try:
+        env.set(port=server.port, requires_auth=True, username="")
+        result = env.run(["flush"])
+        check_rc(result, EX_CONFIG)
+        check("no user name" in result[2], result[2])
+        check(server.messages() == [] and len(env.queue_files()) == 1, "sent or dropped")
+    finally:
+        server.stop()
+
+
 def test_flush_skips_an_entry_another_flush_holds(root):
     import fcntl
     env = Env(root, port=closed_port())

@@ -734,6 +734,22 @@ test_test_invalid_recipient (Fixture       *f,
   g_assert_nonnull (strstr (gtk_editable_get_text (child (f, "test_recipient_row")), "RCPT"));
 }
 
+/* "Server Requires Authentication" without a user name: a test would send without logging in
+ * and pass against a lax server, while alerts fail at a strict one. Refused on the spot. */
+static void
+test_test_login_without_user (Fixture       *f,
+                              gconstpointer  data)
+{
+  configure_relay (f, "127.0.0.1", closed_port ());
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  g_settings_set_string (f->settings, "username", "");
+  click (child (f, "test_button"));
+
+  g_assert_true (test_finished (f));
+  g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test failed");
+  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "test_result_message")), "no user name"));
+}
+
 /* A server that never answers: the test shows its progress and can be cancelled. */
 static void
 test_test_cancel (Fixture       *f,
@@ -1417,6 +1433,7 @@ main (int   argc,
   ADD ("test/unresolvable", test_test_unresolvable);
   ADD ("test/reuses-lookup", test_test_reuses_lookup);
   ADD ("test/invalid-recipient", test_test_invalid_recipient);
+  ADD ("test/login-without-user", test_test_login_without_user);
   ADD ("test/cancel", test_test_cancel);
   ADD ("test/close-while-running", test_test_close_while_running);
   ADD ("dns/warning", test_dns_warning);

@@ -222,6 +222,11 @@ def main():
         run = env.run()
         ok(run.returncode == 78 and "server in the settings is not valid" in run.stderr,
            "an invalid server: configuration error 78, not 65 (an invalid address)", run.stderr)
+        env.settings(server="'127.0.0.1'", sender="'alerts@example.com'",
+                     test_recipient="'admin@example.com'", requires_auth="true", username="''")
+        run = env.run()
+        ok(run.returncode == 78 and "no user name" in run.stderr,
+           "a login without a user name: configuration error 78, nothing sent", run.stderr)
 
     print(f"1..{len(results)}")
     return 0 if all(results) else 1

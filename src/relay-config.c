@@ -164,8 +164,10 @@ relay_config_read_password_file (const char  *path,
   char *password;
   int fd;
 
-  /* O_NOFOLLOW and fstat() on the open file: the checks are about the file that is read. */
-  fd = g_open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0);
+  /* O_NOFOLLOW and fstat() on the open file: the checks are about the file that is read.
+   * O_NONBLOCK: opening a FIFO would wait for a writer, forever; it is refused below instead
+   * (a regular file's reads ignore the flag). */
+  fd = g_open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
   if (fd < 0)
     {
       int saved = errno;
@@ -230,6 +232,42 @@ relay_config_read_password_file (const char  *path,
   return password;
 }
 
+static void
+read_password_file_thread (GTask        *task,
+                           gpointer      source_object,
+                           gpointer      task_data,
+                           GCancellable *cancellable)
+{
+  GError *error = NULL;
+  char *password = relay_config_read_password_file (task_data, &error);
+
+  if (password == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, password, (GDestroyNotify) secret_password_free);
+}
+
+static void
+on_password_file_read_cb (GObject      *object,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  GTask *task = user_data;
+  RelayConfig *config = g_task_get_task_data (task);
+  GError *error = NULL;
+  char *password = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (password == NULL)
+    g_task_return_error (task, error);
+  else
+    {
+      g_clear_pointer (&config->password, secret_password_free);
+      config->password = password;
+      g_task_return_boolean (task, TRUE);
+    }
+  g_object_unref (task);
+}
+
 /**
  * relay_config_load_password_async:
  *
@@ -250,18 +288,13 @@ relay_config_load_password_async (RelayConfig         *config,
 
   if (config->password_file != NULL && *config->password_file != '\0')
     {
-      GError *error = NULL;
-      char *password = relay_config_read_password_file (config->password_file, &error);
+      /* In a thread: the file may be on a network share that hangs, and the window flushes the
+       * queue (and so reads the file) from its main loop. */
+      GTask *read = g_task_new (NULL, cancellable, on_password_file_read_cb, task);
 
-      if (password == NULL)
-        g_task_return_error (task, error);
-      else
-        {
-          g_clear_pointer (&config->password, secret_password_free);
-          config->password = password;
-          g_task_return_boolean (task, TRUE);
-        }
-      g_object_unref (task);
+      g_task_set_task_data (read, g_strdup (config->password_file), g_free);
+      g_task_run_in_thread (read, read_password_file_thread);
+      g_object_unref (read);
       return;
     }
   relay_secret_store_lookup_async (config->server, config->username, cancellable,

@@ -615,6 +615,19 @@ def test_password_file(root):
         check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "file"], b"x\n"),
                  EX_OK)
         check(len(server.messages()) == 1, "not delivered with a private password file")
+
+        # A FIFO would block the reader until something writes to it: refused at once.
+        fifo = path + ".fifo"
+        os.mkfifo(fifo, 0o600)
+        env.set(password_file=fifo)
+        proc = env.popen(["send", "--to", "ops@example.org", "--subject", "fifo"])
+        try:
+            _, err = proc.communicate(b"x\n", timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError("send waits for a writer to the FIFO password file")
+        check(proc.returncode == EX_CONFIG and b"not a regular file" in err, err)
     finally:
         server.stop()
 

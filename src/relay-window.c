@@ -24,6 +24,9 @@
 
 /* Long enough for a burst of keystrokes, short enough that a quick close rarely has to wait. */
 #define PASSWORD_STORE_DELAY_MS 600
+/* A password carried over to a new server name is saved only once the name has stayed put this
+ * long: a pause while typing "mail.example.com" must not leave a copy under "mail.". */
+#define PASSWORD_CARRY_DELAY_MS 5000
 #define KEY_CHANGE_LOOKUP_DELAY_MS 800
 
 struct _RelayWindow
@@ -76,6 +79,10 @@ struct _RelayWindow
   guint                 stores_in_flight;
   guint                 password_edits;     /* bumped by each edit, to spot stale lookups */
   gboolean              password_dirty;     /* the row holds text that the keyring lacks */
+  gboolean              password_carried;   /* ... taken over from the previous server/user,
+                                             * not typed for these */
+  char                 *edit_server;        /* the server and user the last edit was made */
+  char                 *edit_user;          /* for */
   gboolean              setting_password;   /* the row is being filled from the keyring */
 };
 
@@ -760,17 +767,19 @@ on_password_cleared_cb (GObject      *object,
   handle_save_result (data->self, error);
 }
 
+/* Saves the row's text for @server and @user, or clears what they have when the row is empty. */
 static void
-store_password_now (RelayWindow *self)
+store_password_for (RelayWindow *self,
+                    const char  *server,
+                    const char  *user)
 {
-  g_autofree char *server = g_settings_get_string (self->settings, "server");
-  g_autofree char *user = g_settings_get_string (self->settings, "username");
   const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
 
   g_clear_handle_id (&self->store_timeout_id, g_source_remove);
   if (!self->password_dirty)
     return;
   self->password_dirty = FALSE;
+  self->password_carried = FALSE;
 
   /* The application is held until the keyring answers, so that closing the window right after
    * typing still saves the password: it does not exit while it is held. No cancellable: a
@@ -785,11 +794,21 @@ store_password_now (RelayWindow *self)
 }
 
 static void
-schedule_store (RelayWindow *self)
+store_password_now (RelayWindow *self)
+{
+  g_autofree char *server = g_settings_get_string (self->settings, "server");
+  g_autofree char *user = g_settings_get_string (self->settings, "username");
+
+  store_password_for (self, server, user);
+}
+
+static void
+schedule_store (RelayWindow *self,
+                guint        delay_ms)
 {
   self->password_dirty = TRUE;
   g_clear_handle_id (&self->store_timeout_id, g_source_remove);
-  self->store_timeout_id = g_timeout_add (PASSWORD_STORE_DELAY_MS, on_store_timeout_cb, self);
+  self->store_timeout_id = g_timeout_add (delay_ms, on_store_timeout_cb, self);
 }
 
 static gboolean
@@ -809,7 +828,12 @@ on_password_row_changed_cb (RelayWindow *self)
     return;
 
   self->password_edits++;
-  schedule_store (self);
+  self->password_carried = FALSE;
+  g_free (self->edit_server);
+  self->edit_server = g_settings_get_string (self->settings, "server");
+  g_free (self->edit_user);
+  self->edit_user = g_settings_get_string (self->settings, "username");
+  schedule_store (self, PASSWORD_STORE_DELAY_MS);
   relay_test_group_invalidate_result (self->test_group);
 }
 
@@ -848,18 +872,27 @@ on_password_looked_up_cb (GObject      *object,
   show_keyring_problem (self, NULL);
 
   /* What the user typed and the keyring does not have yet is never replaced: it is saved under
-   * the new server and user instead. Likewise when nothing is stored for them yet, so that
-   * correcting the server name does not make the user type the password again. */
-  if (self->password_dirty || data->password_edits != self->password_edits ||
-      (password == NULL && *gtk_editable_get_text (GTK_EDITABLE (self->password_row)) != '\0'))
+   * the new server and user instead. */
+  if ((self->password_dirty && !self->password_carried) ||
+      data->password_edits != self->password_edits)
     {
-      schedule_store (self);
+      schedule_store (self, PASSWORD_STORE_DELAY_MS);
     }
   else if (password != NULL)
     {
+      /* Theirs, not a password carried over from the name typed before (half a name, say). */
+      self->password_dirty = FALSE;
+      self->password_carried = FALSE;
       self->setting_password = TRUE;
       gtk_editable_set_text (GTK_EDITABLE (self->password_row), password);
       self->setting_password = FALSE;
+    }
+  else if (*gtk_editable_get_text (GTK_EDITABLE (self->password_row)) != '\0')
+    {
+      /* Nothing stored for them yet: correcting the server name does not make the user type
+       * the password again. */
+      self->password_carried = TRUE;
+      schedule_store (self, PASSWORD_CARRY_DELAY_MS);
     }
 
   if (password != NULL)
@@ -914,7 +947,12 @@ on_settings_changed_cb (RelayWindow *self,
     {
       if (g_str_equal (key, "server"))
         update_server_note (self);
-      /* A pending edit stays pending (password_dirty): the lookup for the new pair decides where
+      /* Emptying the row clears the password of the server and user it showed; applied to the
+       * new pair, it would delete a password the user never saw. */
+      if (self->password_dirty && !self->password_carried && self->edit_server != NULL &&
+          *gtk_editable_get_text (GTK_EDITABLE (self->password_row)) == '\0')
+        store_password_for (self, self->edit_server, self->edit_user);
+      /* A typed edit stays pending (password_dirty): the lookup for the new pair decides where
        * it goes, and closing the window meanwhile still saves it. */
       g_clear_handle_id (&self->store_timeout_id, g_source_remove);
       g_clear_handle_id (&self->lookup_timeout_id, g_source_remove);
@@ -1161,6 +1199,8 @@ relay_window_finalize (GObject *object)
 
   g_clear_object (&self->cancellable);
   g_clear_object (&self->detect_cancellable);
+  g_free (self->edit_server);
+  g_free (self->edit_user);
   g_clear_object (&self->detector);
   g_clear_object (&self->queue_monitor);
   g_clear_object (&self->settings);

@@ -1347,6 +1347,63 @@ test_password_follows_server (Fixture       *f,
   g_assert_cmpstr (gtk_editable_get_text (child (f, "password_row")), ==, "keep me");
 }
 
+/* A password carried over to a name that has none is not an edit: when the user goes on
+ * typing to a name that has a password of its own (a pause at "mail."), that one is shown, not
+ * overwritten, and the half-typed name gets no copy. */
+static void
+test_password_carry_yields (Fixture       *f,
+                            gconstpointer  data)
+{
+  KeyringCheck other_kept = { "two.example.com", "alice", "password two" };
+  KeyringCheck no_copy = { "mail.", "alice", NULL };
+  TextCheck shown = { child (f, "password_row"), "password one" };
+
+  keyring_store ("one.example.com", "alice", "password one");
+  keyring_store ("two.example.com", "alice", "password two");
+  g_settings_set_string (f->settings, "username", "alice");
+  g_settings_set_string (f->settings, "server", "one.example.com");
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  wait_until (has_text, &shown, 5000);
+
+  /* The lookup for the half-typed name answers "nothing stored": the password is carried. */
+  gtk_editable_set_text (child (f, "server_row"), "mail.");
+  spin_main_loop (1500);
+  g_assert_cmpstr (gtk_editable_get_text (child (f, "password_row")), ==, "password one");
+
+  gtk_editable_set_text (child (f, "server_row"), "two.example.com");
+  shown.text = "password two";
+  wait_until (has_text, &shown, 5000);
+  g_assert_false (relay_window_has_pending_password (f->window));
+  g_assert_true (keyring_has (&other_kept));
+  g_assert_true (keyring_has (&no_copy));
+}
+
+/* Emptying the row clears the password of the server it showed, even when the server changes
+ * before the clear is saved; the next server's password is shown, not deleted. */
+static void
+test_password_clear_stays_with_its_server (Fixture       *f,
+                                           gconstpointer  data)
+{
+  KeyringCheck cleared = { "one.example.com", "alice", NULL };
+  KeyringCheck other_kept = { "two.example.com", "alice", "password two" };
+  TextCheck shown = { child (f, "password_row"), "password one" };
+
+  keyring_store ("one.example.com", "alice", "password one");
+  keyring_store ("two.example.com", "alice", "password two");
+  g_settings_set_string (f->settings, "username", "alice");
+  g_settings_set_string (f->settings, "server", "one.example.com");
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  wait_until (has_text, &shown, 5000);
+
+  gtk_editable_set_text (child (f, "password_row"), "");
+  gtk_editable_set_text (child (f, "server_row"), "two.example.com");
+  shown.text = "password two";
+  wait_until (has_text, &shown, 5000);
+  wait_until (keyring_has, &cleared, 5000);
+  wait_until (no_pending_password, f->window, 5000);
+  g_assert_true (keyring_has (&other_kept));
+}
+
 /* When the keyring cannot take the password, the window says so and keeps what was typed.
  * Runs in a subprocess whose keyring file cannot be written. */
 static void
@@ -1443,6 +1500,8 @@ main (int   argc,
   ADD ("password/loaded", test_password_loaded);
   ADD ("password/saved-on-close", test_password_saved_on_close);
   ADD ("password/follows-server", test_password_follows_server);
+  ADD ("password/carry-yields", test_password_carry_yields);
+  ADD ("password/clear-stays-with-its-server", test_password_clear_stays_with_its_server);
   ADD ("window-state", test_window_state);
   ADD ("password/keyring-unavailable", test_keyring_unavailable);
 #undef ADD

@@ -19,6 +19,7 @@ typedef enum
   RELAY_CONFIG_ERROR_NO_SERVER,
   RELAY_CONFIG_ERROR_INVALID_SERVER,
   RELAY_CONFIG_ERROR_NO_USERNAME,     /* a login is required, but with no name */
+  RELAY_CONFIG_ERROR_NO_PASSWORD,     /* ... or, in the window, with no password */
 } RelayConfigError;
 
 GQuark relay_config_error_quark (void);

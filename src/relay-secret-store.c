@@ -80,6 +80,22 @@ secret_op_thread (GTask        *task,
     case OP_LOOKUP:
       password = secret_password_lookup_sync (relay_secret_store_get_schema (), cancellable, &error,
                                               "server", op->server, "user", op->user, NULL);
+      if (password == NULL && error == NULL)
+        {
+          /* No error either when the item is there but its collection stayed locked (the
+           * unlock prompt was dismissed or could not be shown): "nothing stored" would send
+           * without the password, or tell the user to store it again. A search without
+           * unlocking finds locked items too. */
+          GList *items = secret_password_search_sync (relay_secret_store_get_schema (),
+                                                      SECRET_SEARCH_NONE, cancellable, NULL,
+                                                      "server", op->server, "user", op->user,
+                                                      NULL);
+
+          if (items != NULL)
+            error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                                         _("the keyring is locked and was not unlocked"));
+          g_list_free_full (items, g_object_unref);
+        }
       break;
     case OP_STORE:
       secret_password_store_sync (relay_secret_store_get_schema (), SECRET_COLLECTION_DEFAULT,

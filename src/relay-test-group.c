@@ -314,6 +314,16 @@ on_test_clicked_cb (RelayTestGroup *self)
       show_test_result (self, NULL, error, NULL);
       return;
     }
+  /* An empty password is never a login: it is still loading from the keyring, or the keyring
+   * is locked (said above the row), or it was not entered. */
+  if (config->requires_auth && (config->password == NULL || *config->password == '\0'))
+    {
+      g_set_error (&error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_NO_PASSWORD,
+                   _("No password is entered for “%s”. Enter it under Authentication."),
+                   config->username);
+      show_test_result (self, NULL, error, NULL);
+      return;
+    }
 
   /* Bad addresses are refused here, before any connection. */
   message = relay_test_message_new (config, recipient, NULL, &error);

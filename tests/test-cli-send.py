@@ -850,6 +850,12 @@ def keyring_test_locked_keyring_queues(root):
         check_rc(result, EX_OK)
         check("queued" in result[2] and one_line(result[2]), result[2])
         check(server.messages() == [] and len(env.queue_files()) == 1, "not queued")
+        # A locked item is not "no password stored": a test says the keyring is locked and
+        # is worth trying again (75), not "store the password" (78).
+        result = env.run(["test", "--to", "ops@example.org"])
+        check_rc(result, EX_TEMPFAIL)
+        check("locked" in result[2] and "No password" not in result[2], result[2])
+        check(server.messages() == [], "sent without the password")
     finally:
         server.stop()
 

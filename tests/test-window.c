@@ -748,6 +748,13 @@ test_test_login_without_user (Fixture       *f,
   g_assert_true (test_finished (f));
   g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test failed");
   g_assert_nonnull (strstr (gtk_label_get_text (child (f, "test_result_message")), "no user name"));
+
+  /* Nor with a user name and no password (the keyring locked, or nothing entered yet). */
+  g_settings_set_string (f->settings, "username", "alice");
+  gtk_editable_set_text (child (f, "password_row"), "");
+  click (child (f, "test_button"));
+  g_assert_true (test_finished (f));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "test_result_message")), "No password"));
 }
 
 /* A server that never answers: the test shows its progress and can be cancelled. */

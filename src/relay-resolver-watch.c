@@ -133,9 +133,10 @@ format_message (RelayResolverState  state,
       return g_strdup_printf (_("Looking up “%s”…"), name);
 
     case RELAY_RESOLVER_STATE_NOT_FOUND:
+      /* The resolver cannot tell "no such name" from "a name with no address record". */
       return g_strdup_printf (_("The IP address of specified SMTP server cannot be resolved: "
-                                "the name “%s” does not exist. Check its spelling, or enter the "
-                                "server's IP address instead."), name);
+                                "the name “%s” does not exist, or has no IP address. Check its "
+                                "spelling, or enter the server's IP address instead."), name);
 
     case RELAY_RESOLVER_STATE_DNS_FAILURE:
       return g_strdup (_("The IP address of specified SMTP server cannot be resolved: the DNS "

@@ -202,7 +202,7 @@ relay_smtp_error_new_network (const GError *error,
     {
       if (error->code == G_RESOLVER_ERROR_NOT_FOUND)
         return g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RESOLVE,
-                            _("The server name “%s” cannot be resolved: it does not exist in DNS."),
+                            _("The server name “%s” cannot be resolved: it does not exist in DNS, or has no IP address."),
                             host);
       return g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DNS_FAILURE,
                           _("Could not look up the server name “%s”: DNS is unavailable."),

@@ -66,6 +66,45 @@ relay_hostname_is_ldh_name (const char *ascii)
   return !all_digits;
 }
 
+/* An IP address, with an IPv6 zone ("fe80::1%eth0") kept as typed: interface names are case
+ * sensitive. It must be one that can be connected to: a link-local IPv6 address is reachable
+ * only through the interface its zone names (without one, connect() fails with EINVAL). */
+static char *
+normalize_ip_literal (const char  *text,
+                      gboolean    *is_ip_literal,
+                      GError     **error)
+{
+  const char *zone = strchr (text, '%');
+  g_autofree char *address = g_ascii_strdown (text, zone != NULL ? zone - text : -1);
+  g_autofree char *result = g_strconcat (address, zone, NULL);
+  g_autoptr(GSocketAddress) socket_address = g_inet_socket_address_new_from_string (result, 0);
+  GInetAddress *inet;
+
+  if (socket_address == NULL)
+    {
+      if (zone != NULL)
+        g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_NUMERIC,
+                     _("“%s” names no network interface of this computer"), zone + 1);
+      else
+        g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_NUMERIC,
+                     _("“%s” is not a usable IP address"), text);
+      return NULL;
+    }
+  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (socket_address));
+  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6
+      && g_inet_address_get_is_link_local (inet)
+      && g_inet_socket_address_get_scope_id (G_INET_SOCKET_ADDRESS (socket_address)) == 0)
+    {
+      g_set_error (error, RELAY_HOSTNAME_ERROR, RELAY_HOSTNAME_ERROR_NUMERIC,
+                   _("%s is a link-local address: add the network interface that reaches it, "
+                     "as in %s%%eth0"), address, address);
+      return NULL;
+    }
+  if (is_ip_literal)
+    *is_ip_literal = TRUE;
+  return g_steal_pointer (&result);
+}
+
 /**
  * relay_hostname_normalize:
  * @input: a host name or IP address as the user typed it
@@ -113,19 +152,11 @@ relay_hostname_normalize (const char  *input,
       g_autofree char *inner = g_strndup (text + 1, len - 2);
 
       if (g_hostname_is_ip_address (inner))
-        {
-          if (is_ip_literal)
-            *is_ip_literal = TRUE;
-          return g_ascii_strdown (inner, -1);
-        }
+        return normalize_ip_literal (inner, is_ip_literal, error);
     }
 
   if (g_hostname_is_ip_address (text))
-    {
-      if (is_ip_literal)
-        *is_ip_literal = TRUE;
-      return g_ascii_strdown (text, -1);
-    }
+    return normalize_ip_literal (text, is_ip_literal, error);
 
   if (text[len - 1] == '.')
     text[len - 1] = '\0';

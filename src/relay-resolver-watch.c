@@ -719,7 +719,9 @@ relay_resolver_watch_set_server (RelayResolverWatch *self,
     }
   else if (is_ip_literal)
     {
-      GInetAddress *address = g_inet_address_new_from_string (name);
+      g_autoptr(GSocketAddress) literal = g_inet_socket_address_new_from_string (name, 0);
+      GInetAddress *address = literal != NULL ?
+        g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (literal))) : NULL;
 
       if (address != NULL)
         {
@@ -730,7 +732,7 @@ relay_resolver_watch_set_server (RelayResolverWatch *self,
         }
       else
         {
-          /* The validator accepts forms GInetAddress does not parse, like a zone "fe80::1%eth0". */
+          /* The validator parsed it; only an interface gone since then makes this fail. */
           g_autofree char *message = g_strdup_printf (_("“%s” is not a usable IP address"), name);
 
           set_addresses (self, NULL);

@@ -48,6 +48,9 @@ test_ip_literals (void)
   assert_name ("[2001:db8::10]", "2001:db8::10", TRUE);
   /* RFC 5321's address literal */
   assert_name ("[192.0.2.10]", "192.0.2.10", TRUE);
+  /* A link-local IPv6 address with the interface that reaches it: the zone keeps its case. */
+  assert_name ("FE80::1%lo", "fe80::1%lo", TRUE);
+  assert_name ("[fe80::1%lo]", "fe80::1%lo", TRUE);
   assert_name ("::1", "::1", TRUE);
 }
 
@@ -75,6 +78,10 @@ test_invalid (void)
   assert_bad ("127.1", RELAY_HOSTNAME_ERROR_NUMERIC);
   assert_bad ("2130706433", RELAY_HOSTNAME_ERROR_NUMERIC);
   assert_bad ("192.0.2.300", RELAY_HOSTNAME_ERROR_NUMERIC);
+  /* Link-local without an interface cannot be connected to (EINVAL); nor a zone that names no
+   * interface here. */
+  assert_bad ("fe80::1", RELAY_HOSTNAME_ERROR_NUMERIC);
+  assert_bad ("fe80::1%no-such-if9", RELAY_HOSTNAME_ERROR_NUMERIC);
   /* "xn--" labels that are no real A-labels: invalid punycode, or decoding to something
    * that does not encode back to the same label */
   assert_bad ("xn--pypal-cZ22222n.example", RELAY_HOSTNAME_ERROR_BAD_LABEL);

@@ -198,6 +198,7 @@ struct _Session
   RelaySmtpMessage     *message;
   char                 *host;
   gboolean              host_is_ip;
+  guint32               scope_id;    /* of an IPv6 literal with a zone; 0 otherwise */
   guint16               port;
   RelaySecurity         security;
   gboolean              authenticate;
@@ -2022,7 +2023,9 @@ start_attempt (GTask *task)
 {
   Session *s = g_task_get_task_data (task);
   GInetAddress *address = s->next_address->data;
-  g_autoptr(GSocketAddress) socket_address = g_inet_socket_address_new (address, s->port);
+  g_autoptr(GSocketAddress) socket_address =
+    g_object_new (G_TYPE_INET_SOCKET_ADDRESS, "address", address, "port", s->port,
+                  "scope-id", s->scope_id, NULL);
   Attempt *a = g_new0 (Attempt, 1);
 
   s->next_address = s->next_address->next;
@@ -2452,7 +2455,14 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
 
   if (s->host_is_ip)
     {
-      s->addresses = g_list_prepend (NULL, g_inet_address_new_from_string (s->host));
+      /* Parsed with its port, so that an IPv6 zone ("fe80::1%eth0") keeps its scope. The
+       * normaliser accepted only what parses. */
+      g_autoptr(GSocketAddress) literal = g_inet_socket_address_new_from_string (s->host, s->port);
+      GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (literal);
+
+      if (g_socket_address_get_family (literal) == G_SOCKET_FAMILY_IPV6)
+        s->scope_id = g_inet_socket_address_get_scope_id (inet);
+      s->addresses = g_list_prepend (NULL, g_object_ref (g_inet_socket_address_get_address (inet)));
       start_connecting (task);
       return;
     }

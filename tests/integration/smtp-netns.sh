@@ -62,6 +62,8 @@ setup () {
   ip -n "$srv" addr add 10.199.0.2/24 dev "v$$s" &&
   ip -n "$cli" addr add fd00:199::1/64 dev "v$$c" nodad &&
   ip -n "$srv" addr add fd00:199::2/64 dev "v$$s" nodad &&
+  ip -n "$cli" addr add fe80::1/64 dev "v$$c" nodad &&
+  ip -n "$srv" addr add fe80::2/64 dev "v$$s" nodad &&
   ip -n "$cli" link set "v$$c" up && ip -n "$srv" link set "v$$s" up || return 1
   # a dropped SYN is retried once, not six times (127 s)
   ip netns exec "$cli" sysctl -qw net.ipv4.tcp_syn_retries=1 || return 1
@@ -125,7 +127,7 @@ check () {
 }
 
 blocked="Connection to SMTP server is blocked by traffic rules"
-echo "1..13"
+echo "1..15"
 check "no rule, IPv4: connected, greeted with 554" - 10.199.0.2 greeting --max-ms 3000
 check "no rule, IPv6: connected, greeted with 554" - fd00:199::2 greeting --max-ms 3000
 check "IPv6 reject admin-prohibited" "ip6 daddr fd00:199::2 tcp dport 2525 reject with icmpv6 type admin-prohibited" \
@@ -152,4 +154,8 @@ check "name with both families, IPv6 dropped" "ip6 daddr fd00:199::2 tcp dport 2
 # server is the IPv4 time-out, not "blocked by traffic rules, or no route" for the IPv6 one.
 check "name with both families, no IPv6 route, IPv4 dropped" "ip daddr 10.199.0.2 tcp dport 2525 drop" \
   v4net.relay.test timeout --connect-timeout-ms 1500 --expect-text "(10.199.0.2) port 2525 did not answer" --max-ms 4000
+# A link-local server: reached through the interface its zone names; without a zone it is
+# refused before any connection (connect() would fail with EINVAL, read as a blackhole route).
+check "IPv6 link-local with its interface" - "fe80::2%v$$c" greeting --max-ms 3000
+check "IPv6 link-local without an interface" - fe80::2 invalid-input --expect-text "link-local" --max-ms 1000
 [ "$failed" = 0 ]

@@ -485,6 +485,14 @@ relay_autoconfig_parse (const char  *data,
       return NULL;
     }
 
+  /* A UTF-8 byte order mark is allowed before the XML declaration (XML 1.0 §4.3.3, and some
+   * providers' servers send one); GMarkup does not skip it. */
+  if (length >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    {
+      data += 3;
+      length -= 3;
+    }
+
   /* GMarkup lets NUL through in text, where it would silently cut a host name short. */
   if (memchr (data, '\0', length) != NULL)
     {

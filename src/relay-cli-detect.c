@@ -154,7 +154,8 @@ relay_cli_detect (int    argc,
     }
 
   if (best == NULL)
-    return RELAY_CLI_EXIT_NOHOST;
+    return relay_detect_report_get_incomplete (report) ? RELAY_CLI_EXIT_TEMPFAIL
+                                                       : RELAY_CLI_EXIT_NOHOST;
 
   if (!apply)
     {

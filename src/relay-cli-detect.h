@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define RELAY_CLI_EXIT_OK 0
 #define RELAY_CLI_EXIT_USAGE 64       /* EX_USAGE */
 #define RELAY_CLI_EXIT_NOHOST 68      /* EX_NOHOST: nothing found */
+#define RELAY_CLI_EXIT_TEMPFAIL 75    /* EX_TEMPFAIL: nothing found, but not every source answered */
 #define RELAY_CLI_EXIT_NOPERM 77      /* EX_NOPERM: a key is locked */
 
 /* relay-cli.c opens the module (RELAY_DETECT_MODULE_NAME) only for `smtp-relay detect`. */

@@ -342,6 +342,7 @@ relay_detect_proposal_apply (RelayDetectProposal  *self,
   g_autoptr(GSettingsBackend) backend = NULL;
   g_autoptr(GSettings) batch = NULL;
   g_autofree char *path = NULL;
+  g_autofree char *current_server = NULL;
 
   g_return_val_if_fail (RELAY_IS_DETECT_PROPOSAL (self), FALSE);
   g_return_val_if_fail (G_IS_SETTINGS (settings), FALSE);
@@ -369,8 +370,13 @@ relay_detect_proposal_apply (RelayDetectProposal  *self,
   g_settings_set_enum (batch, "security", self->security);
   if (self->login_source != NULL)
     {
+      current_server = g_settings_get_string (settings, "server");
       if (self->username != NULL)
         g_settings_set_string (batch, "username", self->username);
+      else if (g_ascii_strcasecmp (current_server, self->host) != 0)
+        /* A login without a name given: the name of the previous relay's account would go to
+         * this server, and the password the window holds for it with it. */
+        g_settings_set_string (batch, "username", "");
       g_settings_set_boolean (batch, "requires-auth", self->requires_auth);
     }
   g_settings_apply (batch);

@@ -18,6 +18,7 @@ struct _RelayDetectReport
   GPtrArray *proposals;
   GPtrArray *notes;     /* NULL-terminated */
   GPtrArray *guesses;
+  gboolean   incomplete;
 };
 
 G_DEFINE_FINAL_TYPE (RelayDetectReport, relay_detect_report, G_TYPE_OBJECT)
@@ -67,10 +68,12 @@ RelayDetectReport *
 relay_detect_report_new (const char *domain,
                          GPtrArray  *proposals,
                          GPtrArray  *notes,
-                         GPtrArray  *guesses)
+                         GPtrArray  *guesses,
+                         gboolean    incomplete)
 {
   RelayDetectReport *self = g_object_new (RELAY_TYPE_DETECT_REPORT, NULL);
 
+  self->incomplete = incomplete;
   self->domain = g_strdup (domain);
   self->proposals = copy_proposals (proposals);
   self->guesses = copy_proposals (guesses);
@@ -139,4 +142,17 @@ relay_detect_report_get_guesses (RelayDetectReport *self)
 {
   g_return_val_if_fail (RELAY_IS_DETECT_REPORT (self), NULL);
   return self->guesses;
+}
+
+/**
+ * relay_detect_report_get_incomplete:
+ *
+ * Whether some source could not be asked (no answer before the deadline, DNS or the network
+ * down): without proposals, that is "try again", not "nothing is published".
+ */
+gboolean
+relay_detect_report_get_incomplete (RelayDetectReport *self)
+{
+  g_return_val_if_fail (RELAY_IS_DETECT_REPORT (self), FALSE);
+  return self->incomplete;
 }

@@ -15,12 +15,14 @@ G_DECLARE_FINAL_TYPE (RelayDetectReport, relay_detect_report, RELAY, DETECT_REPO
 RelayDetectReport   *relay_detect_report_new           (const char        *domain,
                                                         GPtrArray         *proposals,
                                                         GPtrArray         *notes,
-                                                        GPtrArray         *guesses);
+                                                        GPtrArray         *guesses,
+                                                        gboolean           incomplete);
 
 const char          *relay_detect_report_get_domain    (RelayDetectReport *self);
 RelayDetectProposal *relay_detect_report_get_best      (RelayDetectReport *self);
 GPtrArray           *relay_detect_report_get_proposals (RelayDetectReport *self);
 const char * const  *relay_detect_report_get_notes     (RelayDetectReport *self);
 GPtrArray           *relay_detect_report_get_guesses   (RelayDetectReport *self);
+gboolean             relay_detect_report_get_incomplete (RelayDetectReport *self);
 
 G_END_DECLS

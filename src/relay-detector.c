@@ -25,6 +25,7 @@
 #include "relay-detector.h"
 #include "relay-hostname.h"
 #include "relay-https-fetch.h"
+#include "relay-smtp-error.h"
 
 G_DEFINE_QUARK (relay-detect-error-quark, relay_detect_error)
 
@@ -66,6 +67,7 @@ typedef struct
   char      *url;         /* what is fetched, for the HTTPS sources */
   gboolean   started;     /* the ISP database via MX starts only when the first one had nothing */
   gboolean   done;
+  gboolean   unreachable; /* no answer: the deadline, or DNS or the network down */
   GPtrArray *proposals;   /* RelayDetectProposal, in the source's own order */
   GPtrArray *notes;       /* char *: why it proposed nothing, what it rejected */
 } Source;
@@ -164,9 +166,21 @@ get_source (DetectData *data,
   return g_ptr_array_index (data->sources, index);
 }
 
+/* Whether @error means that the source could not be asked, rather than that it has nothing:
+ * then "nothing found" is not the answer, and trying again later may give one. */
+static gboolean
+is_unreachable (const GError *error)
+{
+  return g_error_matches (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
 static RelayDetectReport *
 build_report (DetectData *data)
 {
+  gboolean incomplete = FALSE;
   g_autoptr(GPtrArray) per_source = g_ptr_array_new ();
   g_autoptr(GPtrArray) proposals = NULL;
   g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func (g_free);
@@ -180,19 +194,30 @@ build_report (DetectData *data)
     {
       Source *source = get_source (data, s);
 
+      incomplete |= source->unreachable;
       for (guint i = 0; i < source->notes->len; i++)
-        g_ptr_array_add (notes, g_strdup_printf ("%s: %s", source->label,
-                                                 (const char *) g_ptr_array_index (source->notes, i)));
+        {
+          /* What a document or a server said is shown to people, and printed to terminals:
+           * no control characters (a host name could carry escape sequences). */
+          g_autofree char *note = g_strdup_printf ("%s: %s", source->label,
+                                                   (const char *) g_ptr_array_index (source->notes, i));
+
+          g_ptr_array_add (notes, relay_smtp_sanitize_text (note, -1));
+        }
     }
 
   if (proposals->len == 0)
     {
       guesses = relay_detect_usual_guesses (data->domain);
-      g_ptr_array_add (notes, g_strdup_printf (_("No source describes the mail server of %s. Ask the provider, or try smtp.%s or mail.%s with port 587 and STARTTLS, or port 465 and TLS."),
-                                               data->domain, data->domain, data->domain));
+      if (incomplete)
+        g_ptr_array_add (notes, g_strdup_printf (_("No source that answered describes the mail server of %s, and some could not be asked (see above). Check the network connection and try again."),
+                                                 data->domain));
+      else
+        g_ptr_array_add (notes, g_strdup_printf (_("No source describes the mail server of %s. Ask the provider, or try smtp.%s or mail.%s with port 587 and STARTTLS, or port 465 and TLS."),
+                                                 data->domain, data->domain, data->domain));
     }
 
-  return relay_detect_report_new (data->domain, proposals, notes, guesses);
+  return relay_detect_report_new (data->domain, proposals, notes, guesses, incomplete);
 }
 
 static void
@@ -238,8 +263,11 @@ deadline_cb (gpointer user_data)
       Source *source = get_source (data, s);
 
       if (source->started && !source->done)
-        g_ptr_array_add (source->notes,
-                         g_strdup_printf (_("no answer within %.1f seconds"), data->timeout_ms / 1000.0));
+        {
+          source->unreachable = TRUE;
+          g_ptr_array_add (source->notes,
+                           g_strdup_printf (_("no answer within %.1f seconds"), data->timeout_ms / 1000.0));
+        }
     }
   finish_run (task);
   return G_SOURCE_REMOVE;
@@ -276,6 +304,7 @@ srv_cb (GObject      *object,
   source = get_source (data, op->index);
   if (targets == NULL)
     {
+      source->unreachable = is_unreachable (error);
       if (g_error_matches (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND))
         g_ptr_array_add (source->notes, g_strdup (_("no record")));
       else
@@ -354,6 +383,7 @@ fetch_cb (GObject      *object,
   source = get_source (data, op->index);
   if (bytes == NULL)
     {
+      source->unreachable = is_unreachable (error);
       if (g_error_matches (error, RELAY_HTTPS_FETCH_ERROR, RELAY_HTTPS_FETCH_ERROR_NOT_FOUND))
         g_ptr_array_add (source->notes, g_strdup (_("nothing published there")));
       else
@@ -440,6 +470,7 @@ mx_cb (GObject      *object,
 
   if (best_host == NULL)
     {
+      source->unreachable = is_unreachable (error);
       g_ptr_array_add (source->notes, g_strdup (error != NULL &&
                                                 !g_error_matches (error, G_RESOLVER_ERROR,
                                                                   G_RESOLVER_ERROR_NOT_FOUND)

@@ -359,8 +359,12 @@ show_detect_report (RelayWindow       *self,
       g_autofree char *heading = g_strdup_printf (_("No Settings Found for %s"),
                                                   relay_detect_report_get_domain (report));
 
-      g_string_append (body, _("No source describes this domain's mail server. Ask the provider, "
-                               "or try one of the usual names:"));
+      if (relay_detect_report_get_incomplete (report))
+        g_string_append (body, _("Some sources could not be asked: check the network connection "
+                                 "and try again. Meanwhile, the usual names are:"));
+      else
+        g_string_append (body, _("No source describes this domain's mail server. Ask the provider, "
+                                 "or try one of the usual names:"));
       for (guint i = 0; guesses != NULL && i < guesses->len; i++)
         {
           RelayDetectProposal *guess = g_ptr_array_index (guesses, i);

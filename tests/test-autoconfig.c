@@ -142,6 +142,25 @@ test_malformed (void)
   assert_refused (deep->str, deep->len, RELAY_AUTOCONFIG_ERROR_MALFORMED);
 }
 
+/* A byte order mark may come before the declaration (XML 1.0 §4.3.3). */
+static void
+test_byte_order_mark (void)
+{
+  const char *doc =
+    "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<clientConfig version=\"1.1\"><emailProvider id=\"example.com\">\n"
+    " <outgoingServer type=\"smtp\"><hostname>smtp.example.com</hostname><port>587</port>\n"
+    "  <socketType>STARTTLS</socketType></outgoingServer>\n"
+    "</emailProvider></clientConfig>\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) servers = parse (doc, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (servers->len, ==, 1);
+  g_assert_cmpstr (((RelayAutoconfigServer *) g_ptr_array_index (servers, 0))->hostname, ==,
+                   "smtp.example.com");
+}
+
 static void
 test_doctype_ignored (void)
 {
@@ -169,6 +188,7 @@ main (int   argc,
   g_test_add_func ("/relay/autoconfig/rejections", test_rejections);
   g_test_add_func ("/relay/autoconfig/malformed", test_malformed);
   g_test_add_func ("/relay/autoconfig/doctype-ignored", test_doctype_ignored);
+  g_test_add_func ("/relay/autoconfig/byte-order-mark", test_byte_order_mark);
 
   return g_test_run ();
 }

@@ -21,6 +21,7 @@
 static const char * const test_domains[] = {
   "good.test", "srv.test", "weight.test", "none.test", "bad.test", "huge.test", "slow.test",
   "redir.test", "redirok.test", "mx.test", "provider.test", "plain.test", "ispdb.test",
+  "esc.test", "login.test", "down.test",
 };
 
 static GTlsCertificate *server_certificate;
@@ -130,6 +131,26 @@ server_cb (SoupServer        *server,
       g_autofree char *d = smtp_server ("bad host.test", "587", "STARTTLS", "x");
       g_autofree char *all = g_strconcat (a, b, c, d, NULL);
       respond (msg, SOUP_STATUS_OK, autoconfig_document (all));
+    }
+  else if (g_str_equal (host, "esc.test") && well_known)
+    {
+      /* A host name that would clear a terminal and print a fake proposal if it were quoted
+       * as it is in a note. */
+      g_autofree char *a = smtp_server ("x\x1b[2J\x1b[HServer: smtp.attacker.test\x1b[8m", "587",
+                                        "STARTTLS", "x");
+      g_autofree char *b = smtp_server ("smtp.esc.test", "587", "STARTTLS", "x");
+      g_autofree char *all = g_strconcat (a, b, NULL);
+      respond (msg, SOUP_STATUS_OK, autoconfig_document (all));
+    }
+  else if (g_str_equal (host, "login.test") && well_known)
+    {
+      /* A login method, but no user name */
+      respond (msg, SOUP_STATUS_OK,
+               autoconfig_document ("  <outgoingServer type=\"smtp\">\n"
+                                    "   <hostname>smtp.login.test</hostname><port>587</port>\n"
+                                    "   <socketType>STARTTLS</socketType>\n"
+                                    "   <authentication>password-cleartext</authentication>\n"
+                                    "  </outgoingServer>\n"));
     }
   else if (g_str_equal (host, "autoconfig.huge.test") && autoconfig_path)
     {
@@ -811,6 +832,84 @@ test_apply (Fixture       *fixture,
   g_assert_cmpuint (get_port (fixture->settings), ==, 2526);
 }
 
+/* What a document says reaches people without control characters. */
+static void
+test_notes_sanitized (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(RelayDetectReport) report = NULL;
+  const char * const *notes;
+
+  if (fixture->resolver == NULL)
+    return;
+
+  report = detect_ok (fixture, "alice@esc.test");
+  assert_proposal (relay_detect_report_get_best (report), "smtp.esc.test", 587,
+                   RELAY_SECURITY_STARTTLS);
+  notes = relay_detect_report_get_notes (report);
+  g_assert_true (strv_contains_substring (notes, "was rejected"));
+  for (guint i = 0; notes[i] != NULL; i++)
+    g_assert_null (strchr (notes[i], '\x1b'));
+}
+
+/* Applying a proposal that needs a login but names no user does not hand the previous relay's
+ * user name (and with it the password on screen) to the new server. */
+static void
+test_apply_login_without_name (Fixture       *fixture,
+                               gconstpointer  user_data)
+{
+  g_autoptr(RelayDetectReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *username = NULL;
+
+  if (fixture->resolver == NULL)
+    return;
+
+  g_settings_set_string (fixture->settings, "server", "old-relay.corp.test");
+  g_settings_set_string (fixture->settings, "username", "bob-on-the-old-relay");
+  report = detect_ok (fixture, "alice@login.test");
+  g_assert_true (relay_detect_proposal_apply (relay_detect_report_get_best (report),
+                                              fixture->settings, &error));
+  g_assert_no_error (error);
+  username = g_settings_get_string (fixture->settings, "username");
+  g_assert_cmpstr (username, ==, "");
+  g_assert_true (g_settings_get_boolean (fixture->settings, "requires-auth"));
+
+  /* The same server again (detect run twice): the user's name for it stays. */
+  g_settings_set_string (fixture->settings, "username", "alice");
+  g_assert_true (relay_detect_proposal_apply (relay_detect_report_get_best (report),
+                                              fixture->settings, &error));
+  g_free (username);
+  username = g_settings_get_string (fixture->settings, "username");
+  g_assert_cmpstr (username, ==, "alice");
+}
+
+/* Sources that could not be asked (no answer, DNS down) make "nothing found" a "try again". */
+static void
+test_unreachable (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  g_autoptr(RelayDetectReport) report = NULL;
+
+  if (fixture->resolver == NULL)
+    return;
+
+  relay_fake_resolver_set_delay (fixture->resolver, "_submissions._tcp.down.test", 60000);
+  relay_fake_resolver_set_delay (fixture->resolver, "_submission._tcp.down.test", 60000);
+  relay_detector_set_timeout (fixture->detector, 1000);
+  report = detect_ok (fixture, "alice@down.test");
+  g_assert_null (relay_detect_report_get_best (report));
+  g_assert_true (relay_detect_report_get_incomplete (report));
+  g_assert_true (strv_contains_substring (relay_detect_report_get_notes (report),
+                                          "Check the network connection and try again"));
+
+  /* Every source answered "nothing": that is the answer. */
+  g_clear_object (&report);
+  report = detect_ok (fixture, "alice@none.test");
+  g_assert_null (relay_detect_report_get_best (report));
+  g_assert_false (relay_detect_report_get_incomplete (report));
+}
+
 /* ---- the command line ---- */
 
 static GString *captured;
@@ -972,6 +1071,9 @@ main (int   argc,
   ADD ("cancel", test_cancel);
   ADD ("bad-address", test_bad_address);
   ADD ("apply", test_apply);
+  ADD ("apply/login-without-name", test_apply_login_without_name);
+  ADD ("notes-sanitized", test_notes_sanitized);
+  ADD ("unreachable", test_unreachable);
   ADD ("cli", test_cli);
 
   status = g_test_run ();

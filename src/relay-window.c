@@ -84,6 +84,7 @@ struct _RelayWindow
   char                 *edit_server;        /* the server and user the last edit was made */
   char                 *edit_user;          /* for */
   gboolean              setting_password;   /* the row is being filled from the keyring */
+  gboolean              password_save_failed; /* the keyring refused the last save */
 };
 
 G_DEFINE_FINAL_TYPE (RelayWindow, relay_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -725,6 +726,7 @@ handle_save_result (RelayWindow *self,
       return;
     }
 
+  self->password_save_failed = error != NULL;
   if (error == NULL)
     {
       show_keyring_problem (self, NULL);
@@ -1050,11 +1052,62 @@ save_window_state (RelayWindow *self)
 }
 
 static gboolean
+close_after_dialog_cb (gpointer user_data)
+{
+  gtk_window_close (GTK_WINDOW (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_unsaved_password_response_cb (AdwMessageDialog *dialog,
+                                 const char       *response,
+                                 RelayWindow      *self)
+{
+  if (!g_str_equal (response, "discard"))
+    return;
+  self->password_dirty = FALSE;
+  self->password_save_failed = FALSE;
+  /* Not from inside the dialog's own response: closing the window destroys the dialog, which
+   * closes itself once the response is delivered. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, close_after_dialog_cb, g_object_ref (self), g_object_unref);
+}
+
+/* The keyring refused the password, and closing would try once more out of sight and lose it
+ * if that fails too: ask first. */
+static gboolean
+confirm_unsaved_password (RelayWindow *self)
+{
+  AdwMessageDialog *dialog;
+
+  if (!self->password_save_failed || !self->password_dirty ||
+      *gtk_editable_get_text (GTK_EDITABLE (self->password_row)) == '\0')
+    return FALSE;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
+                                                       _("Discard the Password?"),
+                                                       _("The keyring has not taken the password "
+                                                         "typed in this window, so it would be "
+                                                         "lost. Unlock the keyring and choose Try "
+                                                         "Again to keep it.")));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Keep Window Open"),
+                                    "discard", _("_Discard and Close"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_unsaved_password_response_cb),
+                           self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
+static gboolean
 relay_window_close_request (GtkWindow *window)
 {
   RelayWindow *self = RELAY_WINDOW (window);
 
   save_window_state (self);
+  if (confirm_unsaved_password (self))
+    return TRUE;
 
   /* A pending edit is saved now rather than lost; the application waits for it (see above). */
   /* The window is going: a late keyring lookup has nothing left to fill in. */

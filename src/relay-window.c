@@ -42,7 +42,6 @@ struct _RelayWindow
   gboolean              flushing;
   gboolean              counting;           /* the queue is being counted… */
   gboolean              count_again;        /* …and changed since that count began */
-  GtkWindow            *help_overlay;       /* built on first use */
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
@@ -1002,25 +1001,26 @@ send_test_action (GtkWidget  *widget,
 
 /* GtkApplication would build the shortcuts window along with every main window, from
  * gtk/help-overlay.ui: a few milliseconds before the first frame for a window that few open.
- * It is built here on first use instead (the accelerators are set in relay-application.c). */
+ * It is built here on first use instead (the accelerators are set in relay-application.c), and
+ * handed to the window as its help overlay: only then does it find the accelerators to show
+ * (transient for the window, it listed the actions without their keys). */
 static void
 show_help_overlay_action (GtkWidget  *widget,
                           const char *action_name,
                           GVariant   *parameter)
 {
-  RelayWindow *self = RELAY_WINDOW (widget);
+  GtkApplicationWindow *window = GTK_APPLICATION_WINDOW (widget);
+  GtkShortcutsWindow *overlay = gtk_application_window_get_help_overlay (window);
 
-  if (self->help_overlay == NULL)
+  if (overlay == NULL)
     {
       g_autoptr(GtkBuilder) builder =
         gtk_builder_new_from_resource ("/io/github/smtprelay/SmtpRelay/help-overlay.ui");
 
-      self->help_overlay = g_object_ref (GTK_WINDOW (gtk_builder_get_object (builder,
-                                                                             "help_overlay")));
-      gtk_window_set_transient_for (self->help_overlay, GTK_WINDOW (self));
-      gtk_window_set_hide_on_close (self->help_overlay, TRUE);
+      overlay = GTK_SHORTCUTS_WINDOW (gtk_builder_get_object (builder, "help_overlay"));
+      gtk_application_window_set_help_overlay (window, overlay);
     }
-  gtk_window_present (self->help_overlay);
+  gtk_window_present (GTK_WINDOW (overlay));
 }
 
 /* The size a window had when it was closed is the size the next one opens with (GSettings
@@ -1241,9 +1241,6 @@ relay_window_dispose (GObject *object)
   if (self->password_row != NULL)
     store_password_now (self);
 
-  if (self->help_overlay != NULL)
-    gtk_window_destroy (self->help_overlay);
-  g_clear_object (&self->help_overlay);
   gtk_widget_dispose_template (GTK_WIDGET (self), RELAY_TYPE_WINDOW);
 
   G_OBJECT_CLASS (relay_window_parent_class)->dispose (object);

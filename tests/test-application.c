@@ -12,6 +12,20 @@
 
 /* The shortcuts window is not built with the main window (start-up time), yet Ctrl+? and the
  * menu still reach it. */
+static gboolean
+shows_accelerator (GtkWidget  *root,
+                   const char *accelerator)
+{
+  if (GTK_IS_SHORTCUT_LABEL (root) &&
+      g_strcmp0 (gtk_shortcut_label_get_accelerator (GTK_SHORTCUT_LABEL (root)), accelerator) == 0)
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (shows_accelerator (child, accelerator))
+      return TRUE;
+  return FALSE;
+}
+
 static void
 check_shortcuts_on_demand (GtkApplication *app)
 {
@@ -22,6 +36,9 @@ check_shortcuts_on_demand (GtkApplication *app)
   g_assert_null (relay_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
   g_assert_nonnull (relay_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW));
+  /* ... and shows the keys of the application's accelerators, not only the actions' names. */
+  g_assert_true (shows_accelerator (GTK_WIDGET (relay_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW)),
+                                    "<Control>t"));
 }
 
 static gboolean

@@ -255,6 +255,11 @@ update_dns_status (RelayWindow *self)
     }
 
   gtk_label_set_text (self->dns_warning_label, text != NULL ? text : "");
+  /* A warning or the addresses may be worth copying; "No server set yet" and "Looking up…" are
+   * not, and a selectable label is a Tab stop on every pass through the window. */
+  gtk_label_set_selectable (self->dns_warning_label,
+                            state != RELAY_RESOLVER_STATE_IDLE &&
+                            state != RELAY_RESOLVER_STATE_RESOLVING);
 }
 
 /* An internationalised name is shown as it goes on the wire too, and a name that mixes

@@ -451,10 +451,13 @@ test_dns_warning (Fixture       *f,
   /* The line is always there: the rows below do not move while a name is typed. */
   g_assert_true (label_shows (&no_server));
   one_line = server_group_height (f);
+  /* "No server set yet" is no Tab stop; a warning can be selected and copied. */
+  g_assert_false (gtk_widget_get_focusable (GTK_WIDGET (label)));
 
   gtk_editable_set_text (child (f, "server_row"), "nx.example.com");
   wait_until (label_shows, &not_found, 5000);
   g_assert_true (label_shows (&spelling));
+  g_assert_true (gtk_label_get_selectable (label));
   g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (label), "warning"));
 
   gtk_editable_set_text (child (f, "server_row"), "down.example.com");

@@ -123,7 +123,7 @@ relay_smtp_error_hint (const GError *error,
   switch ((RelaySmtpError) error->code)
     {
     case RELAY_SMTP_ERROR_INVALID_INPUT:
-      return _("Correct the highlighted setting; nothing was sent.");
+      return _("Correct the setting named above; nothing was sent.");
     case RELAY_SMTP_ERROR_RESOLVE:
       return _("Check the spelling of the server name.");
     case RELAY_SMTP_ERROR_DNS_FAILURE:

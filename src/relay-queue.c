@@ -512,6 +512,7 @@ struct _Flush
   RelaySmtpClient *client;
   gboolean         stop;         /* after this entry's step: the relay is at fault */
   GError          *stop_error;   /* …and the flush fails with this */
+  char            *last_failure; /* why the last entry tried was left in the queue */
   GCancellable    *password_deadline;
   GCancellable    *sends;        /* every send's: the caller's cancellation, or no password */
   GCancellable    *caller;
@@ -546,6 +547,7 @@ flush_free (gpointer data)
   g_clear_object (&flush->next);
   g_clear_object (&flush->client);
   g_clear_error (&flush->stop_error);
+  g_free (flush->last_failure);
   g_clear_handle_id (&flush->password_timer, g_source_remove);
   if (flush->caller_handler != 0)
     g_cancellable_disconnect (flush->caller, flush->caller_handler);
@@ -807,6 +809,7 @@ on_entry_sent_cb (GObject      *object,
 
   flush->entry->attempts++;
   replace_str (&flush->entry->last_error, error->message);
+  replace_str (&flush->last_failure, error->message);
 
   if (relay_queue_is_temporary_failure (error, code) || !is_message_failure (error))
     {
@@ -981,6 +984,23 @@ relay_queue_flush_async (GSettings           *settings,
  * Returns: %FALSE with @error when the flush stopped: no password, settings at fault,
  *   cancelled
  */
+/**
+ * relay_queue_flush_get_last_failure:
+ * @result: the flush's result, after relay_queue_flush_finish()
+ *
+ * Returns: (nullable): why the last message the flush tried stayed in the queue (the relay's
+ *   error, as in the entry's Last-Error), or %NULL when none did
+ */
+const char *
+relay_queue_flush_get_last_failure (GAsyncResult *result)
+{
+  Flush *flush;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  flush = g_task_get_task_data (G_TASK (result));
+  return flush->last_failure;
+}
+
 gboolean
 relay_queue_flush_finish (GAsyncResult  *result,
                           guint         *n_sent,

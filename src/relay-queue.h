@@ -37,6 +37,7 @@ gboolean     relay_queue_add                    (RelaySmtpMessage     *message,
                                                  const char           *reason,
                                                  char                **id,
                                                  GError              **error);
+const char  *relay_queue_flush_get_last_failure (GAsyncResult         *result);
 GPtrArray   *relay_queue_list                   (const char           *directory,
                                                  GError              **error);
 guint        relay_queue_count                  (void);

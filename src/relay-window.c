@@ -42,6 +42,7 @@ struct _RelayWindow
   gboolean              flushing;
   gboolean              counting;           /* the queue is being counted… */
   gboolean              count_again;        /* …and changed since that count began */
+  char                 *queue_failure;      /* why the last flush left messages, or NULL */
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
@@ -519,6 +520,15 @@ on_queue_counted_cb (GObject      *object,
                                            "%u message could not be delivered yet; it is retried automatically",
                                            "%u messages could not be delivered yet; they are retried automatically",
                                            count), count);
+  if (self->queue_failure != NULL)
+    {
+      /* The subtitle is markup; the reason may quote a server ("<alerts@example.com>"). */
+      g_autofree char *escaped = g_markup_escape_text (self->queue_failure, -1);
+      g_autofree char *both = g_strdup_printf (_("%s. Last attempt: %s"), subtitle, escaped);
+
+      g_free (subtitle);
+      subtitle = g_steal_pointer (&both);
+    }
   adw_action_row_set_subtitle (self->queue_row, subtitle);
   gtk_widget_set_sensitive (GTK_WIDGET (self->queue_flush_button), !self->flushing);
 }
@@ -552,6 +562,10 @@ on_queue_flushed_cb (GObject      *object,
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->queue_row == NULL)
     return;
 
+  /* Why the rest still waits goes under the queue row, where it stays; a toast says the
+   * outcome, so that "Send Now" never ends without a word. */
+  g_free (self->queue_failure);
+  self->queue_failure = waiting > 0 ? g_strdup (relay_queue_flush_get_last_failure (result)) : NULL;
   count_queue (self);
   if (error != NULL)
     adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
@@ -561,6 +575,24 @@ on_queue_flushed_cb (GObject      *object,
                                                              "%u waiting message sent",
                                                              "%u waiting messages sent", sent),
                                                 sent);
+      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+    }
+  else if (waiting > 0)
+    {
+      g_autofree char *title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                             "Not sent: %u message still waits",
+                                                             "Not sent: %u messages still wait",
+                                                             waiting),
+                                                waiting);
+      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+    }
+  if (error == NULL && failed > 0)
+    {
+      g_autofree char *title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                             "%u message refused for good",
+                                                             "%u messages refused for good",
+                                                             failed),
+                                                failed);
       adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
     }
 }
@@ -1258,6 +1290,7 @@ relay_window_finalize (GObject *object)
 
   g_clear_object (&self->cancellable);
   g_clear_object (&self->detect_cancellable);
+  g_free (self->queue_failure);
   g_free (self->edit_server);
   g_free (self->edit_user);
   g_clear_object (&self->detector);

@@ -901,6 +901,21 @@ group_hidden (gpointer data)
   return !gtk_widget_get_visible (data);
 }
 
+typedef struct
+{
+  AdwActionRow *row;
+  const char   *needle;
+} SubtitleCheck;
+
+static gboolean
+subtitle_shows (gpointer data)
+{
+  SubtitleCheck *check = data;
+  const char *subtitle = adw_action_row_get_subtitle (check->row);
+
+  return subtitle != NULL && strstr (subtitle, check->needle) != NULL;
+}
+
 /* Messages that scripts queued are shown, and "Send Now" delivers them through the relay. */
 static void
 test_queue_send_now (Fixture       *f,
@@ -941,6 +956,16 @@ test_queue_send_now (Fixture       *f,
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (child (f, "queue_row")), "1 message"));
   spin_main_loop (300);   /* the start-up flush fails: no server */
   g_assert_true (gtk_widget_get_visible (group));
+
+  /* A relay that refuses: "Send Now" says why the message still waits, under the row. */
+  {
+    SubtitleCheck why = { child (f, "queue_row"), "Last attempt: 127.0.0.1 port" };
+
+    configure_relay (f, "127.0.0.1", closed_port ());
+    click (child (f, "queue_flush_button"));
+    wait_until (subtitle_shows, &why, 10000);
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (child (f, "queue_row")), "refused"));
+  }
 
   server = script_server_new (script);
   configure_relay (f, "127.0.0.1", script_server_get_port (server));

@@ -64,6 +64,18 @@ secret_op_free (SecretOp *op)
   g_free (op);
 }
 
+/* Without a session bus, GDBus says "Cannot autolaunch D-Bus without X11 $DISPLAY" or "Could
+ * not connect: No such file or directory" (G_IO_ERROR_NOT_FOUND, which would read as "no
+ * password stored"): after a failure, look whether that is why. (The file backend of the tests
+ * needs no bus, so this is not asked first.) */
+static gboolean
+session_bus_reachable (GCancellable *cancellable)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, cancellable, NULL);
+
+  return bus != NULL;
+}
+
 static void
 secret_op_thread (GTask        *task,
                   gpointer      source_object,
@@ -108,6 +120,20 @@ secret_op_thread (GTask        *task,
       secret_password_clear_sync (relay_secret_store_get_schema (), cancellable, &error,
                                   "server", op->server, "user", op->user, NULL);
       break;
+    }
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN))
+    {
+      g_debug ("No Secret Service: %s", error->message);
+      g_clear_error (&error);
+      error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                                   _("no keyring service (such as GNOME Keyring) runs in this session"));
+    }
+  else if (error != NULL && error->domain == G_IO_ERROR && !session_bus_reachable (cancellable))
+    {
+      g_debug ("No session bus: %s", error->message);
+      g_clear_error (&error);
+      error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                                   _("there is no desktop session (D-Bus session bus) to reach a keyring through"));
     }
   g_mutex_unlock (&secret_lock);
 

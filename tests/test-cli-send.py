@@ -572,6 +572,8 @@ def test_no_keyring_queues_and_flush_uses_keyring(root):
         check_rc(result, EX_OK)
         check("queued" in result[2] and "password" in result[2] and one_line(result[2]),
               result[2])
+        # Said in the product's words, not GDBus's ("Cannot autolaunch D-Bus without X11").
+        check("no desktop session" in result[2] and "autolaunch" not in result[2], result[2])
         files = env.queue_files()
         check(len(files) == 1, files)
         with open(files[0], "rb") as f:

@@ -85,6 +85,7 @@ struct _RelayWindow
   char                 *edit_user;          /* for */
   gboolean              setting_password;   /* the row is being filled from the keyring */
   gboolean              password_save_failed; /* the keyring refused the last save */
+  AdwToast             *keyring_toast;      /* its "Try Again", shown until a save works */
 };
 
 G_DEFINE_FINAL_TYPE (RelayWindow, relay_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -746,6 +747,12 @@ save_data_free (SaveData *data)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SaveData, save_data_free)
 
 static void
+on_keyring_toast_dismissed_cb (RelayWindow *self)
+{
+  g_clear_weak_pointer (&self->keyring_toast);
+}
+
+static void
 handle_save_result (RelayWindow *self,
                     GError      *error)
 {
@@ -766,6 +773,8 @@ handle_save_result (RelayWindow *self,
   if (error == NULL)
     {
       show_keyring_problem (self, NULL);
+      if (self->keyring_toast != NULL)
+        adw_toast_dismiss (self->keyring_toast);
       return;
     }
 
@@ -776,12 +785,20 @@ handle_save_result (RelayWindow *self,
                                "or choose Try Again."), error->message);
   show_keyring_problem (self, message);
 
-  toast = adw_toast_new (_("Password not saved in the keyring"));
+  if (self->keyring_toast != NULL)
+    return;   /* still shown, with its button */
+  toast = adw_toast_new (_("Password not saved"));
   /* Translators: the underlined letter is pressed with Alt while the toast shows; pick one that
    * no row or button of the window uses (in English, not R, E, T or Y: so not "_Retry"). */
   adw_toast_set_button_label (toast, _("Try A_gain"));
   adw_toast_set_action_name (toast, "win.retry-password");
   adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
+  /* The line under the password says to choose Try Again: the button stays until a save
+   * works (or the user dismisses it), rather than going after a few seconds. */
+  adw_toast_set_timeout (toast, 0);
+  g_set_weak_pointer (&self->keyring_toast, toast);
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_keyring_toast_dismissed_cb), self,
+                           G_CONNECT_SWAPPED);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
@@ -1291,6 +1308,7 @@ relay_window_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->detect_cancellable);
   g_free (self->queue_failure);
+  g_clear_weak_pointer (&self->keyring_toast);
   g_free (self->edit_server);
   g_free (self->edit_user);
   g_clear_object (&self->detector);

@@ -1482,6 +1482,16 @@ test_keyring_unavailable (Fixture       *f,
   g_assert_cmpstr (gtk_editable_get_text (child (f, "password_row")), ==, "not lost");
   g_assert_null (strstr (gtk_label_get_text (label), "not lost"));
 
+  /* The toast's Try Again stays for as long as the password is not saved (the line under the
+   * row says to choose it), not the few seconds of a toast. */
+  {
+    LabelSearch try_again = { GTK_WIDGET (f->window), "Password not saved" };
+
+    wait_until (label_shown, &try_again, 5000);
+    spin_main_loop (6000);
+    g_assert_true (label_shown (&try_again));
+  }
+
   /* Closing would lose it: the window asks first, and stays open unless told to discard. */
   gtk_window_close (GTK_WINDOW (f->window));
   g_assert_nonnull (f->window);

@@ -524,6 +524,22 @@ test_dripping_server (Fixture       *fixture,
   g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
 }
 
+/* Implicit TLS to a server that greets in plain text (TLS chosen for port 587 or 25): said in
+ * our words, with the TLS library's in the transcript. */
+static void
+test_tls_to_plain_server (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  const char * const script[] = { "> 220 mx.example.test ESMTP\r\n", "sleep", NULL };
+  ScriptServer *server = NULL;
+
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_TLS);
+  run_expect_error (fixture, script, RELAY_SMTP_ERROR_TLS,
+                    "the server did not answer in TLS", &server);
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client), "TLS: "));
+  script_server_free (server);
+}
+
 static void
 test_tls_handshake_timeout (Fixture       *fixture,
                             gconstpointer  data)
@@ -1456,6 +1472,7 @@ main (int   argc,
   ADD ("timeout/dripping-server", test_dripping_server);
   ADD ("timeout/session", test_session_deadline);
   ADD ("timeout/tls-handshake", test_tls_handshake_timeout);
+  ADD ("tls/plain-server", test_tls_to_plain_server);
   ADD ("closed-mid-session", test_closed_mid_session);
   ADD ("endless-line", test_endless_line);
   ADD ("auth/plain", test_auth_plain);

@@ -1489,6 +1489,32 @@ on_accept_certificate_cb (GTlsConnection       *tls,
   return FALSE;
 }
 
+/* What a handshake error means, for people; %NULL when the TLS library's text is all there is.
+ * Implicit TLS to a server that greets in plain text (TLS chosen for port 587 or 25, the usual
+ * mistake) fails with GnuTLS's "unexpected TLS packet", a G_TLS_ERROR_MISC. */
+static const char *
+describe_tls_error (const GError *error,
+                    gboolean      implicit)
+{
+  if (error->domain != G_TLS_ERROR)
+    return NULL;
+  switch ((GTlsError) error->code)
+    {
+    case G_TLS_ERROR_MISC:
+      if (!implicit)
+        return NULL;
+      G_GNUC_FALLTHROUGH;
+    case G_TLS_ERROR_NOT_TLS:
+      return _("the server did not answer in TLS; on this port it may expect STARTTLS or no encryption");
+    case G_TLS_ERROR_EOF:
+      return _("the server closed the connection during the TLS handshake");
+    case G_TLS_ERROR_HANDSHAKE:
+      return _("the server and this computer have no TLS version or cipher in common");
+    default:
+      return NULL;
+    }
+}
+
 static void
 on_handshake_cb (GObject      *object,
                  GAsyncResult *result,
@@ -1524,11 +1550,15 @@ on_handshake_cb (GObject      *object,
       else
         {
           g_autofree char *detail = relay_smtp_sanitize_text (error->message, -1);
+          const char *why = describe_tls_error (error, s->security == RELAY_SECURITY_TLS);
 
           g_error_free (error);
+          /* The TLS library's own words go to the transcript; the message says it in ours,
+           * translated, when we know what the error means. */
+          transcript_add (self, "TLS: ", detail);
           session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_TLS,
                                            _("Encryption (TLS) with %s port %u failed: %s"),
-                                           s->host, s->port, detail));
+                                           s->host, s->port, why != NULL ? why : detail));
         }
       return;
     }

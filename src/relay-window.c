@@ -695,8 +695,13 @@ update_sender_error (RelayWindow *self)
 {
   gboolean valid = update_address_error (self->sender_row, self->sender_error_label);
 
-  /* Detect works from the sender's domain; a test refuses to run without a sender. */
+  /* Detect works from the sender's domain; a test refuses to run without a sender. The
+   * tooltip (and the description a screen reader gives) says why the button is dimmed: on
+   * first run it is the first control, and the Sender group is three groups below. */
   gtk_widget_set_sensitive (GTK_WIDGET (self->detect_button), valid);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->detect_button),
+                               valid ? _("Detect the server, port and security from the sender address")
+                                     : _("Enter a sender address under Sender first: Detect works from its domain"));
 }
 
 /* Password */

@@ -882,8 +882,12 @@ test_accessible (Fixture       *f,
   g_assert_true (gtk_test_accessible_has_relation (child (f, "local_recipient_row"),
                                                    GTK_ACCESSIBLE_RELATION_DESCRIBED_BY));
 
-  /* An invalid sender is flagged to assistive technologies too, not only in red. */
+  /* An invalid sender is flagged to assistive technologies too, not only in red; the dimmed
+   * Detect button says what it needs. */
   gtk_editable_set_text (child (f, "sender_row"), "not an address");
+  g_assert_false (gtk_widget_get_sensitive (child (f, "detect_button")));
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (child (f, "detect_button")),
+                            "Enter a sender address"));
   g_assert_true (gtk_test_accessible_has_state (child (f, "sender_row"),
                                                 GTK_ACCESSIBLE_STATE_INVALID));
   gtk_test_accessible_assert_state (child (f, "sender_row"), GTK_ACCESSIBLE_STATE_INVALID,

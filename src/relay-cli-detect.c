@@ -152,6 +152,18 @@ relay_cli_detect (int    argc,
       for (guint i = 0; notes[i] != NULL; i++)
         g_print ("  %s\n", notes[i]);
     }
+  if (best == NULL)
+    {
+      const char *domain = relay_detect_report_get_domain (report);
+
+      g_print ("\n");
+      if (relay_detect_report_get_incomplete (report))
+        g_print (_("No source that answered describes the mail server of %s, and some could not be asked (see above). Check the network connection and try again.\n"),
+                 domain);
+      else
+        g_print (_("No source describes the mail server of %s. Ask the provider, or try smtp.%s or mail.%s with port 587 and STARTTLS, or port 465 and TLS.\n"),
+                 domain, domain, domain);
+    }
 
   if (best == NULL)
     return relay_detect_report_get_incomplete (report) ? RELAY_CLI_EXIT_TEMPFAIL

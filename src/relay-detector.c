@@ -206,16 +206,10 @@ build_report (DetectData *data)
         }
     }
 
+  /* What to do when nothing was found is the caller's to say (the window and the command
+   * line each in their own way), from the guesses and relay_detect_report_get_incomplete(). */
   if (proposals->len == 0)
-    {
-      guesses = relay_detect_usual_guesses (data->domain);
-      if (incomplete)
-        g_ptr_array_add (notes, g_strdup_printf (_("No source that answered describes the mail server of %s, and some could not be asked (see above). Check the network connection and try again."),
-                                                 data->domain));
-      else
-        g_ptr_array_add (notes, g_strdup_printf (_("No source describes the mail server of %s. Ask the provider, or try smtp.%s or mail.%s with port 587 and STARTTLS, or port 465 and TLS."),
-                                                 data->domain, data->domain, data->domain));
-    }
+    guesses = relay_detect_usual_guesses (data->domain);
 
   return relay_detect_report_new (data->domain, proposals, notes, guesses, incomplete);
 }
@@ -365,6 +359,21 @@ add_autoconfig_servers (DetectData *data,
     }
 }
 
+/* A fetch's failure in the words of a note; most domains publish no autoconfig host at all. */
+static char *
+describe_fetch_error (const GError *error)
+{
+  if (g_error_matches (error, RELAY_HTTPS_FETCH_ERROR, RELAY_HTTPS_FETCH_ERROR_NOT_FOUND))
+    return g_strdup (_("nothing published there"));
+  if (g_error_matches (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND))
+    return g_strdup (_("no such host: nothing published there"));
+  if (g_error_matches (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE))
+    return g_strdup (_("DNS did not answer"));
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+    return g_strdup (_("no web server there: nothing published"));
+  return g_strdup (error->message);
+}
+
 static void
 fetch_cb (GObject      *object,
           GAsyncResult *result,
@@ -384,10 +393,7 @@ fetch_cb (GObject      *object,
   if (bytes == NULL)
     {
       source->unreachable = is_unreachable (error);
-      if (g_error_matches (error, RELAY_HTTPS_FETCH_ERROR, RELAY_HTTPS_FETCH_ERROR_NOT_FOUND))
-        g_ptr_array_add (source->notes, g_strdup (_("nothing published there")));
-      else
-        g_ptr_array_add (source->notes, g_strdup (error->message));
+      g_ptr_array_add (source->notes, describe_fetch_error (error));
     }
   else
     add_autoconfig_servers (data, source, bytes);

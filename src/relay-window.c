@@ -334,6 +334,8 @@ show_detect_report (RelayWindow       *self,
   const char * const *notes = relay_detect_report_get_notes (report);
   g_autoptr(GString) body = g_string_new (NULL);
   AdwMessageDialog *dialog;
+  GtkWidget *details;
+  GtkWidget *scrolled;
 
   if (best != NULL)
     {
@@ -354,7 +356,8 @@ show_detect_report (RelayWindow       *self,
             }
         }
       dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
-                                                           _("Use These Settings?"), NULL));
+                                                           _("Use These Settings?"),
+                                                           _("Nothing is changed until you choose Apply.")));
       adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "apply", _("_Apply"), NULL);
       adw_message_dialog_set_response_appearance (dialog, "apply", ADW_RESPONSE_SUGGESTED);
       adw_message_dialog_set_default_response (dialog, "apply");
@@ -366,12 +369,13 @@ show_detect_report (RelayWindow       *self,
       g_autofree char *heading = g_strdup_printf (_("No Settings Found for %s"),
                                                   relay_detect_report_get_domain (report));
 
-      if (relay_detect_report_get_incomplete (report))
-        g_string_append (body, _("Some sources could not be asked: check the network connection "
-                                 "and try again. Meanwhile, the usual names are:"));
-      else
-        g_string_append (body, _("No source describes this domain's mail server. Ask the provider, "
-                                 "or try one of the usual names:"));
+      const char *summary =
+        relay_detect_report_get_incomplete (report)
+        ? _("Some sources could not be asked: check the network connection and try again. "
+            "Meanwhile, the usual names are below.")
+        : _("No source describes this domain's mail server. Ask the provider, or try one of the "
+            "usual names below.");
+
       for (guint i = 0; guesses != NULL && i < guesses->len; i++)
         {
           RelayDetectProposal *guess = g_ptr_array_index (guesses, i);
@@ -381,7 +385,7 @@ show_detect_report (RelayWindow       *self,
                                   relay_detect_proposal_get_host (guess),
                                   relay_detect_proposal_get_port (guess), security);
         }
-      dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, NULL));
+      dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, summary));
       adw_message_dialog_add_responses (dialog, "close", _("_Close"), NULL);
     }
 
@@ -392,7 +396,21 @@ show_detect_report (RelayWindow       *self,
         g_string_append_printf (body, "\n• %s", notes[i]);
     }
 
-  adw_message_dialog_set_body (dialog, body->str);
+  /* The details in a label of their own: the dialog's body is centred, which scatters lists
+   * ("• …") that wrap, and long notes scroll rather than grow the dialog off the screen. */
+  details = gtk_label_new (g_strchug (body->str));
+  gtk_label_set_xalign (GTK_LABEL (details), 0);
+  gtk_label_set_wrap (GTK_LABEL (details), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (details), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_selectable (GTK_LABEL (details), TRUE);
+  gtk_widget_set_valign (details, GTK_ALIGN_START);
+  scrolled = gtk_scrolled_window_new ();
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER,
+                                  GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (scrolled), TRUE);
+  gtk_scrolled_window_set_max_content_height (GTK_SCROLLED_WINDOW (scrolled), 320);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), details);
+  adw_message_dialog_set_extra_child (dialog, scrolled);
   g_signal_connect_object (dialog, "response", G_CALLBACK (on_detect_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
 }

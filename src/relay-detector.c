@@ -396,7 +396,20 @@ fetch_cb (GObject      *object,
       g_ptr_array_add (source->notes, describe_fetch_error (error));
     }
   else
-    add_autoconfig_servers (data, source, bytes);
+    {
+      g_autoptr(GUri) asked = g_uri_parse (source->url, G_URI_FLAGS_NONE, NULL);
+      const char *host = relay_https_fetch_get_host (result);
+
+      /* Redirected to another host: the values come from there, and the label says so. */
+      if (asked != NULL && host != NULL && g_ascii_strcasecmp (g_uri_get_host (asked), host) != 0)
+        {
+          char *label = g_strdup_printf (_("%s (redirected to %s)"), source->label, host);
+
+          g_free (source->label);
+          source->label = label;
+        }
+      add_autoconfig_servers (data, source, bytes);
+    }
 
   /* The ISP database knows many domains only by their provider: ask about the MX host's. */
   if (op->index == data->isp_index && source->proposals->len == 0)

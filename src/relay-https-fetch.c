@@ -247,3 +247,20 @@ relay_https_fetch_finish (GAsyncResult  *result,
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+/**
+ * relay_https_fetch_get_host:
+ * @result: a fetch's result
+ *
+ * Returns: (nullable): the host the body came from, after any redirection: a proposal says
+ *   where it came from, and that is where
+ */
+const char *
+relay_https_fetch_get_host (GAsyncResult *result)
+{
+  FetchData *data;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  data = g_task_get_task_data (G_TASK (result));
+  return data->uri != NULL ? g_uri_get_host (data->uri) : NULL;
+}

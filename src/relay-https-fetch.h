@@ -30,5 +30,6 @@ void    relay_https_fetch_async       (SoupSession          *session,
                                        gpointer              user_data);
 GBytes *relay_https_fetch_finish      (GAsyncResult         *result,
                                        GError              **error);
+const char *relay_https_fetch_get_host (GAsyncResult        *result);
 
 G_END_DECLS

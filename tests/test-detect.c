@@ -183,6 +183,18 @@ server_cb (SoupServer        *server,
       g_autofree char *s = smtp_server ("smtp.redirok.test", "587", "STARTTLS", "%EMAILADDRESS%");
       respond (msg, SOUP_STATUS_OK, autoconfig_document (s));
     }
+  else if (g_str_equal (host, "redirok.test") && well_known)
+    {
+      /* to another host, over https: followed, and the proposal says where it came from */
+      g_autofree char *to = g_strdup_printf ("https://provider.test:%u/elsewhere.xml",
+                                             fixture->https_port);
+      redirect (msg, to);
+    }
+  else if (g_str_equal (host, "provider.test") && g_str_equal (path, "/elsewhere.xml"))
+    {
+      g_autofree char *s = smtp_server ("smtp.elsewhere.test", "465", "SSL", "%EMAILADDRESS%");
+      respond (msg, SOUP_STATUS_OK, autoconfig_document (s));
+    }
   else if (g_str_equal (host, "autoconfig.plain.test") && autoconfig_path)
     {
       g_autofree char *a = smtp_server ("smtp.plain.test", "25", "plain", "x");
@@ -646,6 +658,22 @@ test_https_redirects (Fixture       *fixture,
   followed = detect_ok (fixture, "alice@redirok.test");
   assert_proposal (relay_detect_report_get_best (followed), "smtp.redirok.test", 587,
                    RELAY_SECURITY_STARTTLS);
+  g_assert_null (strstr (relay_detect_proposal_get_source (relay_detect_report_get_best (followed)),
+                         "redirected"));
+
+  /* To another host: the values come from there, and their source says so. */
+  {
+    GPtrArray *proposals = relay_detect_report_get_proposals (followed);
+    RelayDetectProposal *other = NULL;
+
+    for (guint i = 0; i < proposals->len; i++)
+      if (g_str_equal (relay_detect_proposal_get_host (g_ptr_array_index (proposals, i)),
+                       "smtp.elsewhere.test"))
+        other = g_ptr_array_index (proposals, i);
+    g_assert_nonnull (other);
+    g_assert_nonnull (strstr (relay_detect_proposal_get_source (other),
+                              "/.well-known/autoconfig/mail/config-v1.1.xml (redirected to provider.test)"));
+  }
 }
 
 static void

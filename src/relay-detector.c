@@ -431,12 +431,18 @@ start_fetch (GTask *task,
                            fetch_cb, source_op_new (task, index));
 }
 
-/* "mx1.mail.provider.example" → "provider.example". The last two labels are not the registrable
- * domain everywhere ("co.uk"), but it is what the ISP database is keyed by for most providers. */
+/* "mx1.mail.provider.example" → "provider.example", what the ISP database is keyed by: the
+ * registrable domain by the Public Suffix List (libsoup's, from libpsl), so that a provider
+ * under "co.uk" is asked about as "provider.co.uk", not "co.uk". Without an answer from the
+ * list, the last two labels. */
 static const char *
 registrable_part (const char *host)
 {
+  const char *base = soup_tld_get_base_domain (host, NULL);
   const char *last = strrchr (host, '.');
+
+  if (base != NULL)
+    return base;
 
   if (last == NULL)
     return host;

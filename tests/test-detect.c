@@ -202,6 +202,11 @@ server_cb (SoupServer        *server,
       g_autofree char *all = g_strconcat (a, b, NULL);
       respond (msg, SOUP_STATUS_OK, autoconfig_document (all));
     }
+  else if (g_str_equal (host, "ispdb.test") && g_str_equal (path, "/v1.1/bigprovider.co.uk"))
+    {
+      g_autofree char *s = smtp_server ("smtp.bigprovider.co.uk", "465", "SSL", "%EMAILADDRESS%");
+      respond (msg, SOUP_STATUS_OK, autoconfig_document (s));
+    }
   else if (g_str_equal (host, "ispdb.test") && g_str_equal (path, "/v1.1/provider.test"))
     {
       g_autofree char *s = smtp_server ("smtp.provider.test", "465", "SSL", "%EMAILADDRESS%");
@@ -304,6 +309,7 @@ fixture_setup (Fixture       *fixture,
   relay_fake_resolver_add_mx (resolver, "mx.test", "mx9.elsewhere.test", 20);
   relay_fake_resolver_add_mx (resolver, "mx.test", "mx1.provider.test", 10);
   relay_fake_resolver_add_mx (resolver, "none.test", "mail.none.test", 10);
+  relay_fake_resolver_add_mx (resolver, "shop.test", "mx1.bigprovider.co.uk", 10);
 
   fixture->server_context = g_main_context_new ();
   g_mutex_init (&fixture->server_lock);
@@ -791,6 +797,12 @@ test_mx_isp_database (Fixture       *fixture,
   g_assert_true (strstr (relay_detect_proposal_get_source (best), "/v1.1/provider.test (for the MX host mx1.provider.test)") != NULL);
   g_assert_cmpstr (relay_detect_proposal_get_username (best), ==, "alice@mx.test");
   g_assert_true (strv_contains_substring (relay_detect_report_get_notes (report), "/v1.1/mx.test: nothing published there"));
+
+  /* A provider under a public suffix of two labels is asked about by its own name. */
+  g_clear_object (&report);
+  report = detect_ok (fixture, "alice@shop.test");
+  assert_proposal (relay_detect_report_get_best (report), "smtp.bigprovider.co.uk", 465,
+                   RELAY_SECURITY_TLS);
 }
 
 static void

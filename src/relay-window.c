@@ -567,6 +567,25 @@ count_queue (RelayWindow *self)
   relay_queue_count_async (self->cancellable, on_queue_counted_cb, g_object_ref (self));
 }
 
+static void add_count_toast (RelayWindow *self,
+                             const char  *format,
+                             ...) G_GNUC_PRINTF (2, 3);
+
+/* @format: a translated plural form (g_dngettext() keeps it checked) */
+static void
+add_count_toast (RelayWindow *self,
+                 const char  *format,
+                 ...)
+{
+  g_autofree char *title = NULL;
+  va_list args;
+
+  va_start (args, format);
+  title = g_strdup_vprintf (format, args);
+  va_end (args);
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+}
+
 static void
 on_queue_flushed_cb (GObject      *object,
                      GAsyncResult *result,
@@ -589,31 +608,14 @@ on_queue_flushed_cb (GObject      *object,
   if (error != NULL)
     adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
   else if (sent > 0)
-    {
-      g_autofree char *title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                             "%u waiting message sent",
-                                                             "%u waiting messages sent", sent),
-                                                sent);
-      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
-    }
+    add_count_toast (self, g_dngettext (GETTEXT_PACKAGE, "%u waiting message sent",
+                                        "%u waiting messages sent", sent), sent);
   else if (waiting > 0)
-    {
-      g_autofree char *title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                             "Not sent: %u message still waits",
-                                                             "Not sent: %u messages still wait",
-                                                             waiting),
-                                                waiting);
-      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
-    }
+    add_count_toast (self, g_dngettext (GETTEXT_PACKAGE, "Not sent: %u message still waits",
+                                        "Not sent: %u messages still wait", waiting), waiting);
   if (error == NULL && failed > 0)
-    {
-      g_autofree char *title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                             "%u message refused for good",
-                                                             "%u messages refused for good",
-                                                             failed),
-                                                failed);
-      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
-    }
+    add_count_toast (self, g_dngettext (GETTEXT_PACKAGE, "%u message refused for good",
+                                        "%u messages refused for good", failed), failed);
 }
 
 static void

@@ -1387,6 +1387,20 @@ test_password_follows_server (Fixture       *f,
   g_assert_cmpstr (gtk_editable_get_text (child (f, "password_row")), ==, "keep me");
 }
 
+/* Two servers with a password each for alice; the window shows the first one's. */
+static void
+show_password_one_of_two (Fixture *f)
+{
+  TextCheck shown = { child (f, "password_row"), "password one" };
+
+  keyring_store ("one.example.com", "alice", "password one");
+  keyring_store ("two.example.com", "alice", "password two");
+  g_settings_set_string (f->settings, "username", "alice");
+  g_settings_set_string (f->settings, "server", "one.example.com");
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  wait_until (has_text, &shown, 5000);
+}
+
 /* A password carried over to a name that has none is not an edit: when the user goes on
  * typing to a name that has a password of its own (a pause at "mail."), that one is shown, not
  * overwritten, and the half-typed name gets no copy. */
@@ -1396,14 +1410,9 @@ test_password_carry_yields (Fixture       *f,
 {
   KeyringCheck other_kept = { "two.example.com", "alice", "password two" };
   KeyringCheck no_copy = { "mail.", "alice", NULL };
-  TextCheck shown = { child (f, "password_row"), "password one" };
+  TextCheck shown = { child (f, "password_row"), NULL };
 
-  keyring_store ("one.example.com", "alice", "password one");
-  keyring_store ("two.example.com", "alice", "password two");
-  g_settings_set_string (f->settings, "username", "alice");
-  g_settings_set_string (f->settings, "server", "one.example.com");
-  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
-  wait_until (has_text, &shown, 5000);
+  show_password_one_of_two (f);
 
   /* The lookup for the half-typed name answers "nothing stored": the password is carried. */
   gtk_editable_set_text (child (f, "server_row"), "mail.");
@@ -1426,14 +1435,9 @@ test_password_clear_stays_with_its_server (Fixture       *f,
 {
   KeyringCheck cleared = { "one.example.com", "alice", NULL };
   KeyringCheck other_kept = { "two.example.com", "alice", "password two" };
-  TextCheck shown = { child (f, "password_row"), "password one" };
+  TextCheck shown = { child (f, "password_row"), NULL };
 
-  keyring_store ("one.example.com", "alice", "password one");
-  keyring_store ("two.example.com", "alice", "password two");
-  g_settings_set_string (f->settings, "username", "alice");
-  g_settings_set_string (f->settings, "server", "one.example.com");
-  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
-  wait_until (has_text, &shown, 5000);
+  show_password_one_of_two (f);
 
   gtk_editable_set_text (child (f, "password_row"), "");
   gtk_editable_set_text (child (f, "server_row"), "two.example.com");

@@ -310,6 +310,14 @@ compare_entries (gconstpointer a,
   return strcmp (x->id, y->id);
 }
 
+/* g_ptr_array_sort() passes pointers to the elements. */
+static gint
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
 static GPtrArray *
 list_names (const char *directory)
 {
@@ -320,7 +328,8 @@ list_names (const char *directory)
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     if (g_str_has_suffix (name, SUFFIX) && name[0] != '.')
       g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, (GCompareFunc) g_ascii_strcasecmp);
+  /* Ids begin with the time they were queued: oldest first. */
+  g_ptr_array_sort (names, compare_names);
   return names;
 }
 
@@ -809,10 +818,10 @@ on_entry_sent_cb (GObject      *object,
 
   flush->entry->attempts++;
   replace_str (&flush->entry->last_error, error->message);
-  replace_str (&flush->last_failure, error->message);
 
   if (relay_queue_is_temporary_failure (error, code) || !is_message_failure (error))
     {
+      replace_str (&flush->last_failure, error->message);
       flush->stop = !relay_queue_is_temporary_failure (error, code)
                     || is_connection_failure (error, code);
       if (!relay_queue_is_temporary_failure (error, code))

@@ -344,6 +344,104 @@ test_count_async (void)
   g_assert_cmpint (g_atomic_int_get (&calls_elsewhere), ==, 1);
 }
 
+static char *last_failure;
+static gboolean last_failure_done;
+
+static void
+on_flushed_with_reason_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Flushed *flushed = user_data;
+
+  flushed->ok = relay_queue_flush_finish (result, &flushed->sent, &flushed->waiting,
+                                          &flushed->failed, &flushed->error);
+  last_failure = g_strdup (relay_queue_flush_get_last_failure (result));
+  last_failure_done = TRUE;
+}
+
+/* A flush delivers the oldest message first: alerts arrive in the order they were raised. */
+static void
+test_flush_oldest_first (void)
+{
+  const char * const accepted[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3",
+    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+    "data",
+    "> 250 2.0.0 Ok: queued as 9A\r\n",
+    "< QUIT",
+    "> 221 2.0.0 Bye\r\n",
+    NULL
+  };
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(ScriptServer) server = script_server_new (accepted);
+  const char *subjects[] = { "Alert one", "Alert two", "Alert three", "Alert four" };
+  const char *data;
+  Flushed flushed = { 0 };
+
+  g_settings_set_string (settings, "server", "127.0.0.1");
+  g_settings_set_string (settings, "security", "none");
+  g_settings_set_string (settings, "sender", "alerts@example.com");
+  g_settings_set (settings, "port", "q", script_server_get_port (server));
+  for (guint i = 0; i < G_N_ELEMENTS (subjects); i++)
+    {
+      if (i > 0)
+        g_usleep (1100000);   /* ids sort by the second they were queued in */
+      queue_alert (subjects[i]);
+    }
+  last_failure_done = FALSE;
+  relay_queue_flush_async (settings, NULL, on_flushed_with_reason_cb, &flushed);
+  while (!last_failure_done)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_pointer (&last_failure, g_free);
+  g_assert_cmpuint (flushed.sent, ==, G_N_ELEMENTS (subjects));
+
+  data = script_server_get_data (server);
+  for (guint i = 1; i < G_N_ELEMENTS (subjects); i++)
+    g_assert_true (strstr (data, subjects[i - 1]) < strstr (data, subjects[i]));
+}
+
+/* One entry kept (451), the next refused for good (too big): the reason the window shows for
+ * the one that still waits is the 451, not the other one's refusal. */
+static void
+test_last_failure_is_of_a_waiting_entry (void)
+{
+  const char * const script[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 250-relay.example.test\r\n250-SIZE 1000\r\n250 PIPELINING\r\n",
+    "<< 3",
+    "> 250 2.1.0 Ok\r\n451 4.3.0 Try again later\r\n503 5.5.1 No recipients\r\n",
+    NULL
+  };
+  const char * const to[] = { "oncall@example.org", NULL };
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) big = NULL;
+  g_autofree char *body = g_strnfill (3000, 'x');
+  Flushed flushed = { 0 };
+
+  g_settings_set_string (settings, "server", "127.0.0.1");
+  g_settings_set_string (settings, "security", "none");
+  g_settings_set_string (settings, "sender", "alerts@example.com");
+  g_settings_set (settings, "port", "q", script_server_get_port (server));
+  queue_alert ("small, gets 451");
+  g_usleep (1100000);   /* ids sort by the second: the small one is tried first */
+  big = relay_smtp_message_new ("alerts@example.com", NULL, to, "big", body, NULL);
+  g_assert_true (relay_queue_add (big, "x", NULL, NULL));
+  last_failure_done = FALSE;
+  relay_queue_flush_async (settings, NULL, on_flushed_with_reason_cb, &flushed);
+  while (!last_failure_done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (flushed.waiting, ==, 1);
+  g_assert_cmpuint (flushed.failed, ==, 1);
+  g_assert_nonnull (strstr (last_failure, "451"));
+  g_clear_pointer (&last_failure, g_free);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -354,5 +452,7 @@ main (int   argc,
   g_test_add_func ("/relay/queue/temporary", test_temporary);
   g_test_add_func ("/relay/queue/flush-off-main-thread", test_flush_off_main_thread);
   g_test_add_func ("/relay/queue/count-async", test_count_async);
+  g_test_add_func ("/relay/queue/last-failure-is-of-a-waiting-entry", test_last_failure_is_of_a_waiting_entry);
+  g_test_add_func ("/relay/queue/flush-oldest-first", test_flush_oldest_first);
   return g_test_run ();
 }

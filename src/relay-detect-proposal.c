@@ -12,6 +12,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "relay-detect-proposal.h"
+#include "relay-hostname.h"
 
 struct _RelayDetectProposal
 {
@@ -343,6 +344,7 @@ relay_detect_proposal_apply (RelayDetectProposal  *self,
   g_autoptr(GSettings) batch = NULL;
   g_autofree char *path = NULL;
   g_autofree char *current_server = NULL;
+  g_autofree char *current_host = NULL;
 
   g_return_val_if_fail (RELAY_IS_DETECT_PROPOSAL (self), FALSE);
   g_return_val_if_fail (G_IS_SETTINGS (settings), FALSE);
@@ -371,9 +373,10 @@ relay_detect_proposal_apply (RelayDetectProposal  *self,
   if (self->login_source != NULL)
     {
       current_server = g_settings_get_string (settings, "server");
+      current_host = relay_hostname_normalize (current_server, NULL, NULL);
       if (self->username != NULL)
         g_settings_set_string (batch, "username", self->username);
-      else if (g_ascii_strcasecmp (current_server, self->host) != 0)
+      else if (g_strcmp0 (current_host, self->host) != 0)
         /* A login without a name given: the name of the previous relay's account would go to
          * this server, and the password the window holds for it with it. */
         g_settings_set_string (batch, "username", "");

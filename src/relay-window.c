@@ -740,6 +740,8 @@ typedef struct
 {
   RelayWindow  *self;
   GApplication *application;
+  gboolean      carried;      /* what was saved had been carried over, not typed */
+  guint         edits;        /* the window's password_edits when the save began */
 } SaveData;
 
 static SaveData *
@@ -779,6 +781,7 @@ on_keyring_toast_dismissed_cb (RelayWindow *self)
 
 static void
 handle_save_result (RelayWindow *self,
+                    gboolean     carried,
                     GError      *error)
 {
   g_autofree char *message = NULL;
@@ -805,6 +808,9 @@ handle_save_result (RelayWindow *self,
 
   g_debug ("Could not save the password in the keyring: %s", error->message);
   self->password_dirty = TRUE;
+  /* Still pending as what it was: a carried password that failed to save stays one that a
+   * stored password of the next server replaces (unless the user has typed since). */
+  self->password_carried = carried;
   message = g_strdup_printf (_("The password could not be saved in the keyring: %s. "
                                "It stays in this window and is saved when you edit it "
                                "or choose Try Again."), error->message);
@@ -836,7 +842,8 @@ on_password_stored_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   relay_secret_store_store_finish (result, &error);
-  handle_save_result (data->self, error);
+  handle_save_result (data->self, data->carried && data->edits == data->self->password_edits,
+                      error);
 }
 
 static void
@@ -848,7 +855,8 @@ on_password_cleared_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   relay_secret_store_clear_finish (result, &error);
-  handle_save_result (data->self, error);
+  handle_save_result (data->self, data->carried && data->edits == data->self->password_edits,
+                      error);
 }
 
 /* Saves the row's text for @server and @user, or clears what they have when the row is empty. */
@@ -858,6 +866,8 @@ store_password_for (RelayWindow *self,
                     const char  *user)
 {
   const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+  gboolean carried = self->password_carried;
+  SaveData *data;
 
   g_clear_handle_id (&self->store_timeout_id, g_source_remove);
   if (!self->password_dirty)
@@ -869,12 +879,13 @@ store_password_for (RelayWindow *self,
    * typing still saves the password: it does not exit while it is held. No cancellable: a
    * store that has started must finish even if the window goes away. */
   self->stores_in_flight++;
+  data = save_data_new (self);
+  data->carried = carried;
+  data->edits = self->password_edits;
   if (*password == '\0')
-    relay_secret_store_clear_async (server, user, NULL, on_password_cleared_cb,
-                                    save_data_new (self));
+    relay_secret_store_clear_async (server, user, NULL, on_password_cleared_cb, data);
   else
-    relay_secret_store_store_async (server, user, password, NULL, on_password_stored_cb,
-                                    save_data_new (self));
+    relay_secret_store_store_async (server, user, password, NULL, on_password_stored_cb, data);
 }
 
 static void

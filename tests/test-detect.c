@@ -922,6 +922,17 @@ test_apply_login_without_name (Fixture       *fixture,
   g_free (username);
   username = g_settings_get_string (fixture->settings, "username");
   g_assert_cmpstr (username, ==, "alice");
+
+  /* The same server as the user typed it (a trailing root dot): still the same server. */
+  {
+    g_autofree char *host = g_strconcat (relay_detect_proposal_get_host (relay_detect_report_get_best (report)), ".", NULL);
+    g_settings_set_string (fixture->settings, "server", host);
+  }
+  g_assert_true (relay_detect_proposal_apply (relay_detect_report_get_best (report),
+                                              fixture->settings, &error));
+  g_free (username);
+  username = g_settings_get_string (fixture->settings, "username");
+  g_assert_cmpstr (username, ==, "alice");
 }
 
 /* Sources that could not be asked (no answer, DNS down) make "nothing found" a "try again". */

@@ -20,6 +20,37 @@
 #include "relay-test-gui.h"
 #include "relay-window.h"
 
+/* The keyring refuses to store while this is set: the test binary's own definition of
+ * libsecret's call, which the window's keyring worker then uses (symbol interposition). */
+static gint refuse_stores;
+
+gboolean
+secret_password_store_sync (const SecretSchema *schema,
+                            const gchar        *collection,
+                            const gchar        *label,
+                            const gchar        *password,
+                            GCancellable       *cancellable,
+                            GError            **error,
+                            ...)
+{
+  GHashTable *attributes;
+  gboolean ok;
+  va_list va;
+
+  if (g_atomic_int_get (&refuse_stores))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "refused by the test");
+      return FALSE;
+    }
+  va_start (va, error);
+  attributes = secret_attributes_buildv (schema, va);
+  va_end (va);
+  ok = secret_password_storev_sync (schema, attributes, collection, label, password,
+                                    cancellable, error);
+  g_hash_table_unref (attributes);
+  return ok;
+}
+
 #define KEY_PATH "/io/github/smtprelay/SmtpRelay/"
 
 typedef struct
@@ -1515,6 +1546,38 @@ test_keyring_unavailable (Fixture       *f,
   wait_until (window_gone, f, 5000);
 }
 
+/* A carried password whose save the keyring refused is still a carried one, not one the user
+ * typed: the next server's own password is shown, not overwritten. */
+static void
+test_password_carry_refused (Fixture       *f,
+                             gconstpointer  data)
+{
+  KeyringCheck three_kept = { "third.example.net", "alice", "third password" };
+  TextCheck shown = { child (f, "password_row"), "first password" };
+  GtkLabel *label = child (f, "keyring_status_label");
+  LabelCheck not_saved = { label, "could not be saved" };
+
+  keyring_store ("first.example.net", "alice", "first password");
+  keyring_store ("third.example.net", "alice", "third password");
+  g_settings_set_string (f->settings, "username", "alice");
+  g_settings_set_string (f->settings, "server", "first.example.net");
+  g_settings_set_boolean (f->settings, "requires-auth", TRUE);
+  wait_until (has_text, &shown, 5000);
+
+  g_atomic_int_set (&refuse_stores, TRUE);
+  /* Nothing is stored for the second (each test's servers are their own: the keyring file is
+   * the process's): the password is carried, and its save is refused. */
+  gtk_editable_set_text (child (f, "server_row"), "second.example.net");
+  wait_until (label_shows, &not_saved, 10000);
+  g_atomic_int_set (&refuse_stores, FALSE);
+
+  gtk_editable_set_text (child (f, "server_row"), "third.example.net");
+  shown.text = "third password";
+  wait_until (has_text, &shown, 5000);
+  spin_main_loop (1000);   /* a store that should not happen would have begun by now */
+  g_assert_true (keyring_has (&three_kept));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1578,6 +1641,7 @@ main (int   argc,
   ADD ("password/saved-on-close", test_password_saved_on_close);
   ADD ("password/follows-server", test_password_follows_server);
   ADD ("password/carry-yields", test_password_carry_yields);
+  ADD ("password/carry-refused", test_password_carry_refused);
   ADD ("password/clear-stays-with-its-server", test_password_clear_stays_with_its_server);
   ADD ("window-state", test_window_state);
   ADD ("password/keyring-unavailable", test_keyring_unavailable);

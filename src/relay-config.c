@@ -293,6 +293,9 @@ relay_config_load_password_async (RelayConfig         *config,
       GTask *read = g_task_new (NULL, cancellable, on_password_file_read_cb, task);
 
       g_task_set_task_data (read, g_strdup (config->password_file), g_free);
+      /* The caller's deadline (the keyring's, 25 s) holds for a hung read too: the thread
+       * uses only the task's own copy of the path, and its late result is dropped. */
+      g_task_set_return_on_cancel (read, TRUE);
       g_task_run_in_thread (read, read_password_file_thread);
       g_object_unref (read);
       return;

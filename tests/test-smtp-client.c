@@ -530,7 +530,8 @@ static void
 test_tls_to_plain_server (Fixture       *fixture,
                           gconstpointer  data)
 {
-  const char * const script[] = { "> 220 mx.example.test ESMTP\r\n", "sleep", NULL };
+  /* After its script the server reads until the client closes. */
+  const char * const script[] = { "> 220 mx.example.test ESMTP\r\n", NULL };
   ScriptServer *server = NULL;
 
   relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_TLS);

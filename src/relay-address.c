@@ -230,18 +230,43 @@ relay_address_normalize (const char  *address,
   return result;
 }
 
+/* "localhost", or this machine's name as it calls itself: the domain that mailutils' mail
+ * ("root" becomes "root@HOSTNAME"), fail2ban ("root@localhost"), mdadm ("root@HOSTNAME") and
+ * nagios/icinga ("nagios@localhost") add to a local user name. */
+static gboolean
+is_this_machine (const char *domain)
+{
+  return g_ascii_strcasecmp (domain, "localhost") == 0 ||
+         g_ascii_strcasecmp (domain, "localhost.localdomain") == 0 ||
+         g_ascii_strcasecmp (domain, g_get_host_name ()) == 0;
+}
+
 /**
  * relay_address_is_local_name:
  * @text: (nullable): a recipient or sender as a system tool gives it
  *
- * Whether @text is a local user name such as "root" or "www-data": what cron, mdadm and
- * smartd mail to unless told otherwise. A local MTA delivers that to a mailbox on this machine;
- * a relay has no such mailbox, so it is told apart from a mistyped address.
+ * Whether @text is a local user name such as "root" or "www-data", alone or at this machine
+ * ("root@localhost", "root@HOSTNAME"): what cron, mdadm and smartd mail to unless told
+ * otherwise. A local MTA delivers that to a mailbox on this machine; a relay has no such
+ * mailbox, so it is told apart from a mistyped address.
  */
 gboolean
 relay_address_is_local_name (const char *text)
 {
-  gsize length = text != NULL ? strlen (text) : 0;
+  const char *at = text != NULL ? strrchr (text, '@') : NULL;
+  gsize length;
+
+  if (at != NULL)
+    {
+      g_autofree char *user = NULL;
+
+      if (!is_this_machine (at + 1))
+        return FALSE;
+      user = g_strndup (text, at - text);
+      return relay_address_is_local_name (user);
+    }
+
+  length = text != NULL ? strlen (text) : 0;
 
   /* The portable user name characters (POSIX 3.437), as useradd accepts them. */
   if (length == 0 || length > MAX_LOCAL_PART || text[0] == '-' || text[0] == '.')

@@ -747,7 +747,8 @@ run_sendmail (int    argc,
    * senders that only mean something on this machine. Refusing would lose the alert (cron does
    * not retry), so like an unqualified From they give way to the message's From or the
    * configured sender; anything else that is no address is said on stderr. */
-  if (sender != NULL && *sender != '\0' && !is_valid_address (sender))
+  if (sender != NULL && *sender != '\0' &&
+      (relay_address_is_local_name (sender) || !is_valid_address (sender)))
     {
       if (!relay_address_is_local_name (sender))
         g_printerr (_("%s: the sender address “%s” given with -f is not valid; the message’s From or the configured sender is used instead\n"),
@@ -781,6 +782,9 @@ run_sendmail (int    argc,
       g_printerr ("%s: %s\n", prog, error->message);
       return EX_DATAERR;
     }
+  if (input->nul_replaced)
+    g_printerr (_("%s: the message contained NUL bytes, which SMTP cannot carry; they are sent as spaces\n"),
+                prog);
 
   /* With -t the header's recipients are added to those of the command line (as Postfix does). */
   if (extract)

@@ -365,7 +365,9 @@ display_name_of (const char *value)
   return g_string_free (g_steal_pointer (&name), FALSE);
 }
 
-/* Splits at CRLF, bare LF and bare CR, as relay_smtp_dot_stuff() will. */
+/* Splits at CRLF, bare LF and bare CR, as relay_smtp_dot_stuff() will. A body line longer than
+ * SMTP allows is broken into lines that fit, as Postfix does, rather than the message refused:
+ * cron and logwatch send what commands print, and a refused alert is lost. */
 static GArray *
 split_lines (const char           *data,
              gsize                 length,
@@ -373,14 +375,8 @@ split_lines (const char           *data,
              GError              **error)
 {
   g_autoptr(GArray) lines = g_array_new (FALSE, FALSE, sizeof (Line));
+  gboolean in_header = TRUE;
   gsize i = 0;
-
-  if (memchr (data, '\0', length) != NULL)
-    {
-      g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
-                           _("The message contains a NUL byte, which SMTP cannot carry; nothing was sent."));
-      return NULL;
-    }
 
   while (i < length)
     {
@@ -394,18 +390,34 @@ split_lines (const char           *data,
       if (i < length)
         i++;
 
-      if (line.length > RELAY_SMTP_MAX_LINE_OCTETS)
+      if ((flags & RELAY_MAIL_INPUT_STOP_AT_DOT) && line.length == 1 && line.start[0] == '.')
+        break;
+      /* An mbox "From " line before the header is not part of the message (sendmail drops it). */
+      if (lines->len == 0 && line.length >= 5 && memcmp (line.start, "From ", 5) == 0)
+        continue;
+      /* Where the header ends, as relay_mail_input_parse() will see it. */
+      if (in_header && (line.length == 0 ||
+                        (!is_field (&line) && !(lines->len > 0 && (line.start[0] == ' ' ||
+                                                                   line.start[0] == '\t')))))
+        in_header = FALSE;
+      if (line.length > RELAY_SMTP_MAX_LINE_OCTETS && in_header)
         {
           g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
                        _("Line %u of the message is longer than %u octets, which SMTP does not allow; nothing was sent."),
                        lines->len + 1, RELAY_SMTP_MAX_LINE_OCTETS);
           return NULL;
         }
-      if ((flags & RELAY_MAIL_INPUT_STOP_AT_DOT) && line.length == 1 && line.start[0] == '.')
-        break;
-      /* An mbox "From " line before the header is not part of the message (sendmail drops it). */
-      if (lines->len == 0 && line.length >= 5 && memcmp (line.start, "From ", 5) == 0)
-        continue;
+      while (line.length > RELAY_SMTP_MAX_LINE_OCTETS)
+        {
+          Line part = { line.start, RELAY_SMTP_MAX_LINE_OCTETS };
+
+          /* not inside a UTF-8 sequence */
+          while (part.length > 1 && ((guchar) line.start[part.length] & 0xc0) == 0x80)
+            part.length--;
+          g_array_append_val (lines, part);
+          line.start += part.length;
+          line.length -= part.length;
+        }
       g_array_append_val (lines, line);
     }
   return g_steal_pointer (&lines);
@@ -511,13 +523,26 @@ relay_mail_input_parse (GBytes              *raw,
   gboolean has_date = FALSE, has_message_id = FALSE, has_from = FALSE;
   gsize length;
   const char *data = g_bytes_get_data (raw, &length);
+  g_autofree char *copy = NULL;
   guint header_end;
+  guint body_start;
 
   g_array_set_clear_func (fields, field_clear);
   input->recipients = g_ptr_array_new_with_free_func (g_free);
 
   if (data == NULL)
     data = "";
+  if (memchr (data, '\0', length) != NULL)
+    {
+      /* SMTP cannot carry NUL (a command's "find -print0" in cron's mail, say): a space in its
+       * place, and the caller says so, rather than the alert refused. */
+      copy = g_memdup2 (data, length);
+      for (gsize i = 0; i < length; i++)
+        if (copy[i] == '\0')
+          copy[i] = ' ';
+      data = copy;
+      input->nul_replaced = TRUE;
+    }
   lines = split_lines (data, length, flags, error);
   if (lines == NULL)
     return NULL;
@@ -546,14 +571,7 @@ relay_mail_input_parse (GBytes              *raw,
           continue;
         }
       if (!is_field (line))
-        {
-          g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT,
-                       _("Line %u of the message is neither a header field nor the empty line "
-                         "that ends the header; a message is a header, an empty line, then the "
-                         "body. Nothing was sent."),
-                       header_end + 1);
-          return NULL;
-        }
+        break;   /* the body, without the empty line before it (sendmail and Postfix agree) */
       {
         const char *colon = memchr (line->start, ':', line->length);
         Field field = { 0 };
@@ -564,6 +582,11 @@ relay_mail_input_parse (GBytes              *raw,
         g_array_append_val (fields, field);
       }
     }
+
+  /* The empty line that ends the header is not part of the body; a line that ends it by being
+   * no header field is. */
+  body_start = header_end < lines->len &&
+               g_array_index (lines, Line, header_end).length == 0 ? header_end + 1 : header_end;
 
   out = g_string_sized_new (length + 256);
   for (guint i = 0; i < fields->len; i++)
@@ -634,7 +657,7 @@ relay_mail_input_parse (GBytes              *raw,
     }
 
   g_string_append (out, "\r\n");
-  for (guint i = header_end + 1; i < lines->len; i++)
+  for (guint i = body_start; i < lines->len; i++)
     {
       const Line *line = &g_array_index (lines, Line, i);
 

@@ -19,6 +19,7 @@ typedef struct
   GBytes     *data;          /* header + body: CRLF line ends, Bcc removed, Date/Message-ID added */
   char       *from_address;  /* the first address of From, or NULL when there is none */
   gboolean    from_replaced; /* From named only a local user and is now the sender */
+  gboolean    nul_replaced;  /* NUL bytes, which SMTP cannot carry, became spaces */
   GPtrArray  *recipients;    /* of char*: the addresses of To, Cc and Bcc, in order, no repeats */
 } RelayMailInput;
 

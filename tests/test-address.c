@@ -102,10 +102,16 @@ test_lengths (void)
 static void
 test_local_name (void)
 {
-  const char *local[] = { "root", "www-data", "john.doe", "backup_2", "A" };
+  /* mailutils' mail makes "root" "root@HOSTNAME"; fail2ban and icinga use "root@localhost" */
+  g_autofree char *at_host = g_strconcat ("root@", g_get_host_name (), NULL);
+  g_autofree char *bad_at_host = g_strconcat ("root user@", g_get_host_name (), NULL);
+  const char *local[] = {
+    "root", "www-data", "john.doe", "backup_2", "A", "root@localhost", "nagios@LocalHost",
+    "root@localhost.localdomain", at_host,
+  };
   const char *not_local[] = {
     NULL, "", "root@example.com", "-root", ".root", "root user", "root,ops", "\"root\"",
-    "r\xc3\xb6ot", "root\n", "<root>",
+    "r\xc3\xb6ot", "root\n", "<root>", "root@localhost.example.com", "@localhost", bad_at_host,
   };
   g_autofree char *long_name = g_strnfill (65, 'a');
 

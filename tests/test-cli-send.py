@@ -352,9 +352,7 @@ def test_sendmail_malformed_input_is_refused(root):
     try:
         env = Env(root, port=server.port)
         bad = {
-            "NUL byte": b"Subject: x\n\nbody\x00more\n",
-            "no separator": b"Subject: x\nthis is body text, not a header\n",
-            "long line": b"Subject: x\n\n" + b"a" * 999 + b"\n",
+            "long header line": b"Subject: " + b"a" * 990 + b"\n\nbody\n",
             "empty": b"",
             "bad recipient": None,
         }
@@ -366,6 +364,41 @@ def test_sendmail_malformed_input_is_refused(root):
             check(result[0] == EX_DATAERR, f"{what}: exit {result[0]}, stderr {result[2]!r}")
             check(one_line(result[2]), f"{what}: {result[2]!r}")
         check(server.messages() == [], "something was sent")
+        check(env.queue_files() == [], "something was queued")
+    finally:
+        server.stop()
+
+
+def test_sendmail_takes_what_alert_sources_send(root):
+    """What real alert sources hand to sendmail, each refused before (exit 65, the alert lost):
+    cron output with a NUL or a line over 998 octets, a script's message without a header,
+    fail2ban's "root@localhost" and mailutils' "root@HOSTNAME" (local users)."""
+    host = socket.gethostname()
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port, local_recipient="admin@example.org")
+        cases = [
+            ("NUL byte", CRON_ARGS, CRON_MAIL + b"find: a\x00b\n"),
+            ("long line", CRON_ARGS, CRON_MAIL + b"x" * 1500 + b"\n"),
+            ("no header", ["root"], b"Backup of /srv failed: No space left on device\n"),
+            ("fail2ban", ["-f", f"root@{host}", "root@localhost"],
+             b"Subject: [Fail2Ban] sshd: banned 192.0.2.7\n\nBanned.\n"),
+            ("mailutils", ["-oi", "-f", f"root@{host}", "-t"],
+             f"From: root@{host}\nTo: <root@{host}>,<ops@example.org>\nSubject: mu\n\nx\n".encode()),
+        ]
+        for what, args, data in cases:
+            result = env.run(args, data, argv0="sendmail")
+            check(result[0] == EX_OK, f"{what}: exit {result[0]}, stderr {result[2]!r}")
+        messages = server.messages()
+        check(len(messages) == len(cases), f"{len(messages)} of {len(cases)} delivered")
+        for (what, _, _), (envelope, eml) in zip(cases, messages):
+            check("admin@example.org" in envelope["rcpt_tos"], f"{what}: {envelope}")
+            # a sender at this machine gives way to the configured one
+            check(envelope["mail_from"] == "alerts@example.com", f"{what}: {envelope}")
+            check(all(len(line) <= 998 for line in eml.split(b"\r\n")), f"{what}: a long line")
+            check(b"\x00" not in eml, f"{what}: a NUL byte")
+        check(messages[4][0]["rcpt_tos"] == ["admin@example.org", "ops@example.org"], messages[4][0])
+        check(b"Backup of /srv failed" in messages[2][1].split(b"\r\n\r\n", 1)[1], messages[2][1])
         check(env.queue_files() == [], "something was queued")
     finally:
         server.stop()

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build-aux/install-deps.sh
 builddir=${BUILDDIR:-_build}
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir"
+. build-aux/ensure-build.sh
+ensure_build "$builddir"
 meson compile -C "$builddir"
 exec meson devenv -C "$builddir" src/smtp-relay "$@"

@@ -16,13 +16,10 @@ asandir=${builddir}-asan
 builds=("$builddir")
 [ "${SANITIZE:-1}" = 0 ] || builds+=("$asandir")
 
+. build-aux/ensure-build.sh
 setup() {
   local dir=$1; shift
-  if [ -f "$dir/build.ninja" ]; then
-    meson configure "$dir" -Dwerror=true "$@"
-  else
-    meson setup "$dir" -Dwerror=true "$@"
-  fi
+  ensure_build "$dir" -Dwerror=true "$@"
   meson compile -C "$dir"
 }
 setup "$builddir"
@@ -67,11 +64,7 @@ fi
 if [ "${FUZZ:-1}" != 0 ]; then
   fuzzdir=${builddir}-fuzz
   echo "=== fuzzing in $fuzzdir"
-  if [ -f "$fuzzdir/build.ninja" ]; then
-    meson configure "$fuzzdir" -Dfuzzing=true
-  else
-    CC=clang meson setup "$fuzzdir" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
-  fi
+  CC=clang ensure_build "$fuzzdir" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
   # only the fuzz targets: the rest of the project is not needed in this build
   meson compile -C "$fuzzdir" tests/fuzz/fuzz-reply tests/fuzz/fuzz-address tests/fuzz/fuzz-message \
     tests/fuzz/fuzz-autoconfig

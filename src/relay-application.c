@@ -110,6 +110,10 @@ relay_application_startup (GApplication *app)
 
   G_APPLICATION_CLASS (relay_application_parent_class)->startup (app);
 
+  /* X11 window managers other than GNOME Shell's take the window's icon from _NET_WM_ICON,
+   * which GTK sets only from a default icon name. */
+  gtk_window_set_default_icon_name (APP_ID);
+
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions),
                                    app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);

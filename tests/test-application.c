@@ -49,6 +49,8 @@ type_and_quit_cb (gpointer user_data)
   GtkEditable *password;
 
   g_assert_nonnull (window);
+  /* X11 window managers other than GNOME Shell's show this as the window's icon. */
+  g_assert_cmpstr (gtk_window_get_default_icon_name (), ==, APP_ID);
   check_shortcuts_on_demand (app);
   password = GTK_EDITABLE (gtk_widget_get_template_child (GTK_WIDGET (window), RELAY_TYPE_WINDOW,
                                                           "password_row"));

@@ -652,3 +652,16 @@ test_ms (guint ms)
     factor = 1;
   return ms * factor;
 }
+
+const char * const script_accept_one[] = {
+    "> 220 relay.example.test ESMTP\r\n",
+    "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3",
+    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+    "data",
+    "> 250 2.0.0 Ok: queued as 9A\r\n",
+    "< QUIT",
+    "> 221 2.0.0 Bye\r\n",
+    NULL
+};

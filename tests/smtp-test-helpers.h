@@ -34,6 +34,9 @@ guint16       script_server_get_port       (ScriptServer       *server);
 void          script_server_wait           (ScriptServer       *server);
 const char   *script_server_get_received   (ScriptServer       *server);
 const char   *script_server_get_data       (ScriptServer       *server);
+
+/* A relay that accepts one pipelined message (MAIL, RCPT, DATA) and says goodbye. */
+extern const char * const script_accept_one[];
 guint         script_server_get_flight_reads (ScriptServer     *server);
 guint         script_server_get_connections (ScriptServer      *server);
 const char   *script_server_get_failure    (ScriptServer       *server);

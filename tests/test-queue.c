@@ -184,7 +184,17 @@ typedef struct
   gboolean ok;
   guint    sent, waiting, failed;
   GError  *error;
+  char    *last_failure;   /* relay_queue_flush_get_last_failure() */
 } Flushed;
+
+static void
+flushed_clear (Flushed *flushed)
+{
+  g_clear_error (&flushed->error);
+  g_clear_pointer (&flushed->last_failure, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Flushed, flushed_clear)
 
 static void
 on_flushed_cb (GObject      *object,
@@ -195,21 +205,25 @@ on_flushed_cb (GObject      *object,
 
   flushed->ok = relay_queue_flush_finish (result, &flushed->sent, &flushed->waiting,
                                           &flushed->failed, &flushed->error);
+  flushed->last_failure = g_strdup (relay_queue_flush_get_last_failure (result));
   flushed->done = TRUE;
 }
 
 /* Flushes the queue through a server that runs @script for each message, and checks that
- * the caller's thread made none of the slow file calls meanwhile. */
+ * the caller's thread made none of the slow file calls meanwhile. @server_out, if given, gets
+ * the server, to look at what it received. */
 static void
 flush_through (GSettings          *settings,
                const char * const *script,
-               Flushed            *flushed)
+               Flushed            *flushed,
+               ScriptServer      **server_out)
 {
   g_autoptr(ScriptServer) server = script_server_new (script);
 
   g_settings_set (settings, "port", "q", script_server_get_port (server));
   g_atomic_int_set (&calls_on_main, 0);
   g_atomic_int_set (&calls_elsewhere, 0);
+  flushed_clear (flushed);
   memset (flushed, 0, sizeof *flushed);
   relay_queue_flush_async (settings, NULL, on_flushed_cb, flushed);
   while (!flushed->done)
@@ -217,6 +231,8 @@ flush_through (GSettings          *settings,
   g_assert_cmpint (g_atomic_int_get (&calls_on_main), ==, 0);
   /* Each delivery, rewrite or move syncs the directory: the calls were made, elsewhere. */
   g_assert_cmpint (g_atomic_int_get (&calls_elsewhere), >, 0);
+  if (server_out != NULL)
+    *server_out = g_steal_pointer (&server);
 }
 
 static void
@@ -253,24 +269,12 @@ test_flush_off_main_thread (void)
     "> 250 2.1.0 Ok\r\n550 5.1.1 No such user\r\n503 5.5.1 No recipients\r\n",
     NULL
   };
-  const char * const accepted[] = {
-    "> 220 relay.example.test ESMTP\r\n",
-    "< EHLO",
-    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
-    "<< 3",
-    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
-    "data",
-    "> 250 2.0.0 Ok: queued as 9A\r\n",
-    "< QUIT",
-    "> 221 2.0.0 Bye\r\n",
-    NULL
-  };
   g_autoptr(GSettings) settings = g_settings_new (APP_ID);
   g_autoptr(GPtrArray) entries = NULL;
   g_autoptr(GPtrArray) failed = NULL;
   g_autofree char *failed_dir = relay_queue_get_failed_directory ();
   g_autoptr(GError) error = NULL;
-  Flushed flushed;
+  g_auto(Flushed) flushed = { 0 };
 
   g_settings_set_string (settings, "server", "127.0.0.1");
   g_settings_set_string (settings, "security", "none");
@@ -279,7 +283,7 @@ test_flush_off_main_thread (void)
   queue_alert ("Backup failed");
 
   /* 451: both stay, their attempts and last error brought up to date. */
-  flush_through (settings, later, &flushed);
+  flush_through (settings, later, &flushed, NULL);
   g_assert_no_error (flushed.error);
   g_assert_true (flushed.ok);
   g_assert_cmpuint (flushed.sent, ==, 0);
@@ -298,7 +302,7 @@ test_flush_off_main_thread (void)
   /* 550: refused for good, moved out of the queue for a person to read. */
   queue_alert ("Firewall rule changed");
   g_clear_pointer (&entries, g_ptr_array_unref);
-  flush_through (settings, refused, &flushed);
+  flush_through (settings, refused, &flushed, NULL);
   g_assert_cmpuint (flushed.failed, ==, 3);
   g_assert_cmpuint (relay_queue_count (), ==, 0);
   failed = relay_queue_list (failed_dir, &error);
@@ -308,7 +312,7 @@ test_flush_off_main_thread (void)
   /* 250: delivered and gone. */
   queue_alert ("Disk /dev/sdb failing");
   queue_alert ("Certificate expires in 7 days");
-  flush_through (settings, accepted, &flushed);
+  flush_through (settings, script_accept_one, &flushed, NULL);
   g_assert_no_error (flushed.error);
   g_assert_cmpuint (flushed.sent, ==, 2);
   g_assert_cmpuint (flushed.waiting, ==, 0);
@@ -344,59 +348,26 @@ test_count_async (void)
   g_assert_cmpint (g_atomic_int_get (&calls_elsewhere), ==, 1);
 }
 
-static char *last_failure;
-static gboolean last_failure_done;
-
-static void
-on_flushed_with_reason_cb (GObject      *object,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  Flushed *flushed = user_data;
-
-  flushed->ok = relay_queue_flush_finish (result, &flushed->sent, &flushed->waiting,
-                                          &flushed->failed, &flushed->error);
-  last_failure = g_strdup (relay_queue_flush_get_last_failure (result));
-  last_failure_done = TRUE;
-}
-
 /* A flush delivers the oldest message first: alerts arrive in the order they were raised. */
 static void
 test_flush_oldest_first (void)
 {
-  const char * const accepted[] = {
-    "> 220 relay.example.test ESMTP\r\n",
-    "< EHLO",
-    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
-    "<< 3",
-    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
-    "data",
-    "> 250 2.0.0 Ok: queued as 9A\r\n",
-    "< QUIT",
-    "> 221 2.0.0 Bye\r\n",
-    NULL
-  };
   g_autoptr(GSettings) settings = g_settings_new (APP_ID);
-  g_autoptr(ScriptServer) server = script_server_new (accepted);
+  g_autoptr(ScriptServer) server = NULL;
   const char *subjects[] = { "Alert one", "Alert two", "Alert three", "Alert four" };
   const char *data;
-  Flushed flushed = { 0 };
+  g_auto(Flushed) flushed = { 0 };
 
   g_settings_set_string (settings, "server", "127.0.0.1");
   g_settings_set_string (settings, "security", "none");
   g_settings_set_string (settings, "sender", "alerts@example.com");
-  g_settings_set (settings, "port", "q", script_server_get_port (server));
   for (guint i = 0; i < G_N_ELEMENTS (subjects); i++)
     {
       if (i > 0)
         g_usleep (1100000);   /* ids sort by the second they were queued in */
       queue_alert (subjects[i]);
     }
-  last_failure_done = FALSE;
-  relay_queue_flush_async (settings, NULL, on_flushed_with_reason_cb, &flushed);
-  while (!last_failure_done)
-    g_main_context_iteration (NULL, TRUE);
-  g_clear_pointer (&last_failure, g_free);
+  flush_through (settings, script_accept_one, &flushed, &server);
   g_assert_cmpuint (flushed.sent, ==, G_N_ELEMENTS (subjects));
 
   data = script_server_get_data (server);
@@ -419,27 +390,21 @@ test_last_failure_is_of_a_waiting_entry (void)
   };
   const char * const to[] = { "oncall@example.org", NULL };
   g_autoptr(GSettings) settings = g_settings_new (APP_ID);
-  g_autoptr(ScriptServer) server = script_server_new (script);
   g_autoptr(RelaySmtpMessage) big = NULL;
   g_autofree char *body = g_strnfill (3000, 'x');
-  Flushed flushed = { 0 };
+  g_auto(Flushed) flushed = { 0 };
 
   g_settings_set_string (settings, "server", "127.0.0.1");
   g_settings_set_string (settings, "security", "none");
   g_settings_set_string (settings, "sender", "alerts@example.com");
-  g_settings_set (settings, "port", "q", script_server_get_port (server));
   queue_alert ("small, gets 451");
   g_usleep (1100000);   /* ids sort by the second: the small one is tried first */
   big = relay_smtp_message_new ("alerts@example.com", NULL, to, "big", body, NULL);
   g_assert_true (relay_queue_add (big, "x", NULL, NULL));
-  last_failure_done = FALSE;
-  relay_queue_flush_async (settings, NULL, on_flushed_with_reason_cb, &flushed);
-  while (!last_failure_done)
-    g_main_context_iteration (NULL, TRUE);
+  flush_through (settings, script, &flushed, NULL);
   g_assert_cmpuint (flushed.waiting, ==, 1);
   g_assert_cmpuint (flushed.failed, ==, 1);
-  g_assert_nonnull (strstr (last_failure, "451"));
-  g_clear_pointer (&last_failure, g_free);
+  g_assert_nonnull (strstr (flushed.last_failure, "451"));
 }
 
 int

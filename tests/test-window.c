@@ -956,18 +956,6 @@ static void
 test_queue_send_now (Fixture       *f,
                      gconstpointer  data)
 {
-  const char * const script[] = {
-    "> 220 relay.example.test ESMTP\r\n",
-    "< EHLO",
-    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
-    "<< 3",
-    "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
-    "data",
-    "> 250 2.0.0 Ok: queued as 9A\r\n",
-    "< QUIT",
-    "> 221 2.0.0 Bye\r\n",
-    NULL
-  };
   const char *to[] = { "oncall@example.org", NULL };
   g_autoptr(RelaySmtpMessage) message = NULL;
   g_autoptr(ScriptServer) server = NULL;
@@ -1002,7 +990,7 @@ test_queue_send_now (Fixture       *f,
     g_assert_nonnull (strstr (adw_action_row_get_subtitle (child (f, "queue_row")), "refused"));
   }
 
-  server = script_server_new (script);
+  server = script_server_new (script_accept_one);
   configure_relay (f, "127.0.0.1", script_server_get_port (server));
   click (child (f, "queue_flush_button"));
   wait_until (group_hidden, group, 10000);

@@ -7,6 +7,7 @@ Usage: check-install.py MESON BUILD_ROOT SOURCE_ROOT APP_ID
   and Detect's modules, the desktop file, the metainfo, both icons, the GSettings schema and the translations
   in po/LINGUAS.
 * The installed executable looks for its modules where they are installed.
+* The queue flush timer and its service are where systemd looks for this prefix's user units.
 * `appstreamcli validate-tree --no-net` accepts the installed tree (metainfo, desktop file and
   icon together), as AppStream generators on distributions and Flathub read it.
 """
@@ -16,6 +17,35 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+
+def check_user_units(root, prefix):
+    """The timer and its service are installed together where systemd looks for user units:
+    a `--prefix=~/.local` install whose timer systemd cannot find is a queue nobody flushes."""
+    found = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            if name.startswith("smtp-relay-flush."):
+                found[name] = prefix + dirpath[len(root):]
+    units = ["smtp-relay-flush.service", "smtp-relay-flush.timer"]
+    problems = [f"{unit} is not installed" for unit in units if unit not in found]
+    if problems or found[units[0]] != found[units[1]]:
+        return problems or [f"the timer and the service are installed apart: {found}"]
+    unit_dir = found[units[0]]
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        print("note: systemd-analyze is missing, the user unit directory is not checked")
+        return []
+    proc = subprocess.run([analyze, "--user", "unit-paths"], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        print(f"note: systemd-analyze --user unit-paths failed, not checked: {proc.stderr}")
+        return []
+    if unit_dir not in proc.stdout.split():
+        return [f"the queue flush timer is installed in {unit_dir}, where systemd does not "
+                f"look for user units:\n{proc.stdout}"]
+    print(f"ok: the user units are in {unit_dir}")
+    return []
 
 
 def main():
@@ -74,6 +104,8 @@ def main():
                         or b"\0" + name.encode() + b"\0" not in data):
                     problems.append(f"the installed executable does not look for {name} in "
                                     f"{prefix}/{module}")
+
+        problems += check_user_units(root, prefix)
 
         appstreamcli = shutil.which("appstreamcli")
         if appstreamcli is None:

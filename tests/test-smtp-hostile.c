@@ -336,8 +336,44 @@ test_eight_bit_needs_8bitmime (Fixture       *fixture,
   g_assert_no_error (local_error);
   error = run_against (fixture, server, NULL);
   assert_error (error, RELAY_SMTP_ERROR_DATA, "8BITMIME");
+  /* says why it was not re-encoded */
+  g_assert_nonnull (strstr (error->message, "header"));
   /* refused before MAIL: nothing of the message reached the server */
   g_assert_null (strstr (script_server_get_received (server), "MAIL"));
+}
+
+/* An 8-bit body goes to a server without 8BITMIME re-encoded, as Postfix would send it, rather
+ * than fail for good (cron's UTF-8 output to an old relay). */
+static void
+test_eight_bit_body_reencoded (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  const char * const to[] = { "ops@example.org", NULL };
+  static const char text[] = "Subject: disk\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+                             "Secteur d\xc3\xa9" "fectueux\r\n";
+  g_autoptr(GBytes) raw = g_bytes_new_static (text, strlen (text));
+  g_autoptr(GError) local_error = NULL;
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 3", "> 250 ok\r\n250 ok\r\n354 go\r\n", "data", "> 250 queued\r\n", "< QUIT", "> 221 bye\r\n", NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  const char *sent;
+
+  relay_smtp_message_unref (fixture->message);
+  fixture->message = relay_smtp_message_new_raw ("alerts@example.com", to, raw, &local_error);
+  g_assert_no_error (local_error);
+  error = run_against (fixture, server, NULL);
+  g_assert_no_error (error);
+  assert_no_failure (server);
+
+  g_assert_null (strstr (script_server_get_received (server), "BODY=8BITMIME"));
+  sent = script_server_get_data (server);
+  for (const char *p = sent; *p; p++)
+    g_assert_cmpuint ((guchar) *p, <, 0x80);
+  g_assert_nonnull (strstr (sent, "Content-Transfer-Encoding: quoted-printable\r\n"));
+  g_assert_nonnull (strstr (sent, "\r\n\r\nSecteur d=C3=A9fectueux\r\n"));
 }
 
 static gboolean
@@ -813,6 +849,7 @@ main (int   argc,
   ADD ("hostile-text", test_hostile_text, NULL);
   ADD ("auth-challenges", test_auth_challenges, NULL);
   ADD ("8bit-needs-8bitmime", test_eight_bit_needs_8bitmime, NULL);
+  ADD ("8bit-body-reencoded", test_eight_bit_body_reencoded, NULL);
   ADD ("command-line-limits", test_command_line_limits, NULL);
   ADD ("tls/cancel-during-handshake", test_cancel_during_handshake, NULL);
   ADD ("tls/capabilities-after-starttls", test_capabilities_after_tls, NULL);

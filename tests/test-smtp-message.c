@@ -347,6 +347,136 @@ test_raw (void)
   g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_INVALID_INPUT);
 }
 
+/* RFC 2045 §6.7 decoding, written apart from the encoder so that the two cannot share a bug. */
+static char *
+decode_qp (const char *text)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = text; *p; p++)
+    {
+      if (p[0] == '=' && p[1] == '\r' && p[2] == '\n')
+        p += 2;
+      else if (p[0] == '=' && g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2]))
+        {
+          g_string_append_c (out, g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2]));
+          p += 2;
+        }
+      else
+        g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static char *
+seven_bit_text (const char  *raw,
+                GError     **error)
+{
+  g_autoptr(GBytes) data = g_bytes_new (raw, strlen (raw));
+  g_autoptr(RelaySmtpMessage) message = relay_smtp_message_new_raw ("", one_rcpt, data, NULL);
+  g_autoptr(GBytes) converted = NULL;
+
+  g_assert_true (relay_smtp_message_is_8bit (message));
+  converted = relay_smtp_message_dup_7bit (message, error);
+  return converted ? g_strndup (g_bytes_get_data (converted, NULL), g_bytes_get_size (converted))
+                   : NULL;
+}
+
+static guint
+count (const char *haystack,
+       const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = haystack; (p = strstr (p, needle)) != NULL; p++)
+    n++;
+  return n;
+}
+
+/* cron's mail as Debian's cron writes it, to a server without 8BITMIME */
+static void
+test_seven_bit (void)
+{
+  g_autofree char *long_line = g_strnfill (300, 'e');
+  g_autofree char *cron = g_strconcat ("From: root (Cron Daemon)\nTo: root\n"
+                                       "Subject: Cron <root@box> /usr/local/bin/backup\n"
+                                       "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+                                       "Content-Transfer-Encoding:\n 8bit\n"
+                                       "X-Cron-Env: <SHELL=/bin/sh>\n\n"
+                                       "Sauvegarde \xc3\xa9" "chou\xc3\xa9" "e : disque plein \n", long_line,
+                                       "\xc3\xa9\n.\n", NULL);
+  g_autofree char *expected_body = g_strconcat ("Sauvegarde \xc3\xa9" "chou\xc3\xa9" "e : disque plein \r\n",
+                                                long_line, "\xc3\xa9\r\n.\r\n", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = seven_bit_text (cron, &error);
+  g_autofree char *header = NULL;
+  g_autofree char *decoded = NULL;
+  const char *body;
+
+  g_assert_no_error (error);
+  assert_wire_safe (text);
+  body = strstr (text, "\r\n\r\n") + 4;
+  header = g_strndup (text, body - text);
+  g_assert_cmpuint (count (header, "Content-Transfer-Encoding:"), ==, 1);
+  g_assert_nonnull (strstr (header, "\r\nContent-Transfer-Encoding: quoted-printable\r\n"));
+  g_assert_null (strstr (header, "8bit"));
+  g_assert_cmpuint (count (header, "MIME-Version:"), ==, 1);
+  g_assert_nonnull (strstr (header, "\r\nContent-Type: text/plain; charset=UTF-8\r\n"));
+  g_assert_nonnull (strstr (header, "\r\nX-Cron-Env: <SHELL=/bin/sh>\r\n"));
+  g_assert_true (g_str_has_prefix (header, "From: root (Cron Daemon)\r\nTo: root\r\n"));
+  {
+    g_auto(GStrv) lines = g_strsplit (body, "\r\n", -1);
+
+    for (guint i = 0; lines[i] != NULL; i++)
+      g_assert_cmpuint (strlen (lines[i]), <=, 76);
+  }
+  decoded = decode_qp (body);
+  g_assert_cmpstr (decoded, ==, expected_body);
+}
+
+/* Without MIME headers the body's character set is a guess: UTF-8 when it is, else RFC 1428's
+ * unknown-8bit, never the us-ascii that a missing Content-Type would mean. */
+static void
+test_seven_bit_charset (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *utf8 = seven_bit_text ("Subject: disk\n\nSecteur d\xc3\xa9" "fectueux\n", &error);
+  g_autofree char *latin1 = NULL;
+
+  g_assert_no_error (error);
+  assert_wire_safe (utf8);
+  g_assert_true (g_str_has_prefix (utf8, "Subject: disk\r\nMIME-Version: 1.0\r\n"
+                                         "Content-Type: text/plain; charset=UTF-8\r\n"
+                                         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                                         "Secteur d=C3=A9fectueux\r\n"));
+  latin1 = seven_bit_text ("Subject: disk\n\nSecteur d\xe9" "fectueux\n", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (latin1, "\r\nContent-Type: text/plain; charset=unknown-8bit\r\n"));
+  g_assert_nonnull (strstr (latin1, "\r\n\r\nSecteur d=E9fectueux\r\n"));
+}
+
+/* What cannot be converted without rewriting what the sender wrote is refused, saying why. */
+static void
+test_seven_bit_refused (void)
+{
+  static const char * const refused[] = {
+    "Subject: caf\xc3\xa9\n\nok\n",
+    "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n\xc3\xa9\n--b--\n",
+    "Content-Type: message/rfc822\n\nSubject: x\n\n\xc3\xa9\n",
+    "Content-Transfer-Encoding: base64\n\n\xc3\xa9\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = seven_bit_text (refused[i], &error);
+
+      g_assert_null (text);
+      g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA);
+      g_assert_true (g_str_has_suffix (error->message, "."));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -363,6 +493,9 @@ main (int   argc,
   g_test_add_func ("/relay/smtp/message/injection-refused", test_injection_refused);
   g_test_add_func ("/relay/smtp/message/dot-stuffing", test_dot_stuffing);
   g_test_add_func ("/relay/smtp/message/raw", test_raw);
+  g_test_add_func ("/relay/smtp/message/seven-bit", test_seven_bit);
+  g_test_add_func ("/relay/smtp/message/seven-bit-charset", test_seven_bit_charset);
+  g_test_add_func ("/relay/smtp/message/seven-bit-refused", test_seven_bit_refused);
 
   return g_test_run ();
 }

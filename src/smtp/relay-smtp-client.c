@@ -1012,6 +1012,7 @@ start_mail (GTask *task)
   Session *s = g_task_get_task_data (task);
   RelaySmtpMessage *message = s->message;
   GBytes *data = relay_smtp_message_get_data (message);
+  g_autoptr(GBytes) seven_bit = NULL;
   g_autoptr(GString) mail = g_string_new (NULL);
   const char * const *rcpts;
   gsize length;
@@ -1019,6 +1020,22 @@ start_mail (GTask *task)
   set_step (s->self, RELAY_SMTP_STEP_SENDING);
   s->phase = PHASE_MAIL;
   rcpts = relay_smtp_message_get_recipients (message);
+  if (relay_smtp_message_is_8bit (message) && !s->caps.eightbitmime)
+    {
+      g_autoptr(GError) why = NULL;
+
+      if (!(seven_bit = relay_smtp_message_dup_7bit (message, &why)))
+        {
+          /* TRANSLATORS: the last %s is one sentence that says why, e.g. "Its header has
+           * 8-bit characters." */
+          session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
+                                           _("The message has 8-bit content but the server %s does not accept it (no 8BITMIME), and it cannot be re-encoded: %s Nothing was sent."),
+                                           s->host, why->message));
+          return;
+        }
+      transcript_add (s->self, "", _("The server does not accept 8-bit content (no 8BITMIME): the message is sent re-encoded as quoted-printable."));
+      data = seven_bit;
+    }
   /* RFC 3030 BDAT saves the round trip of the 354 when it can be pipelined. Only with a single
    * recipient: a refused recipient then leaves the server none, so it must refuse the BDAT and
    * nothing is delivered, just as the DATA path never sends a message after a refused RCPT. */
@@ -1030,17 +1047,8 @@ start_mail (GTask *task)
   length = g_bytes_get_size (s->body);
 
   g_string_printf (mail, "MAIL FROM:<%s>", relay_smtp_message_get_sender (message));
-  if (relay_smtp_message_is_8bit (message))
-    {
-      if (!s->caps.eightbitmime)
-        {
-          session_fail (task, g_error_new (RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
-                                           _("The message has 8-bit content but the server %s does not accept it (no 8BITMIME); nothing was sent."),
-                                           s->host));
-          return;
-        }
-      g_string_append (mail, " BODY=8BITMIME");
-    }
+  if (relay_smtp_message_is_8bit (message) && seven_bit == NULL)
+    g_string_append (mail, " BODY=8BITMIME");
   if (s->caps.size)
     {
       if (s->caps.size_limit > 0 && length > s->caps.size_limit)

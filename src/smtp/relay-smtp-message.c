@@ -550,6 +550,140 @@ relay_smtp_message_new_raw (const char          *envelope_from,
   return self;
 }
 
+/* The unfolded value of the header field @name in @header (CRLF lines), or NULL. */
+static char *
+header_value (const char *header,
+              const char *name)
+{
+  gsize name_len = strlen (name);
+  const char *p = header;
+
+  while (*p)
+    {
+      const char *eol = strstr (p, "\r\n");
+
+      if (g_ascii_strncasecmp (p, name, name_len) == 0 && p[name_len] == ':')
+        {
+          GString *value = g_string_new (NULL);
+
+          g_string_append_len (value, p + name_len + 1, eol - p - name_len - 1);
+          /* continuation lines start with white space (RFC 5322 §2.2.3) */
+          while (eol[2] == ' ' || eol[2] == '\t')
+            {
+              const char *next = strstr (eol + 2, "\r\n");
+
+              g_string_append_len (value, eol + 2, next - eol - 2);
+              eol = next;
+            }
+          return g_strstrip (g_string_free (value, FALSE));
+        }
+      p = eol + 2;
+    }
+  return NULL;
+}
+
+/* Appends @header without the field @name and its continuation lines. */
+static void
+append_header_without (GString    *out,
+                       const char *header,
+                       const char *name)
+{
+  gsize name_len = strlen (name);
+  gboolean dropping = FALSE;
+  const char *p = header;
+
+  while (*p)
+    {
+      const char *eol = strstr (p, "\r\n");
+
+      if (*p != ' ' && *p != '\t')
+        dropping = g_ascii_strncasecmp (p, name, name_len) == 0 && p[name_len] == ':';
+      if (!dropping)
+        g_string_append_len (out, p, eol + 2 - p);
+      p = eol + 2;
+    }
+}
+
+/**
+ * relay_smtp_message_dup_7bit:
+ * @self: a message with 8-bit content
+ * @error: return location for a %RELAY_SMTP_ERROR_DATA error that says why it cannot be converted
+ *
+ * The message for a server without 8BITMIME, which RFC 6152 §3 leaves the client to convert or
+ * to return: a single-part body in 8bit is re-encoded as quoted-printable, as Postfix and
+ * Sendmail do (cron's UTF-8 output, say). A body without a declared character set is labelled
+ * UTF-8 when it is UTF-8, and unknown-8bit otherwise (RFC 1428). An 8-bit header, a multipart
+ * message or a body that claims to be encoded already cannot be converted without rewriting
+ * what the sender wrote, and is refused.
+ *
+ * Returns: (transfer full) (nullable): 7-bit message bytes with CRLF line ends
+ */
+GBytes *
+relay_smtp_message_dup_7bit (RelaySmtpMessage  *self,
+                             GError           **error)
+{
+  gsize length;
+  const char *data = g_bytes_get_data (self->data, &length);
+  g_autoptr(GString) text = canonicalise_line_ends (data, length);
+  g_autoptr(GString) body = NULL;
+  g_autoptr(GString) encoded = NULL;
+  g_autofree char *header = NULL;
+  g_autofree char *type = NULL;
+  g_autofree char *encoding = NULL;
+  g_autofree char *version = NULL;
+  const char *text_end = text->str + text->len;
+  GString *out;
+  const char *end;
+
+  if (g_str_has_prefix (text->str, "\r\n"))
+    end = text->str;
+  else if ((end = strstr (text->str, "\r\n\r\n")) != NULL)
+    end += 2;
+  else
+    end = text->str + text->len;
+  header = g_strndup (text->str, end - text->str);
+  if (end < text_end)
+    end += 2;  /* the empty line */
+  body = g_string_new_len (end, text_end - end);
+
+  if (!is_ascii (header))
+    {
+      g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
+                           _("Its header has 8-bit characters."));
+      return NULL;
+    }
+  type = header_value (header, "Content-Type");
+  if (type != NULL && (g_ascii_strncasecmp (type, "multipart/", 10) == 0
+                       || g_ascii_strncasecmp (type, "message/", 8) == 0))
+    {
+      g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
+                           _("It has several parts, or attaches a message."));
+      return NULL;
+    }
+  encoding = header_value (header, "Content-Transfer-Encoding");
+  if (encoding != NULL && g_ascii_strcasecmp (encoding, "8bit") != 0
+      && g_ascii_strcasecmp (encoding, "7bit") != 0)
+    {
+      g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
+                   _("Its content is declared as “%.40s”."), encoding);
+      return NULL;
+    }
+
+  version = header_value (header, "MIME-Version");
+  encoded = encode_quoted_printable (body);
+  out = g_string_sized_new (strlen (header) + encoded->len + 160);
+  append_header_without (out, header, "Content-Transfer-Encoding");
+  if (version == NULL)
+    g_string_append (out, "MIME-Version: 1.0\r\n");
+  if (type == NULL)
+    g_string_append_printf (out, "Content-Type: text/plain; charset=%s\r\n",
+                            g_utf8_validate_len (body->str, body->len, NULL)
+                            ? "UTF-8" : "unknown-8bit");
+  g_string_append (out, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+  g_string_append_len (out, encoded->str, encoded->len);
+  return g_string_free_to_bytes (out);
+}
+
 /**
  * relay_smtp_dot_stuff:
  * @data: message bytes

@@ -41,6 +41,8 @@ const char         *relay_smtp_message_get_sender      (RelaySmtpMessage    *sel
 const char * const *relay_smtp_message_get_recipients  (RelaySmtpMessage    *self);
 GBytes             *relay_smtp_message_get_data        (RelaySmtpMessage    *self);
 gboolean            relay_smtp_message_is_8bit         (RelaySmtpMessage    *self);
+GBytes             *relay_smtp_message_dup_7bit        (RelaySmtpMessage    *self,
+                                                        GError             **error);
 
 GBytes             *relay_smtp_dot_stuff               (const guint8        *data,
                                                         gsize                length);

@@ -3,8 +3,9 @@
  * The promises of RFC 5321 §4.5.2 and of SMTP-smuggling defence: after dot-stuffing there is no
  * bare CR or LF, the only CRLF "." CRLF is the one at the end, and removing the stuffing gives
  * back the input with its line ends made CRLF (nothing lost, nothing added). A raw message is
- * either refused or sent with lines of at most 998 octets; a composed one is 7-bit, CRLF only,
- * with lines of at most 998 octets.
+ * either refused or sent with lines of at most 998 octets, and its 7-bit form for a server
+ * without 8BITMIME, when there is one, is 7-bit and CRLF only; a composed one is 7-bit, CRLF
+ * only, with lines of at most 998 octets.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -134,6 +135,18 @@ LLVMFuzzerTestOneInput (const guint8 *data,
         {
           line = (out[i] == '\r' || out[i] == '\n') ? 0 : line + 1;
           g_assert (line <= RELAY_SMTP_MAX_LINE_OCTETS);
+        }
+      if (relay_smtp_message_is_8bit (raw))
+        {
+          g_autoptr(GBytes) seven_bit = relay_smtp_message_dup_7bit (raw, NULL);
+
+          if (seven_bit != NULL)
+            {
+              out = g_bytes_get_data (seven_bit, &length);
+              check_crlf_only (out, length, RELAY_SMTP_MAX_LINE_OCTETS);
+              for (gsize i = 0; i < length; i++)
+                g_assert ((guchar) out[i] < 0x80);
+            }
         }
     }
 

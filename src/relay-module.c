@@ -1,4 +1,4 @@
-/* relay-module.c: finding and opening the program's own modules
+/* relay-module.c: finding and opening the program's own modules, and its catalogues
  *
  * The executable links neither GTK nor libsoup: the command-line modes, which cron and alert
  * scripts start for every message, would pay for loading them (GTK and libadwaita about 18 ms,
@@ -7,6 +7,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <stdlib.h>
+
 #include "relay-module.h"
 
 /* Next to the executable in the build tree, in PKGLIBDIR once installed. The installed binary
@@ -26,6 +28,37 @@ module_path (const char *file_name)
       g_free (beside);
     }
   return g_build_filename (PKGLIBDIR, file_name, NULL);
+}
+
+/**
+ * relay_module_locale_dir:
+ *
+ * build-aux/run.sh starts the binary in the build tree through `meson devenv`, which names the
+ * build tree's catalogues in `SMTP_RELAY_BUILD_LOCALEDIR` (nothing is installed yet, and the
+ * window would be in English whatever the language). As for its modules, the installed binary
+ * never looks anywhere but LOCALEDIR.
+ *
+ * Returns: the directory to bind the text domain to
+ */
+const char *
+relay_module_locale_dir (void)
+{
+  const char *build_tree = g_getenv ("SMTP_RELAY_BUILD_LOCALEDIR");
+  g_autofree char *exe = NULL;
+  g_autofree char *exe_dir = NULL;
+  g_autofree char *exe_root = NULL;
+  g_autofree char *real_tree = NULL;
+  g_autofree char *build_root = NULL;
+
+  if (build_tree == NULL
+      || (exe = g_file_read_link ("/proc/self/exe", NULL)) == NULL
+      || (real_tree = realpath (build_tree, NULL)) == NULL)
+    return LOCALEDIR;
+  /* <build>/src/smtp-relay and <build>/po: only the binary of that same build tree */
+  exe_dir = g_path_get_dirname (exe);
+  exe_root = g_path_get_dirname (exe_dir);
+  build_root = g_path_get_dirname (real_tree);
+  return g_strcmp0 (exe_root, build_root) == 0 ? build_tree : LOCALEDIR;
 }
 
 /**

@@ -1,4 +1,5 @@
-/* relay-module.h: finding and opening the program's own modules (the window, Detect)
+/* relay-module.h: finding and opening the program's own modules (the window, Detect), and its
+ * catalogues
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -9,6 +10,8 @@
 #include "relay-detect-module.h"
 
 G_BEGIN_DECLS
+
+const char *relay_module_locale_dir (void);
 
 gpointer relay_module_load (const char  *file_name,
                             const char  *symbol,

@@ -116,6 +116,22 @@ ok(proc.returncode == 64 and "unknown command “sned”" in proc.stderr
    "a mistyped command is a usage error that lists the commands", f"exit {proc.returncode}\n"
    + "\n".join(l for l in proc.stderr.splitlines() if "file=" not in l))
 
+# build-aux/run.sh starts the build tree's binary through `meson devenv`, which names the build
+# tree's catalogues: the user's language before anything is installed.
+po_dir = os.path.join(os.path.dirname(schema_dir), "po")
+env = dict(os.environ, GSETTINGS_SCHEMA_DIR=schema_dir, LANGUAGE="de",
+           SMTP_RELAY_BUILD_LOCALEDIR=po_dir)
+proc = subprocess.run(["meson", "devenv", "-C", os.path.dirname(schema_dir), "env"], env=env,
+                      capture_output=True, text=True, timeout=60, check=False)
+devenv_dir = re.search(r"^SMTP_RELAY_BUILD_LOCALEDIR=(.*)$", proc.stdout, re.M)
+ok(devenv_dir is not None and os.path.samefile(devenv_dir.group(1), po_dir),
+   "`meson devenv` names the build tree's catalogues", proc.stdout + proc.stderr)
+proc = subprocess.run([binary, "sned"], env=env, capture_output=True, text=True, timeout=60,
+                      check=False)
+ok(proc.returncode == 64 and "Unbekannter Befehl „sned“" in proc.stderr,
+   "the build tree's binary speaks the user's language from the build tree's catalogues",
+   f"exit {proc.returncode}\n{proc.stderr}")
+
 # Without its module (a binary copied away from the build tree, not installed either), the
 # window is refused with one line that names the missing file, not a crash.
 with tempfile.TemporaryDirectory() as scratch:
@@ -128,6 +144,12 @@ with tempfile.TemporaryDirectory() as scratch:
     # The command line does not need the module at all.
     proc = run(["test", "--help"], program=lonely, debug=False)
     ok(proc.returncode == 0, "the command line works without the module", proc.stderr)
+    # Not in the build tree, not installed: the build tree's catalogues are not its own.
+    proc = subprocess.run([lonely, "sned"], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    ok(proc.returncode == 64 and "unknown command" in proc.stderr
+       and "Unbekannter" not in proc.stderr,
+       "a binary outside the build tree ignores the build tree's catalogues", proc.stderr)
     # Detect without its module: EX_OSFILE (72) and one line that names the file.
     proc = run(["detect", "--help"], program=lonely, debug=False)
     ok(proc.returncode == 72 and "installation is incomplete" in proc.stderr

@@ -314,7 +314,9 @@ queue_message (const char       *prog,
 
   if (!relay_queue_add (message, reason, &id, &error))
     {
-      g_printerr (_("%s: not sent (%s), and %s\n"), prog, reason, error->message);
+      /* TRANSLATORS: the second %s is why it was not sent, the third why it could not be
+       * queued either; both are sentences */
+      g_printerr (_("%s: not sent: %s %s\n"), prog, reason, error->message);
       return EX_TEMPFAIL;
     }
   g_printerr (_("%s: queued as %s, not sent yet: %s It will be sent by “smtp-relay flush” "
@@ -878,6 +880,11 @@ run_queue (int    argc,
 
   directory = failed ? relay_queue_get_failed_directory () : relay_queue_get_directory ();
   entries_list = relay_queue_list (directory, &error);
+  if (entries_list == NULL)
+    {
+      g_printerr ("smtp-relay queue: %s\n", error->message);
+      return EX_IOERR;
+    }
   if (entries_list->len == 0)
     {
       g_print (failed ? _("No refused messages.\n") : _("The queue is empty.\n"));
@@ -910,7 +917,8 @@ run_flush (int    argc,
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GError) error = NULL;
   Waiter waiter = { loop, NULL };
-  guint sent = 0, waiting = 0, failed = 0;
+  guint sent = 0, waiting = 0, failed = 0, damaged;
+  g_autofree char *last_failure = NULL;
   gboolean ok;
 
   context = g_option_context_new (_("— try to send the queued messages now"));
@@ -928,8 +936,9 @@ run_flush (int    argc,
       g_printerr (_("%s: unexpected argument “%s”\n"), prog, argv[1]);
       return EX_USAGE;
     }
-  if (relay_queue_count () == 0)
+  if (relay_queue_count (&error) == 0 && error == NULL)
     return EX_OK;   /* quiet: the timer runs this often */
+  g_clear_error (&error);   /* unreadable: the flush says so, with what waits */
 
   settings = relay_cli_open_settings ();
   if (settings == NULL)
@@ -937,26 +946,41 @@ run_flush (int    argc,
 
   relay_queue_flush_async (settings, NULL, on_done_cb, &waiter);
   ok = relay_queue_flush_finish (wait_for (&waiter), &sent, &waiting, &failed, &error);
+  damaged = relay_queue_flush_get_damaged (waiter.result);
+  last_failure = g_strdup (relay_queue_flush_get_last_failure (waiter.result));
   g_clear_object (&waiter.result);
 
   if (sent > 0)
     g_print (g_dngettext (GETTEXT_PACKAGE, "%s: %u queued message sent\n",
                           "%s: %u queued messages sent\n", sent), prog, sent);
-  if (failed > 0)
+  if (failed > damaged)
     {
       g_autofree char *directory = relay_queue_get_failed_directory ();
 
       g_printerr (g_dngettext (GETTEXT_PACKAGE,
                                "%s: %u message was refused by the server and moved to %s; see “smtp-relay queue --failed”\n",
                                "%s: %u messages were refused by the server and moved to %s; see “smtp-relay queue --failed”\n",
-                               failed),
-                  prog, failed, directory);
+                               failed - damaged),
+                  prog, failed - damaged, directory);
+    }
+  if (damaged > 0)
+    {
+      g_autofree char *directory = relay_queue_get_failed_directory ();
+
+      g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                               "%s: %u file in the queue is not a message that can be sent (damaged, or not a file); it was moved to %s\n",
+                               "%s: %u files in the queue are not messages that can be sent (damaged, or not files); they were moved to %s\n",
+                               damaged),
+                  prog, damaged, directory);
     }
   if (!ok)
     {
-      g_printerr (g_dngettext (GETTEXT_PACKAGE, "%s: %u message still queued: %s\n",
-                               "%s: %u messages still queued: %s\n", waiting),
-                  prog, waiting, error->message);
+      if (waiting == 0)
+        g_printerr ("%s: %s\n", prog, error->message);
+      else
+        g_printerr (g_dngettext (GETTEXT_PACKAGE, "%s: %u message still queued: %s\n",
+                                 "%s: %u messages still queued: %s\n", waiting),
+                    prog, waiting, error->message);
       if (error->domain == RELAY_CONFIG_ERROR)
         return EX_CONFIG;
       if (error->domain == RELAY_SMTP_ERROR)
@@ -965,10 +989,17 @@ run_flush (int    argc,
     }
   if (waiting > 0)
     {
-      g_printerr (g_dngettext (GETTEXT_PACKAGE,
-                               "%s: %u message still queued; see “smtp-relay queue”\n",
-                               "%s: %u messages still queued; see “smtp-relay queue”\n", waiting),
-                  prog, waiting);
+      if (last_failure != NULL)
+        /* TRANSLATORS: the last %s is the relay's error, e.g. "… refused the connection" */
+        g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                                 "%s: %u message still queued; last attempt: %s\n",
+                                 "%s: %u messages still queued; last attempt: %s\n", waiting),
+                    prog, waiting, last_failure);
+      else
+        g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                                 "%s: %u message still queued; see “smtp-relay queue”\n",
+                                 "%s: %u messages still queued; see “smtp-relay queue”\n", waiting),
+                    prog, waiting);
       return EX_TEMPFAIL;
     }
   return failed > 0 ? EX_UNAVAILABLE : EX_OK;

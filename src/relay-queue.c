@@ -318,13 +318,20 @@ compare_names (gconstpointer a,
   return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
 
+/* The entries' file names, oldest first. A queue that does not exist yet is empty; one that
+ * cannot be read (another user's, say) is an error, not "empty", with messages in it. */
 static GPtrArray *
-list_names (const char *directory)
+list_names (const char  *directory,
+            GError     **error)
 {
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GDir) dir = g_dir_open (directory, 0, NULL);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GDir) dir = g_dir_open (directory, 0, &local_error);
   const char *name;
 
+  if (dir == NULL && !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    g_set_error (error, local_error->domain, local_error->code,
+                 _("The queue cannot be read: %s"), local_error->message);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     if (g_str_has_suffix (name, SUFFIX) && name[0] != '.')
       g_ptr_array_add (names, g_strdup (name));
@@ -339,6 +346,32 @@ id_of (const char *name)
   return g_strndup (name, strlen (name) - strlen (SUFFIX));
 }
 
+/* Opens a queue entry for reading without following a link and without waiting on a FIFO
+ * that someone named *.msg: only a regular file is an entry. */
+static int
+open_entry (const char  *path,
+            GError     **error)
+{
+  struct stat st;
+  int fd = g_open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+  int saved = errno;
+
+  if (fd < 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   _("The queue entry %s cannot be opened: %s"), path, g_strerror (saved));
+      return -1;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   _("The queue entry %s is not a regular file."), path);
+      return -1;
+    }
+  return fd;
+}
+
 /**
  * relay_queue_list:
  * @directory: (nullable): the queue (%NULL) or relay_queue_get_failed_directory()
@@ -350,9 +383,16 @@ relay_queue_list (const char  *directory,
                   GError     **error)
 {
   g_autofree char *queue = directory == NULL ? relay_queue_get_directory () : NULL;
-  g_autoptr(GPtrArray) names = list_names (directory != NULL ? directory : queue);
+  g_autoptr(GError) list_error = NULL;
+  g_autoptr(GPtrArray) names = list_names (directory != NULL ? directory : queue, &list_error);
   g_autoptr(GPtrArray) entries =
     g_ptr_array_new_with_free_func ((GDestroyNotify) relay_queue_entry_free);
+
+  if (list_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&list_error));
+      return NULL;
+    }
 
   for (guint i = 0; i < names->len; i++)
     {
@@ -360,14 +400,23 @@ relay_queue_list (const char  *directory,
                                                 names->pdata[i], NULL);
       g_autofree char *id = id_of (names->pdata[i]);
       g_autoptr(GError) local_error = NULL;
-      g_autoptr(GMappedFile) file = g_mapped_file_new (path, FALSE, &local_error);
+      g_autoptr(GMappedFile) file = NULL;
       g_autoptr(GBytes) contents = NULL;
-      RelayQueueEntry *entry;
+      RelayQueueEntry *entry = NULL;
+      int fd = open_entry (path, &local_error);
 
-      if (file == NULL)
+      if (fd < 0 && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         continue;   /* delivered by a flush since the listing */
-      contents = g_mapped_file_get_bytes (file);
-      entry = parse (id, contents, NULL, &local_error);
+      if (fd >= 0)
+        {
+          file = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
+          close (fd);
+        }
+      if (file != NULL)
+        {
+          contents = g_mapped_file_get_bytes (file);
+          entry = parse (id, contents, NULL, &local_error);
+        }
       if (entry == NULL)
         {
           entry = g_new0 (RelayQueueEntry, 1);
@@ -389,10 +438,10 @@ relay_queue_list (const char  *directory,
  * only the directory.
  */
 guint
-relay_queue_count (void)
+relay_queue_count (GError **error)
 {
   g_autofree char *directory = relay_queue_get_directory ();
-  g_autoptr(GPtrArray) names = list_names (directory);
+  g_autoptr(GPtrArray) names = list_names (directory, error);
 
   return names->len;
 }
@@ -403,7 +452,13 @@ count_thread (GTask        *task,
               gpointer      task_data,
               GCancellable *cancellable)
 {
-  g_task_return_int (task, relay_queue_count ());
+  GError *error = NULL;
+  guint count = relay_queue_count (&error);
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, count);
 }
 
 /**
@@ -510,6 +565,7 @@ struct _Flush
   FileStep         step;
   char            *directory;
   GPtrArray       *names;
+  GError          *list_error;   /* the queue cannot be read or changed: nothing is sent */
   guint            index;
   int              fd;           /* the claimed entry, locked; -1 */
   char            *path;
@@ -533,6 +589,7 @@ struct _Flush
   guint            sent;
   guint            waiting;
   guint            failed;
+  guint            damaged;      /* of failed: entries that could not be read, set aside */
 };
 
 static void
@@ -556,6 +613,7 @@ flush_free (gpointer data)
   g_clear_object (&flush->next);
   g_clear_object (&flush->client);
   g_clear_error (&flush->stop_error);
+  g_clear_error (&flush->list_error);
   g_free (flush->last_failure);
   g_clear_handle_id (&flush->password_timer, g_source_remove);
   if (flush->caller_handler != 0)
@@ -577,17 +635,25 @@ typedef enum
   CLAIM_OK,
   CLAIM_BUSY,    /* another flush holds it */
   CLAIM_GONE,    /* delivered or moved since the listing */
+  CLAIM_DAMAGED, /* not an entry we can read: a link, a FIFO, unreadable */
 } Claim;
 
 static Claim
-claim (const char *path,
-       int        *fd_out)
+claim (const char  *path,
+       int         *fd_out,
+       GError     **error)
 {
   struct stat locked, named;
-  int fd = g_open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+  g_autoptr(GError) open_error = NULL;
+  int fd = open_entry (path, &open_error);
 
   if (fd < 0)
-    return CLAIM_GONE;
+    {
+      if (g_error_matches (open_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return CLAIM_GONE;
+      g_propagate_error (error, g_steal_pointer (&open_error));
+      return CLAIM_DAMAGED;
+    }
   if (flock (fd, LOCK_EX | LOCK_NB) != 0)
     {
       close (fd);
@@ -643,7 +709,20 @@ run_file_step (GTask               *task,
 static void
 step_list (Flush *flush)
 {
-  flush->names = list_names (flush->directory);
+  flush->names = list_names (flush->directory, &flush->list_error);
+  /* A delivered entry must be removed, or every later flush sends it again: from a queue that
+   * cannot be changed (a file system remounted read-only, another user's directory), nothing
+   * is sent. */
+  if (flush->names->len > 0 && flush->list_error == NULL
+      && g_access (flush->directory, W_OK) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (&flush->list_error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   _("The queue %s cannot be changed (%s), so a message sent could not be "
+                     "removed from it; nothing was sent."),
+                   flush->directory, g_strerror (saved));
+    }
 }
 
 /* Claims and reads the next entry that can be sent; sets flush->next, or leaves it NULL when
@@ -660,7 +739,7 @@ step_claim_next (Flush *flush)
       g_autoptr(GBytes) contents = NULL;
 
       flush->path = g_build_filename (flush->directory, name, NULL);
-      switch (claim (flush->path, &flush->fd))
+      switch (claim (flush->path, &flush->fd, &error))
         {
         case CLAIM_BUSY:
           flush->waiting++;
@@ -668,12 +747,14 @@ step_claim_next (Flush *flush)
         case CLAIM_GONE:
           release_entry (flush);
           continue;
+        case CLAIM_DAMAGED:
         case CLAIM_OK:
         default:
           break;
         }
 
-      file = g_mapped_file_new (flush->path, FALSE, &error);
+      if (flush->fd >= 0)
+        file = g_mapped_file_new_from_fd (flush->fd, FALSE, &error);
       if (file != NULL)
         {
           contents = g_mapped_file_get_bytes (file);
@@ -689,11 +770,13 @@ step_claim_next (Flush *flush)
           g_autofree char *target = g_build_filename (failed, name, NULL);
           g_autoptr(GError) move_error = NULL;
 
-          g_warning ("%s", error->message);
+          /* Said on stderr by the command line and in the journal: which file, and why. */
+          g_message (_("Set aside, not sent: %s"), error->message);
           if (ensure_directory (failed, &move_error) && g_rename (flush->path, target) == 0)
             {
               sync_directory (flush->directory);
               flush->failed++;
+              flush->damaged++;
             }
           else
             flush->waiting++;
@@ -709,8 +792,17 @@ static void
 step_delivered (Flush *flush)
 {
   if (g_unlink (flush->path) != 0)
-    g_warning ("Could not remove the delivered queue entry %s: %s", flush->path,
-               g_strerror (errno));
+    {
+      int saved = errno;
+
+      /* Sent but still queued: the next flush would send it again. Send nothing more. */
+      flush->stop = TRUE;
+      g_clear_error (&flush->stop_error);
+      g_set_error (&flush->stop_error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   _("A message was sent but could not be removed from the queue (%s): %s; "
+                     "the next attempt would send it again, so nothing more was sent."),
+                   g_strerror (saved), flush->path);
+    }
   sync_directory (flush->directory);
   flush->sent++;
   release_entry (flush);
@@ -915,13 +1007,19 @@ on_listed_cb (GObject      *object,
   GCancellable *cancellable = g_task_get_cancellable (task);
   g_autoptr(GError) error = NULL;
 
-  if (flush->names->len == 0)
+  if (flush->names->len == 0 && flush->list_error == NULL)
     {
       g_task_return_boolean (task, TRUE);
       return;
     }
   if (g_task_return_error_if_cancelled (task))
     return;
+  if (flush->list_error != NULL)
+    {
+      flush->waiting = flush->names->len;
+      g_task_return_error (task, g_steal_pointer (&flush->list_error));
+      return;
+    }
   if (!relay_config_check (flush->config, &error))
     {
       flush->waiting = flush->names->len;
@@ -1008,6 +1106,23 @@ relay_queue_flush_get_last_failure (GAsyncResult *result)
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   flush = g_task_get_task_data (G_TASK (result));
   return flush->last_failure;
+}
+
+/**
+ * relay_queue_flush_get_damaged:
+ * @result: the flush's result, after relay_queue_flush_finish()
+ *
+ * Returns: how many of the failed entries were not refused by the server but could not be
+ *   read at all (damaged, or not files), and were set aside in the failed directory
+ */
+guint
+relay_queue_flush_get_damaged (GAsyncResult *result)
+{
+  Flush *flush;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), 0);
+  flush = g_task_get_task_data (G_TASK (result));
+  return flush->damaged;
 }
 
 gboolean

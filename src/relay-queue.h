@@ -38,9 +38,10 @@ gboolean     relay_queue_add                    (RelaySmtpMessage     *message,
                                                  char                **id,
                                                  GError              **error);
 const char  *relay_queue_flush_get_last_failure (GAsyncResult         *result);
+guint        relay_queue_flush_get_damaged      (GAsyncResult         *result);
 GPtrArray   *relay_queue_list                   (const char           *directory,
                                                  GError              **error);
-guint        relay_queue_count                  (void);
+guint        relay_queue_count                  (GError              **error);
 void         relay_queue_count_async            (GCancellable         *cancellable,
                                                  GAsyncReadyCallback   callback,
                                                  gpointer              user_data);

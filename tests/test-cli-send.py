@@ -502,7 +502,11 @@ def test_relay_down_queues_then_flush_delivers_once(root):
 
     rc, out, err = env.run(["queue"])
     check(rc == 0 and "ops@example.org" in out and "refused" in out, out)
-    check_rc(env.run(["flush"]), EX_TEMPFAIL)   # still down
+    result = env.run(["flush"])
+    check_rc(result, EX_TEMPFAIL)   # still down
+    # The timer's journal says why it still waits, not only that it does.
+    check("1 message still queued; last attempt:" in result[2] and "refused" in result[2]
+          and one_line(result[2]), result[2])
     check(len(env.queue_files()) == 1, "lost while the relay was down")
 
     server = Server(root)

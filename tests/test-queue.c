@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -43,6 +44,10 @@ fsync (int fd)
   return real (fd);
 }
 
+/* Set by a test: the file system answers as a read-only or unreadable one would. The tests run
+ * as root in CI, for whom permission bits change nothing. */
+static int unlink_errno, access_errno, opendir_errno;
+
 int
 unlink (const char *path)
 {
@@ -51,7 +56,28 @@ unlink (const char *path)
   if (real == NULL)
     real = (int (*) (const char *)) dlsym (RTLD_NEXT, "unlink");
   count_call ();
+  if (unlink_errno != 0 && g_str_has_suffix (path, ".msg"))
+    {
+      errno = unlink_errno;
+      return -1;
+    }
   return real (path);
+}
+
+int
+access (const char *path,
+        int         mode)
+{
+  static int (*real) (const char *, int);
+
+  if (real == NULL)
+    real = (int (*) (const char *, int)) dlsym (RTLD_NEXT, "access");
+  if (access_errno != 0 && (mode & W_OK) != 0)
+    {
+      errno = access_errno;
+      return -1;
+    }
+  return real (path, mode);
 }
 
 int
@@ -74,6 +100,11 @@ opendir (const char *path)
   if (real == NULL)
     real = (DIR *(*) (const char *)) dlsym (RTLD_NEXT, "opendir");
   count_call ();
+  if (opendir_errno != 0)
+    {
+      errno = opendir_errno;
+      return NULL;
+    }
   return real (path);
 }
 
@@ -92,13 +123,13 @@ test_add_and_list (void)
   RelayQueueEntry *entry;
   struct stat st;
 
-  g_assert_cmpuint (relay_queue_count (), ==, 0);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
   message = relay_smtp_message_new ("alerts@example.com", NULL, to, "Subject", "Body\n", &error);
   g_assert_no_error (error);
   relay_queue_add (message, "Relay down:\nreally", &id, &error);
   g_assert_no_error (error);
   g_assert_nonnull (id);
-  g_assert_cmpuint (relay_queue_count (), ==, 1);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 1);
 
   name = g_strconcat (id, ".msg", NULL);
   path = g_build_filename (directory, name, NULL);
@@ -132,11 +163,11 @@ test_add_and_list (void)
 
     g_file_set_contents (tmp, "half", -1, &error);
     g_assert_no_error (error);
-    g_assert_cmpuint (relay_queue_count (), ==, 1);
+    g_assert_cmpuint (relay_queue_count (NULL), ==, 1);
     g_unlink (tmp);
   }
   g_unlink (path);
-  g_assert_cmpuint (relay_queue_count (), ==, 0);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
 }
 
 static void
@@ -304,7 +335,7 @@ test_flush_off_main_thread (void)
   g_clear_pointer (&entries, g_ptr_array_unref);
   flush_through (settings, refused, &flushed, NULL);
   g_assert_cmpuint (flushed.failed, ==, 3);
-  g_assert_cmpuint (relay_queue_count (), ==, 0);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
   failed = relay_queue_list (failed_dir, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (failed->len, ==, 3);
@@ -316,7 +347,7 @@ test_flush_off_main_thread (void)
   g_assert_no_error (flushed.error);
   g_assert_cmpuint (flushed.sent, ==, 2);
   g_assert_cmpuint (flushed.waiting, ==, 0);
-  g_assert_cmpuint (relay_queue_count (), ==, 0);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
 }
 
 static void
@@ -343,7 +374,7 @@ test_count_async (void)
   relay_queue_count_async (NULL, on_counted_cb, &count);
   while (count == G_MAXUINT)
     g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpuint (count, ==, relay_queue_count ());
+  g_assert_cmpuint (count, ==, relay_queue_count (NULL));
   g_assert_cmpuint (count, >=, 1);
   g_assert_cmpint (g_atomic_int_get (&calls_elsewhere), ==, 1);
 }
@@ -407,6 +438,131 @@ test_last_failure_is_of_a_waiting_entry (void)
   g_assert_nonnull (strstr (flushed.last_failure, "451"));
 }
 
+static guint
+count_messages (ScriptServer *server)
+{
+  const char *received = script_server_get_received (server);
+  guint n = 0;
+
+  for (const char *p = received; (p = strstr (p, "MAIL FROM:")) != NULL; p++)
+    n++;
+  return n;
+}
+
+static void
+use_script_server_settings (GSettings *settings)
+{
+  g_settings_set_string (settings, "server", "127.0.0.1");
+  g_settings_set_string (settings, "security", "none");
+  g_settings_set_string (settings, "sender", "alerts@example.com");
+}
+
+/* A message sent that cannot be removed from the queue would be sent again by every flush (the
+ * timer's: every 15 minutes): the flush stops there and says so. */
+static void
+test_delivered_but_not_removed (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(ScriptServer) server = NULL;
+  g_auto(Flushed) flushed = { 0 };
+
+  use_script_server_settings (settings);
+  queue_alert ("one");
+  queue_alert ("two");
+  unlink_errno = EIO;
+  flush_through (settings, script_accept_one, &flushed, &server);
+  unlink_errno = 0;
+  g_assert_false (flushed.ok);
+  g_assert_nonnull (strstr (flushed.error->message, "could not be removed"));
+  g_assert_cmpuint (flushed.sent, ==, 1);
+  g_assert_cmpuint (flushed.waiting, ==, 1);
+  g_assert_cmpuint (count_messages (server), ==, 1);
+}
+
+/* From a queue on a file system remounted read-only nothing is sent at all. */
+static void
+test_read_only_queue_sends_nothing (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(ScriptServer) server = NULL;
+  g_auto(Flushed) flushed = { 0 };
+  g_autofree char *directory = relay_queue_get_directory ();
+
+  use_script_server_settings (settings);
+  queue_alert ("read-only");
+  access_errno = EROFS;
+  flush_through (settings, script_accept_one, &flushed, &server);
+  access_errno = 0;
+  g_assert_false (flushed.ok);
+  g_assert_nonnull (strstr (flushed.error->message, directory));
+  g_assert_nonnull (strstr (flushed.error->message, g_strerror (EROFS)));
+  g_assert_cmpuint (flushed.sent, ==, 0);
+  g_assert_cmpuint (flushed.waiting, ==, 1);
+  g_assert_cmpuint (count_messages (server), ==, 0);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 1);
+}
+
+/* A queue that cannot be read (another user's) is not an empty one. */
+static void
+test_unreadable_queue (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) entries = NULL;
+  guint count;
+
+  queue_alert ("unreadable");
+  opendir_errno = EACCES;
+  count = relay_queue_count (&error);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_ACCES);
+  g_assert_cmpuint (count, ==, 0);
+  g_clear_error (&error);
+  entries = relay_queue_list (NULL, &error);
+  opendir_errno = 0;
+  g_assert_null (entries);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_ACCES);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 1);
+}
+
+/* Files that are not entries (a FIFO, a link, garbage) neither hang the listing or the flush
+ * nor count as refused by the server; they are set aside, and the real message goes. */
+static void
+test_foreign_files (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(ScriptServer) server = NULL;
+  g_auto(Flushed) flushed = { 0 };
+  g_autofree char *directory = relay_queue_get_directory ();
+  g_autofree char *failed_dir = relay_queue_get_failed_directory ();
+  g_autofree char *fifo = g_build_filename (directory, "20200101T000000Z-fifo.msg", NULL);
+  g_autofree char *link = g_build_filename (directory, "20200101T000000Z-link.msg", NULL);
+  g_autofree char *junk = g_build_filename (directory, "20200101T000000Z-junk.msg", NULL);
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(GError) error = NULL;
+
+  use_script_server_settings (settings);
+  queue_alert ("real");
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (symlink ("/etc/passwd", link), ==, 0);
+  g_assert_true (g_file_set_contents (junk, "\x89PNG garbage", -1, NULL));
+
+  entries = relay_queue_list (NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (entries->len, ==, 4);
+
+  flush_through (settings, script_accept_one, &flushed, &server);
+  g_assert_no_error (flushed.error);
+  g_assert_cmpuint (flushed.sent, ==, 1);
+  g_assert_cmpuint (flushed.failed, ==, 3);
+  g_assert_cmpuint (count_messages (server), ==, 1);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
+  g_assert_false (g_file_test (fifo, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (link, G_FILE_TEST_IS_SYMLINK));
+  g_clear_pointer (&entries, g_ptr_array_unref);
+  entries = relay_queue_list (failed_dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (entries->len, ==, 3);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -419,5 +575,9 @@ main (int   argc,
   g_test_add_func ("/relay/queue/count-async", test_count_async);
   g_test_add_func ("/relay/queue/last-failure-is-of-a-waiting-entry", test_last_failure_is_of_a_waiting_entry);
   g_test_add_func ("/relay/queue/flush-oldest-first", test_flush_oldest_first);
+  g_test_add_func ("/relay/queue/delivered-but-not-removed", test_delivered_but_not_removed);
+  g_test_add_func ("/relay/queue/read-only-queue-sends-nothing", test_read_only_queue_sends_nothing);
+  g_test_add_func ("/relay/queue/unreadable-queue", test_unreadable_queue);
+  g_test_add_func ("/relay/queue/foreign-files", test_foreign_files);
   return g_test_run ();
 }

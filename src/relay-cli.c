@@ -11,6 +11,8 @@
 
 #include <gio/gunixinputstream.h>
 #include <glib/gi18n.h>
+#include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -347,6 +349,65 @@ password_failure_reason (const GError *error)
                                                 : g_strconcat (error->message, ".", NULL);
 }
 
+/* A send can wait minutes for a slow relay, and shutdown, a service's stop timeout or
+ * `timeout` end it with SIGTERM meanwhile: the message is queued, not lost. */
+typedef struct
+{
+  GCancellable *send;
+  GCancellable *keyring;
+  int           signum;
+  guint         sources[3];
+} Interrupt;
+
+static gboolean
+on_signal_cb (gpointer user_data,
+              int      signum)
+{
+  Interrupt *interrupt = user_data;
+
+  if (interrupt->signum == 0)
+    interrupt->signum = signum;
+  g_cancellable_cancel (interrupt->send);
+  if (interrupt->keyring != NULL)
+    g_cancellable_cancel (interrupt->keyring);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sigterm_cb (gpointer user_data)
+{
+  return on_signal_cb (user_data, SIGTERM);
+}
+
+static gboolean
+on_sigint_cb (gpointer user_data)
+{
+  return on_signal_cb (user_data, SIGINT);
+}
+
+static gboolean
+on_sighup_cb (gpointer user_data)
+{
+  return on_signal_cb (user_data, SIGHUP);
+}
+
+static void
+interrupt_clear (Interrupt *interrupt)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (interrupt->sources); i++)
+    g_clear_handle_id (&interrupt->sources[i], g_source_remove);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Interrupt, interrupt_clear)
+
+static char *
+interrupted_reason (int signum)
+{
+  /* TRANSLATORS: %s is the signal's name, e.g. SIGTERM */
+  return g_strdup_printf (_("Interrupted by %s before the server confirmed delivery."),
+                          signum == SIGTERM ? "SIGTERM" : signum == SIGINT ? "SIGINT" : "SIGHUP");
+}
+
 /* Sends @message with @config, or queues it when the failure is a passing one. */
 static int
 deliver (const char       *prog,
@@ -359,7 +420,12 @@ deliver (const char       *prog,
   g_autoptr(GError) error = NULL;
   g_autofree char *reply = NULL;
   Waiter waiter = { loop, NULL };
+  g_auto(Interrupt) interrupt = { cancellable, NULL, 0, { 0 } };
   guint code;
+
+  interrupt.sources[0] = g_unix_signal_add (SIGTERM, on_sigterm_cb, &interrupt);
+  interrupt.sources[1] = g_unix_signal_add (SIGINT, on_sigint_cb, &interrupt);
+  interrupt.sources[2] = g_unix_signal_add (SIGHUP, on_sighup_cb, &interrupt);
 
   /* As in `test`: the keyring is read while the client resolves, connects, secures the
    * connection and reads the capabilities; the client waits for the password only at AUTH. */
@@ -376,9 +442,11 @@ deliver (const char       *prog,
       g_autofree char *reason = NULL;
       gboolean loaded;
 
+      interrupt.keyring = deadline;
       relay_config_load_password_async (config, deadline, on_done_cb, &keyring);
       loaded = relay_config_load_password_finish (config, wait_for (&keyring), &error);
       g_clear_object (&keyring.result);
+      interrupt.keyring = NULL;
       if (!g_cancellable_is_cancelled (deadline))
         g_source_remove (timer);
 
@@ -394,7 +462,8 @@ deliver (const char       *prog,
               g_printerr ("%s: %s\n", prog, error->message);
               return EX_CONFIG;
             }
-          reason = password_failure_reason (error);
+          reason = interrupt.signum != 0 ? interrupted_reason (interrupt.signum)
+                                         : password_failure_reason (error);
           return queue_message (prog, message, reason);
         }
       relay_smtp_client_set_password (client, config->password);
@@ -404,6 +473,14 @@ deliver (const char       *prog,
   g_clear_object (&waiter.result);
   if (reply != NULL)
     return EX_OK;
+  if (interrupt.signum != 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* Possibly delivered already (after the final dot, before the 250): SMTP allows a
+       * second copy, not a lost alert. */
+      g_autofree char *reason = interrupted_reason (interrupt.signum);
+
+      return queue_message (prog, message, reason);
+    }
 
   code = relay_smtp_client_get_last_reply_code (client);
   if (relay_queue_is_temporary_failure (error, code))

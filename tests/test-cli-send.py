@@ -714,6 +714,48 @@ def test_flush_skips_an_entry_another_flush_holds(root):
         server.stop()
 
 
+def test_terminated_while_sending_queues(root):
+    # A relay that accepts the connection and says nothing: the send waits for its greeting
+    # when shutdown, a service's stop timeout or `timeout` sends SIGTERM (or Ctrl+C, SIGINT).
+    import signal
+    import threading
+    for signum, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        connected = threading.Event()
+        held = []
+
+        def accept():
+            listener.settimeout(60)
+            conn, _ = listener.accept()
+            held.append(conn)
+            connected.set()
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            env = Env(root, port=listener.getsockname()[1])
+            proc = env.popen(["sendmail", "-i", "ops@example.org"])
+            proc.stdin.write(b"Subject: backup failed\n\nDisk full\n")
+            proc.stdin.close()
+            check(connected.wait(60), "never connected")
+            proc.send_signal(signum)
+            proc.wait(timeout=60)
+            err = proc.stderr.read().decode(errors="replace")
+            proc.stdout.close()
+            proc.stderr.close()
+            check(proc.returncode == EX_OK and "queued" in err and name in err
+                  and one_line(err), (proc.returncode, err))
+            files = env.queue_files()
+            check(len(files) == 1, "the alert was lost")
+            with open(files[0], "rb") as f:
+                check(b"Disk full" in f.read(), "queued without its body")
+        finally:
+            for conn in held:
+                conn.close()
+            listener.close()
+
+
 def test_refused_on_flush_is_set_aside(root):
     env = Env(root, port=closed_port())
     check_rc(env.run(["send", "--to", "reject@example.org", "--subject", "x"], b"x\n"), EX_OK)

@@ -101,7 +101,8 @@ relay_cli_exit_code (const GError *error,
     case RELAY_SMTP_ERROR_AUTH_UNAVAILABLE:
       return EX_CONFIG;
     case RELAY_SMTP_ERROR_AUTH:
-      return EX_NOPERM;
+      /* 454 (RFC 4954) or Exim's 435: the server could not check the login now. */
+      return reply_code >= 400 && reply_code < 500 ? EX_TEMPFAIL : EX_NOPERM;
     case RELAY_SMTP_ERROR_GREETING:
     case RELAY_SMTP_ERROR_EHLO:
       /* Refused with a reply (421 too busy, 554 no service) like any other; only a greeting

@@ -403,6 +403,40 @@ test_sender_refused (Fixture       *fixture,
   script_server_free (server);
 }
 
+/* Postfix's default smtpd_delay_reject=yes: MAIL gets 250 and the sender, client and HELO
+ * restrictions answer RCPT. The error names what the server refused, not the recipient. */
+static void
+test_rcpt_blames_other (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  static const struct
+  {
+    const char     *reply;
+    RelaySmtpError  code;
+    const char     *named;
+  } cases[] = {
+    { "553 5.7.1 <alerts@example.com>: Sender address rejected: not owned by user alice", RELAY_SMTP_ERROR_SENDER, "sender" },
+    { "450 4.1.8 <alerts@example.com>: Sender address rejected: Domain not found", RELAY_SMTP_ERROR_SENDER, "sender" },
+    { "550 5.1.7 bad sender", RELAY_SMTP_ERROR_SENDER, "sender" },
+    { "554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied", RELAY_SMTP_ERROR_GREETING, "this computer" },
+    { "554 5.7.1 <[127.0.0.1]>: Helo command rejected: use your FQDN", RELAY_SMTP_ERROR_EHLO, "EHLO" },
+    { "550 5.1.1 <first@example.org>: Recipient address rejected: User unknown", RELAY_SMTP_ERROR_RECIPIENT, "first@example.org" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *answer = g_strdup_printf ("> 250 2.1.0 Ok\r\n%s\r\n554 5.5.1 Error: no valid recipients\r\n554 5.5.1 Error: no valid recipients\r\n",
+                                                 cases[i].reply);
+      const char * const script[] = {
+        GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+        "<< 4", answer,
+        NULL
+      };
+
+      run_expect_error (fixture, script, cases[i].code, cases[i].named, NULL);
+    }
+}
+
 static void
 test_recipient_refused (Fixture       *fixture,
                         gconstpointer  data)
@@ -1465,6 +1499,7 @@ main (int   argc,
   ADD ("malformed/mixed-codes", test_malformed_mixed_codes);
   ADD ("sender-refused", test_sender_refused);
   ADD ("recipient-refused", test_recipient_refused);
+  ADD ("rcpt-blames-other", test_rcpt_blames_other);
   ADD ("data-refused", test_data_refused);
   ADD ("starttls/not-offered", test_starttls_not_offered);
   ADD ("starttls/refused", test_starttls_refused);

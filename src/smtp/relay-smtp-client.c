@@ -922,6 +922,37 @@ after_recipients (GTask *task)
     send_command (task, PHASE_DATA, "DATA", NULL, on_data_reply);
 }
 
+/* Which part of the transaction a refusal of RCPT is about. Postfix (smtpd_delay_reject=yes,
+ * its default) and others answer MAIL with 250 and give the verdict of their client, HELO
+ * and sender restrictions at RCPT instead: reject_sender_login_mismatch,
+ * reject_unknown_sender_domain, a client or HELO access map. Postfix's wording of those is
+ * fixed in its code; RFC 3463 X.1.7 and X.1.8 are about the sender's address. */
+typedef enum
+{
+  RCPT_BLAMES_RECIPIENT,
+  RCPT_BLAMES_SENDER,
+  RCPT_BLAMES_CLIENT,
+  RCPT_BLAMES_HELO,
+} RcptBlame;
+
+static RcptBlame
+rcpt_reply_blame (const RelaySmtpReply *reply)
+{
+  const char *text = reply->lines != NULL && reply->lines[0] != NULL ? reply->lines[0] : "";
+
+  if (reply->enhanced != NULL && strlen (reply->enhanced) == 5
+      && g_str_has_prefix (reply->enhanced + 1, ".1.")
+      && (reply->enhanced[4] == '7' || reply->enhanced[4] == '8'))
+    return RCPT_BLAMES_SENDER;
+  if (strstr (text, ": Sender address rejected") != NULL)
+    return RCPT_BLAMES_SENDER;
+  if (strstr (text, ": Client host rejected") != NULL)
+    return RCPT_BLAMES_CLIENT;
+  if (strstr (text, ": Helo command rejected") != NULL)
+    return RCPT_BLAMES_HELO;
+  return RCPT_BLAMES_RECIPIENT;
+}
+
 static void
 on_rcpt_reply (GTask          *task,
                RelaySmtpReply *reply)
@@ -931,11 +962,32 @@ on_rcpt_reply (GTask          *task,
 
   if (reply->code / 100 != 2)
     {
-      g_autofree char *what = g_strdup_printf (_("The server refused the recipient %s"),
-                                               rcpts[s->rcpt_index]);
+      g_autofree char *what = NULL;
+      RelaySmtpError code;
 
       /* Closing without the final dot makes the server drop the transaction. */
-      fail_with_reply (task, RELAY_SMTP_ERROR_RECIPIENT, what, reply);
+      switch (rcpt_reply_blame (reply))
+        {
+        case RCPT_BLAMES_SENDER:
+          code = RELAY_SMTP_ERROR_SENDER;
+          what = g_strdup_printf (_("The server refused the sender %s"),
+                                  relay_smtp_message_get_sender (s->message));
+          break;
+        case RCPT_BLAMES_CLIENT:
+          code = RELAY_SMTP_ERROR_GREETING;
+          what = g_strdup (_("The server refused mail from this computer"));
+          break;
+        case RCPT_BLAMES_HELO:
+          code = RELAY_SMTP_ERROR_EHLO;
+          what = g_strdup_printf (_("The server refused the client’s introduction (EHLO %s)"), s->helo);
+          break;
+        case RCPT_BLAMES_RECIPIENT:
+        default:
+          code = RELAY_SMTP_ERROR_RECIPIENT;
+          what = g_strdup_printf (_("The server refused the recipient %s"), rcpts[s->rcpt_index]);
+          break;
+        }
+      fail_with_reply (task, code, what, reply);
       return;
     }
   s->rcpt_index++;

@@ -120,6 +120,22 @@ relay_smtp_error_hint (const GError *error,
   if (error->domain != RELAY_SMTP_ERROR)
     return _("Check the server settings and try again.");
 
+  /* A 4xx refusal of the login, the sender, a recipient or the message is for now only
+   * (RFC 5321 §4.2.1): greylisting, a rate limit, a busy virus scanner, an authentication
+   * back end that is down. Advice to change the settings would be wrong. */
+  if (reply_code >= 400 && reply_code < 500)
+    switch ((RelaySmtpError) error->code)
+      {
+      case RELAY_SMTP_ERROR_AUTH:
+        return _("The server could not check the login for now; try again later.");
+      case RELAY_SMTP_ERROR_SENDER:
+      case RELAY_SMTP_ERROR_RECIPIENT:
+      case RELAY_SMTP_ERROR_DATA:
+        return _("The refusal is temporary (greylisting, a rate limit or a passing problem); try again later.");
+      default:
+        break;
+      }
+
   switch ((RelaySmtpError) error->code)
     {
     case RELAY_SMTP_ERROR_INVALID_INPUT:
@@ -145,7 +161,7 @@ relay_smtp_error_hint (const GError *error,
         return _("The server refuses mail from this computer; ask the relay’s administrator to allow it.");
       return _("The server is not accepting mail now; try again later.");
     case RELAY_SMTP_ERROR_EHLO:
-      return _("Set a different client name (HELO) or ask the relay’s administrator.");
+      return _("Give this computer a fully qualified host name, or ask the relay’s administrator to accept its name (HELO).");
     case RELAY_SMTP_ERROR_STARTTLS_UNAVAILABLE:
       return _("Choose TLS on port 465 if the server supports it; nothing was sent.");
     case RELAY_SMTP_ERROR_STARTTLS:
@@ -157,6 +173,10 @@ relay_smtp_error_hint (const GError *error,
     case RELAY_SMTP_ERROR_PLAINTEXT_AUTH_REFUSED:
       return _("Choose STARTTLS or TLS, or explicitly allow unencrypted login.");
     case RELAY_SMTP_ERROR_SENDER:
+      /* RFC 3207 and RFC 4954: "530 Must issue a STARTTLS command first", "530 5.7.0
+       * Authentication required": nothing to do with the address. */
+      if (reply_code == 530)
+        return _("The server wants encryption or a login before it takes mail; check the security and authentication settings.");
       return _("The relay refuses this sender; use an address the account may send from.");
     case RELAY_SMTP_ERROR_RECIPIENT:
       return _("Check the recipient address; the relay may not relay to it without login.");

@@ -688,7 +688,7 @@ print_sendmail_help (void)
     { "-t", N_("take the recipients from the To, Cc and Bcc fields") },
     { "-i, -oi", N_("a line that holds only a dot does not end the message") },
     /* TRANSLATORS: translate only the placeholder, in capitals; "-f" is the option */
-    { N_("-f SENDER"), N_("the envelope sender (else the configured sender)") },
+    { N_("-f SENDER"), N_("the envelope sender (else the message’s From, else the configured sender)") },
     /* TRANSLATORS: translate only the placeholder, in capitals; "-F" is the option */
     { N_("-F NAME"), N_("the sender’s name, for a message without From") },
     { "-bp", N_("list the queue") },

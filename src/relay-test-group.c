@@ -41,6 +41,7 @@ struct _RelayTestGroup
 
   /* The running test, if any */
   GCancellable        *test_cancellable;
+  gboolean             focus_result;      /* focus was on Test (or nowhere): give it the result */
   RelaySmtpClient     *test_client;
   char                *test_host;
   char                *test_recipient;  /* as sent: the row may change while a test runs */
@@ -100,12 +101,32 @@ update_test_progress (RelayTestGroup *self)
   gtk_label_set_text (self->test_progress_label, text);
 }
 
+static GtkWidget *
+get_focus_widget (RelayTestGroup *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  return root != NULL ? gtk_root_get_focus (root) : NULL;
+}
+
 static void
 set_test_running (RelayTestGroup *self,
                   gboolean     running)
 {
+  GtkWidget *focus = get_focus_widget (self);
+
+  /* The Test button is made insensitive and Cancel hidden: a keyboard or screen reader user
+   * on either would be left with the focus nowhere (the next Tab starts at the top of the
+   * window) and hear nothing. Cancel takes the focus while the test runs, the result after. */
+  if (running)
+    self->focus_result = focus == NULL || focus == GTK_WIDGET (self->test_button);
+  else
+    self->focus_result = self->focus_result || focus == NULL ||
+                         focus == GTK_WIDGET (self->test_cancel_button);
   gtk_widget_set_visible (GTK_WIDGET (self->test_progress_box), running);
   gtk_spinner_set_spinning (self->test_spinner, running);
+  if (running && self->focus_result)
+    gtk_widget_grab_focus (GTK_WIDGET (self->test_cancel_button));
   gtk_widget_set_sensitive (GTK_WIDGET (self->test_button), !running);
   if (running)
     {
@@ -154,6 +175,13 @@ static void
 reveal_test_result (RelayTestGroup *self)
 {
   gtk_widget_set_visible (GTK_WIDGET (self->test_result_box), TRUE);
+  /* GTK 4.8 has no announcements, and showing the result emits no event a screen reader
+   * acts on: the focus goes to the outcome (a selectable label, read out when focused) when
+   * it was on Test or Cancel. A test started from elsewhere (Ctrl+T, Enter in the row) leaves
+   * the focus where it is. */
+  if (self->focus_result || get_focus_widget (self) == NULL)
+    gtk_widget_grab_focus (GTK_WIDGET (self->test_result_message));
+  self->focus_result = FALSE;
   scroll_to_test_result (self);
 }
 

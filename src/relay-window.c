@@ -411,6 +411,7 @@ show_detect_report (RelayWindow       *self,
   gtk_scrolled_window_set_max_content_height (GTK_SCROLLED_WINDOW (scrolled), 320);
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), details);
   adw_message_dialog_set_extra_child (dialog, scrolled);
+  relay_a11y_fix_button_names (GTK_WIDGET (dialog));   /* "_Apply Apply" otherwise */
   g_signal_connect_object (dialog, "response", G_CALLBACK (on_detect_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
 }
@@ -831,6 +832,8 @@ handle_save_result (RelayWindow *self,
   g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_keyring_toast_dismissed_cb), self,
                            G_CONNECT_SWAPPED);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
+  /* A high-priority toast is shown at once: its "Try A_gain" button exists now. */
+  relay_a11y_fix_button_names (GTK_WIDGET (self->toast_overlay));
 }
 
 static void
@@ -1184,6 +1187,7 @@ confirm_unsaved_password (RelayWindow *self)
   adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
   adw_message_dialog_set_default_response (dialog, "cancel");
   adw_message_dialog_set_close_response (dialog, "cancel");
+  relay_a11y_fix_button_names (GTK_WIDGET (dialog));
   g_signal_connect_object (dialog, "response", G_CALLBACK (on_unsaved_password_response_cb),
                            self, 0);
   gtk_window_present (GTK_WINDOW (dialog));

@@ -403,6 +403,13 @@ show_detect_report (RelayWindow       *self,
   gtk_label_set_wrap (GTK_LABEL (details), TRUE);
   gtk_label_set_wrap_mode (GTK_LABEL (details), PANGO_WRAP_WORD_CHAR);
   gtk_label_set_selectable (GTK_LABEL (details), TRUE);
+  {
+    /* host names: a hyphen inserted at a line break would read as part of one */
+    g_autoptr(PangoAttrList) attrs = pango_attr_list_new ();
+
+    pango_attr_list_insert (attrs, pango_attr_insert_hyphens_new (FALSE));
+    gtk_label_set_attributes (GTK_LABEL (details), attrs);
+  }
   gtk_widget_set_valign (details, GTK_ALIGN_START);
   scrolled = gtk_scrolled_window_new ();
   gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER,

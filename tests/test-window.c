@@ -634,6 +634,31 @@ assert_buttons_named_once (GtkWidget *root)
     assert_buttons_named_once (c);
 }
 
+/* Labels that show host names break them without inserting a hyphen ("mail.exam-ple.org" at
+ * large text sizes): a hyphen is a legal character in a host name. */
+static gboolean
+inserts_no_hyphens (GtkLabel *label)
+{
+  PangoAttrList *attrs = gtk_label_get_attributes (label);
+  PangoAttrIterator *iter = attrs != NULL ? pango_attr_list_get_iterator (attrs) : NULL;
+  PangoAttribute *attr = iter != NULL ? pango_attr_iterator_get (iter, PANGO_ATTR_INSERT_HYPHENS)
+                                      : NULL;
+  gboolean none = attr != NULL && !((PangoAttrInt *) attr)->value;
+
+  g_clear_pointer (&iter, pango_attr_iterator_destroy);
+  return none;
+}
+
+static void
+assert_no_hyphens (GtkWidget *root)
+{
+  if (GTK_IS_LABEL (root) && gtk_label_get_selectable (GTK_LABEL (root)))
+    g_assert_true (inserts_no_hyphens (GTK_LABEL (root)));
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    assert_no_hyphens (c);
+}
+
 static GtkWidget *
 focus_of (Fixture *f)
 {
@@ -654,6 +679,9 @@ test_test_refused (Fixture       *f,
   g_assert_true (focus_of (f) == child (f, "test_cancel_button"));
   wait_until (test_finished, f, 10000);
   g_assert_true (focus_of (f) == GTK_WIDGET (message));
+  g_assert_true (inserts_no_hyphens (message));
+  g_assert_true (inserts_no_hyphens (child (f, "dns_warning_label")));
+  g_assert_true (inserts_no_hyphens (child (f, "server_note_label")));
 
   g_assert_cmpstr (gtk_label_get_text (child (f, "test_result_title")), ==, "Test failed");
   g_assert_nonnull (strstr (gtk_label_get_text (message), "refused"));
@@ -1175,6 +1203,7 @@ test_detect_apply (Fixture       *f,
   click (child (f, "detect_button"));
   wait_until (find_message_dialog, &dialog, 10000);
   assert_buttons_named_once (GTK_WIDGET (dialog));
+  assert_no_hyphens (GTK_WIDGET (dialog));
   /* The proposal is listed in a label of its own, left-aligned (the body is centred). */
   g_assert_true (shows_label (adw_message_dialog_get_extra_child (dialog), "mail.example.org"));
 

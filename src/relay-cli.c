@@ -322,8 +322,9 @@ queue_message (const char       *prog,
       g_printerr (_("%s: not sent: %s %s\n"), prog, reason, error->message);
       return EX_TEMPFAIL;
     }
-  g_printerr (_("%s: queued as %s, not sent yet: %s It will be sent by “smtp-relay flush” "
-                "(SMTP Relay runs it when it starts, and a timer in your desktop session).\n"),
+  g_printerr (_("%s: queued as %s, not sent yet: %s SMTP Relay sends it when it starts and "
+                "while it is open, and so does “smtp-relay flush” (smtp-relay-flush.timer, "
+                "once enabled).\n"),
               prog, id, reason);
   return EX_OK;
 }

@@ -28,6 +28,10 @@
  * long: a pause while typing "mail.example.com" must not leave a copy under "mail.". */
 #define PASSWORD_CARRY_DELAY_MS 5000
 #define KEY_CHANGE_LOOKUP_DELAY_MS 800
+/* Messages that still wait are tried again this often while the window is open, and soon
+ * after the network comes back. */
+#define QUEUE_RETRY_MS (5 * 60 * 1000)
+#define QUEUE_RETRY_AFTER_NETWORK_MS 3000
 
 struct _RelayWindow
 {
@@ -43,6 +47,9 @@ struct _RelayWindow
   gboolean              counting;           /* the queue is being counted… */
   gboolean              count_again;        /* …and changed since that count began */
   char                 *queue_failure;      /* why the last flush left messages, or NULL */
+  guint                 queue_retry_id;     /* the next automatic flush, while messages wait */
+  guint                 queue_retry_ms;
+  gboolean              flush_quiet;        /* an automatic retry: a toast only if it sent */
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
@@ -544,8 +551,8 @@ on_queue_counted_cb (GObject      *object,
     return;
 
   subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                           "%u message could not be delivered yet; it is retried automatically",
-                                           "%u messages could not be delivered yet; they are retried automatically",
+                                           "%u message could not be delivered yet; it is tried again every few minutes while SMTP Relay is open",
+                                           "%u messages could not be delivered yet; they are tried again every few minutes while SMTP Relay is open",
                                            count), count);
   if (self->queue_failure != NULL)
     {
@@ -594,6 +601,9 @@ add_count_toast (RelayWindow *self,
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
 }
 
+static void schedule_queue_retry (RelayWindow *self,
+                                  guint        delay_ms);
+
 static void
 on_queue_flushed_cb (GObject      *object,
                      GAsyncResult *result,
@@ -612,7 +622,13 @@ on_queue_flushed_cb (GObject      *object,
    * outcome, so that "Send Now" never ends without a word. */
   g_free (self->queue_failure);
   self->queue_failure = waiting > 0 ? g_strdup (relay_queue_flush_get_last_failure (result)) : NULL;
+  if (self->queue_failure == NULL && waiting > 0 && error != NULL)
+    self->queue_failure = g_strdup (error->message);
   count_queue (self);
+  if (waiting > 0)
+    schedule_queue_retry (self, self->queue_retry_ms);
+  if (self->flush_quiet && sent == 0 && failed == 0)
+    return;   /* a retry that changed nothing: the row says it */
   if (error != NULL)
     adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
   else if (sent > 0)
@@ -627,11 +643,14 @@ on_queue_flushed_cb (GObject      *object,
 }
 
 static void
-flush_queue (RelayWindow *self)
+flush_queue (RelayWindow *self,
+             gboolean     quiet)
 {
+  g_clear_handle_id (&self->queue_retry_id, g_source_remove);
   if (self->flushing)
     return;
   self->flushing = TRUE;
+  self->flush_quiet = quiet;
   gtk_widget_set_sensitive (GTK_WIDGET (self->queue_flush_button), FALSE);
   relay_queue_flush_async (self->settings, self->cancellable, on_queue_flushed_cb,
                            g_object_ref (self));
@@ -640,7 +659,37 @@ flush_queue (RelayWindow *self)
 static void
 on_queue_flush_clicked_cb (RelayWindow *self)
 {
-  flush_queue (self);
+  flush_queue (self, FALSE);
+}
+
+static gboolean
+on_queue_retry_cb (gpointer user_data)
+{
+  RelayWindow *self = user_data;
+
+  self->queue_retry_id = 0;
+  flush_queue (self, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Messages that wait are tried again while the window is open: the systemd timer is not
+ * enabled by default, and an alert queued in a short outage should not wait for the next
+ * start. */
+static void
+schedule_queue_retry (RelayWindow *self,
+                      guint        delay_ms)
+{
+  g_clear_handle_id (&self->queue_retry_id, g_source_remove);
+  self->queue_retry_id = g_timeout_add (delay_ms, on_queue_retry_cb, self);
+}
+
+/* Back on a network: the relay may be reachable now. */
+static void
+on_network_changed_cb (RelayWindow *self,
+                       gboolean     available)
+{
+  if (available && self->queue_retry_id != 0)
+    schedule_queue_retry (self, MIN (self->queue_retry_ms, QUEUE_RETRY_AFTER_NETWORK_MS));
 }
 
 static void
@@ -664,6 +713,8 @@ watch_queue (RelayWindow *self)
   if (self->queue_monitor != NULL)
     g_signal_connect_object (self->queue_monitor, "changed", G_CALLBACK (on_queue_changed_cb),
                              self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (g_network_monitor_get_default (), "network-changed",
+                           G_CALLBACK (on_network_changed_cb), self, G_CONNECT_SWAPPED);
   count_queue (self);
 }
 
@@ -1288,7 +1339,7 @@ lookup_after_first_frame_cb (GtkWidget     *widget,
     relay_smtp_client_warm_tls ();
   /* Deliver what scripts queued while no keyring was at hand: the desktop session has one. */
   watch_queue (RELAY_WINDOW (widget));
-  flush_queue (RELAY_WINDOW (widget));
+  flush_queue (RELAY_WINDOW (widget), FALSE);
   return G_SOURCE_REMOVE;
 }
 
@@ -1326,6 +1377,22 @@ relay_window_constructed (GObject *object)
                                 g_new0 (guint, 1), g_free);
 }
 
+/**
+ * relay_window_set_queue_retry_interval:
+ * @milliseconds: how long after a flush that left messages waiting the next one starts
+ *
+ * Five minutes unless set (the tests shorten it).
+ */
+void
+relay_window_set_queue_retry_interval (RelayWindow *self,
+                                       guint        milliseconds)
+{
+  g_return_if_fail (RELAY_IS_WINDOW (self));
+  self->queue_retry_ms = milliseconds;
+  if (self->queue_retry_id != 0)
+    schedule_queue_retry (self, milliseconds);
+}
+
 static void
 relay_window_dispose (GObject *object)
 {
@@ -1338,6 +1405,7 @@ relay_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->resolver_watch, self);
   g_clear_object (&self->resolver_watch);
   g_clear_handle_id (&self->lookup_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->queue_retry_id, g_source_remove);
   /* dispose may run more than once; the rows are only there the first time. */
   if (self->password_row != NULL)
     store_password_now (self);
@@ -1476,6 +1544,7 @@ relay_window_init (RelayWindow *self)
 {
   g_type_ensure (RELAY_TYPE_TEST_GROUP);
   self->cancellable = g_cancellable_new ();
+  self->queue_retry_ms = QUEUE_RETRY_MS;
   gtk_widget_init_template (GTK_WIDGET (self));
 }
 

@@ -17,6 +17,8 @@ G_DECLARE_FINAL_TYPE (RelayWindow, relay_window, RELAY, WINDOW, AdwApplicationWi
 RelayWindow *relay_window_new                    (GtkApplication *application,
                                                   GSettings      *settings);
 gboolean     relay_window_has_pending_password   (RelayWindow    *self);
+void         relay_window_set_queue_retry_interval (RelayWindow  *self,
+                                                  guint         milliseconds);
 
 void         relay_window_set_detect_module_loader (RelayDetectModuleLoader loader);
 

@@ -1056,6 +1056,39 @@ test_queue_send_now (Fixture       *f,
   g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
 }
 
+/* Messages that wait are tried again while the window is open, without Send Now: the systemd
+ * timer is not enabled by default, and the relay may come back at any time. */
+static void
+test_queue_retried (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(ScriptServer) server = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *to[] = { "oncall@example.org", NULL };
+  g_autoptr(RelaySmtpMessage) message = NULL;
+  SubtitleCheck why = { NULL, "Last attempt: 127.0.0.1 port" };
+
+  message = relay_smtp_message_new ("alerts@example.com", NULL, to, "RAID degraded",
+                                    "md0: 1 of 2 disks\n", &error);
+  g_assert_no_error (error);
+  g_assert_true (relay_queue_add (message, "the relay did not answer", NULL, &error));
+  configure_relay (f, "127.0.0.1", closed_port ());
+
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  relay_window_set_queue_retry_interval (f->window, 200);
+  gtk_window_present (GTK_WINDOW (f->window));
+  why.row = child (f, "queue_row");
+  wait_until (subtitle_shows, &why, 10000);   /* the start-up flush: refused */
+
+  /* The relay comes back: the next retry delivers, nobody clicks. */
+  server = script_server_new (script_accept_one);
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  wait_until (group_hidden, child (f, "queue_group"), 10000);
+  g_assert_nonnull (strstr (script_server_get_data (server), "Subject: RAID degraded"));
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
+}
+
 /* Keyboard: Tab alone reaches every control a user needs, in order, from the top. */
 static void
 test_keyboard_reach (Fixture       *f,
@@ -1675,6 +1708,7 @@ main (int   argc,
   ADD ("detect/apply", test_detect_apply);
   ADD ("detect/module-missing", test_detect_module_missing);
   ADD ("queue/send-now", test_queue_send_now);
+  ADD ("queue/retried", test_queue_retried);
   ADD ("test/refused", test_test_refused);
   ADD ("test/success", test_test_success);
   ADD ("test/unresolvable", test_test_unresolvable);

@@ -172,8 +172,13 @@ relay_config_read_password_file (const char  *path,
     {
       int saved = errno;
 
-      g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
-                   _("The password file %s cannot be opened: %s"), path, g_strerror (saved));
+      if (saved == ELOOP)
+        g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
+                     _("The password file %s is a symbolic link, which is refused: set the path "
+                       "of the file itself."), path);
+      else
+        g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
+                     _("The password file %s cannot be opened: %s"), path, g_strerror (saved));
       return NULL;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
@@ -183,7 +188,15 @@ relay_config_read_password_file (const char  *path,
       close (fd);
       return NULL;
     }
-  if (st.st_uid != getuid () || (st.st_mode & 0077) != 0)
+  if (st.st_uid != getuid ())
+    {
+      g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
+                   _("The password file %s is refused: it belongs to another user. Use a file "
+                     "of your own, with mode 0600."), path);
+      close (fd);
+      return NULL;
+    }
+  if ((st.st_mode & 0077) != 0)
     {
       g_set_error (error, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_PASSWORD_FILE,
                    _("The password file %s is refused: it must belong to you and have mode 0600 "

@@ -314,6 +314,18 @@ set_detect_running (RelayWindow *self,
     }
 }
 
+/* An AdwToast's title is Pango markup (libadwaita 1.2 has no way to turn that off), and an
+ * error may quote a server ("535 5.7.8 <user>: bad password & locked") or a name the user
+ * typed: escaped, it shows as written instead of an empty toast or markup of the server's. */
+static void
+add_text_toast (AdwToastOverlay *overlay,
+                const char      *text)
+{
+  g_autofree char *escaped = g_markup_escape_text (text, -1);
+
+  adw_toast_overlay_add_toast (overlay, adw_toast_new (escaped));
+}
+
 static void
 on_detect_response_cb (AdwMessageDialog *dialog,
                        const char       *response,
@@ -326,7 +338,7 @@ on_detect_response_cb (AdwMessageDialog *dialog,
     return;
 
   if (!relay_detect_proposal_apply (proposal, self->settings, &error))
-    adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
+    add_text_toast (self->toast_overlay, error->message);
   else
     adw_toast_overlay_add_toast (self->toast_overlay,
                                  adw_toast_new (_("Settings applied: send a test message to check them")));
@@ -474,7 +486,7 @@ on_detected_cb (GObject      *object,
     return;
   if (error != NULL)
     {
-      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
+      add_text_toast (self->toast_overlay, error->message);
       return;
     }
   show_detect_report (self, report);
@@ -630,7 +642,7 @@ on_queue_flushed_cb (GObject      *object,
   if (self->flush_quiet && sent == 0 && failed == 0)
     return;   /* a retry that changed nothing: the row says it */
   if (error != NULL)
-    adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
+    add_text_toast (self->toast_overlay, error->message);
   else if (sent > 0)
     add_count_toast (self, g_dngettext (GETTEXT_PACKAGE, "%u waiting message sent",
                                         "%u waiting messages sent", sent), sent);

@@ -655,6 +655,15 @@ def test_password_file(root):
                  EX_OK)
         check(len(server.messages()) == 1, "not delivered with a private password file")
 
+        # A symbolic link is refused (O_NOFOLLOW); the message says so, not "Too many levels
+        # of symbolic links".
+        link = path + ".link"
+        os.symlink(path, link)
+        env.set(password_file=link)
+        result = env.run(["send", "--to", "ops@example.org", "--subject", "link"], b"x\n")
+        check_rc(result, EX_CONFIG)
+        check("symbolic link" in result[2] and "Too many levels" not in result[2], result[2])
+
         # A FIFO would block the reader until something writes to it: refused at once.
         fifo = path + ".fifo"
         os.mkfifo(fifo, 0o600)

@@ -764,11 +764,18 @@ test_secrets (Fixture       *fixture,
     "< EHLO ", "> 250-mx\r\n250 AUTH LOGIN\r\n", "< AUTH LOGIN", "> 334 VXNlcm5hbWU6\r\n", "< ",
     "> 334 UGFzc3dvcmQ6\r\n", expect_pw, echo, NULL
   };
+  /* ...and once more at the end of a reply long enough to be cut in the middle of it */
+  g_autofree char *long_echo = g_strdup_printf ("> 535 5.7.8 %0*d %s\r\n", 570, 0, CANARY);
+  const char * const rejected_long[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 STARTTLS\r\n", "< STARTTLS", "> 220 go\r\n", "tls",
+    "< EHLO ", "> 250-mx\r\n250 AUTH LOGIN\r\n", "< AUTH LOGIN", "> 334 VXNlcm5hbWU6\r\n", "< ",
+    "> 334 UGFzc3dvcmQ6\r\n", expect_pw, long_echo, NULL
+  };
   const char * const closed[] = {
     GREETING, "< EHLO ", "> 250-mx\r\n250 STARTTLS\r\n", "< STARTTLS", "> 220 go\r\n", "tls",
     "< EHLO ", "> 250-mx\r\n250 AUTH PLAIN\r\n", "< AUTH PLAIN ", "close", NULL
   };
-  const char * const * const scripts[] = { plain, login, rejected, closed };
+  const char * const * const scripts[] = { plain, login, rejected, rejected_long, closed };
   GLogFunc old_handler;
 
   if (!need_certs ())

@@ -1661,6 +1661,53 @@ test_password_carry_refused (Fixture       *f,
   g_assert_true (keyring_has (&three_kept));
 }
 
+static gboolean
+shows_text (GtkWidget  *widget,
+            const char *text)
+{
+  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_text (GTK_LABEL (widget)), text) != NULL)
+    return gtk_widget_is_visible (widget);
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c; c = gtk_widget_get_next_sibling (c))
+    if (shows_text (c, text))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+text_shown (gpointer data)
+{
+  LabelSearch *search = data;
+
+  return shows_text (search->root, search->text);
+}
+
+/* A toast's title is markup: a server's words ("<host[ip]>", "&") are shown as they are, not
+ * as an empty toast (or as the server's own markup). */
+static void
+test_toast_shows_server_text (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char * const script[] = {
+    "> 554 5.7.1 <localhost[127.0.0.1]>: Client host rejected & <b>denied</b>\r\n",
+    NULL
+  };
+  const char *to[] = { "oncall@example.org", NULL };
+  g_autoptr(RelaySmtpMessage) message = NULL;
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  LabelSearch toast = { NULL, "<localhost[127.0.0.1]>: Client host rejected & <b>denied</b>" };
+
+  message = relay_smtp_message_new ("alerts@example.com", NULL, to, "x", "x\n", &error);
+  g_assert_no_error (error);
+  g_assert_true (relay_queue_add (message, "the relay did not answer", NULL, &error));
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
+  toast.root = GTK_WIDGET (f->window);
+  wait_until (text_shown, &toast, 10000);   /* the start-up flush's toast */
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1709,6 +1756,7 @@ main (int   argc,
   ADD ("detect/module-missing", test_detect_module_missing);
   ADD ("queue/send-now", test_queue_send_now);
   ADD ("queue/retried", test_queue_retried);
+  ADD ("queue/toast-shows-server-text", test_toast_shows_server_text);
   ADD ("test/refused", test_test_refused);
   ADD ("test/success", test_test_success);
   ADD ("test/unresolvable", test_test_unresolvable);

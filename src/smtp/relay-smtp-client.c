@@ -426,7 +426,10 @@ transcript_add (RelaySmtpClient *self,
                 const char      *text)
 {
   gint64 elapsed = g_get_monotonic_time () - self->transcript_start;
-  g_autofree char *clean = redact_secrets (self, relay_smtp_sanitize_text (text, -1));
+  /* Redacted before sanitising too: sanitising cuts a long line, which could cut a secret
+   * in two and leave its first part unmatched. */
+  g_autofree char *raw = redact_secrets (self, g_strdup (text));
+  g_autofree char *clean = redact_secrets (self, relay_smtp_sanitize_text (raw, -1));
 
   g_string_append_printf (self->transcript, "[%3u.%03u] %s%s\n",
                           (guint) (elapsed / G_USEC_PER_SEC),
@@ -632,7 +635,16 @@ fail_with_reply (GTask                *task,
                  const RelaySmtpReply *reply)
 {
   Session *s = g_task_get_task_data (task);
-  g_autofree char *shown = redact_secrets (s->self, relay_smtp_reply_to_display (reply));
+  g_auto(GStrv) lines = g_strdupv (reply->lines);
+  RelaySmtpReply redacted = *reply;
+  g_autofree char *shown = NULL;
+
+  /* Each line redacted as received as well as once shown: the display is cut at a length,
+   * which may fall inside a secret that the server echoed. */
+  for (guint i = 0; lines[i] != NULL; i++)
+    lines[i] = redact_secrets (s->self, lines[i]);
+  redacted.lines = lines;
+  shown = redact_secrets (s->self, relay_smtp_reply_to_display (&redacted));
 
   /* What to do next is relay_smtp_error_hint()'s, which the window and the command line show
    * on a line of their own. */

@@ -1,9 +1,12 @@
-/* main.c: decides between the window and the command line, nothing else
+/* main.c: decides between the window and the command line, and keeps the password out of
+ * core files
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "relay-cli.h"
 #include "relay-module.h"
@@ -27,12 +30,37 @@ run_window (int    argc,
   return ui_main (argc, argv);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RELAY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RELAY_ASAN 1
+#endif
+#endif
+
+/* Every mode holds the password while it sends (and the window while it is shown): no core
+ * file may keep it (systemd-coredump stores them, crash reports carry them), and no other
+ * process of the user may read it through ptrace. */
+static void
+protect_secrets (void)
+{
+  const struct rlimit none = { 0, 0 };
+
+  setrlimit (RLIMIT_CORE, &none);
+#ifndef RELAY_ASAN
+  /* Not under AddressSanitizer: LeakSanitizer stops the world with ptrace, which a
+   * non-dumpable process refuses. */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   const char *command = relay_cli_command_for_program (argv[0]);
 
+  protect_secrets ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, relay_module_locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

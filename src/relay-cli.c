@@ -91,9 +91,13 @@ relay_cli_exit_code (const GError *error,
     case RELAY_SMTP_ERROR_UNREACHABLE:
     case RELAY_SMTP_ERROR_BLOCKED:
       return EX_UNAVAILABLE;
+    case RELAY_SMTP_ERROR_STARTTLS:
+      /* 454 "TLS not available due to temporary reason" (RFC 3207): `send` queues it */
+      if (reply_code >= 400 && reply_code < 500)
+        return EX_TEMPFAIL;
+      return EX_PROTOCOL;
     case RELAY_SMTP_ERROR_TLS:
     case RELAY_SMTP_ERROR_CERTIFICATE:
-    case RELAY_SMTP_ERROR_STARTTLS:
     case RELAY_SMTP_ERROR_PROTOCOL:
       return EX_PROTOCOL;
     case RELAY_SMTP_ERROR_STARTTLS_UNAVAILABLE:
@@ -1157,6 +1161,33 @@ relay_cli_command_for_program (const char *argv0)
   return NULL;
 }
 
+/* What the command line prints quotes arguments, settings and files that it did not write (a
+ * crontab's MAILTO through -f, a message's From): an escape sequence in them could move the
+ * cursor, recolour or retitle the terminal. Control characters are shown as "?" instead; line
+ * breaks and tabs stay, as our own messages have them. */
+static void
+print_without_controls (const char *string)
+{
+  g_autoptr(GString) out = g_string_sized_new (strlen (string));
+
+  for (const char *p = string; *p; p++)
+    {
+      guchar c = *p;
+
+      if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+        g_string_append_c (out, '?');
+      else if (c == 0xc2 && (guchar) p[1] >= 0x80 && (guchar) p[1] <= 0x9f)
+        {
+          g_string_append_c (out, '?');   /* C1 controls in UTF-8, CSI among them */
+          p++;
+        }
+      else
+        g_string_append_c (out, c);
+    }
+  fputs (out->str, stderr);
+  fflush (stderr);
+}
+
 /**
  * relay_cli_run:
  * @argv: the arguments from the command name on: `test --to …`
@@ -1165,6 +1196,7 @@ int
 relay_cli_run (int    argc,
                char **argv)
 {
+  g_set_printerr_handler (print_without_controls);
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_strcmp0 (argv[0], commands[i].name) == 0)
       return commands[i].run (argc, argv);

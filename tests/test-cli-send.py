@@ -748,6 +748,12 @@ def test_terminated_while_sending_queues(root):
             proc.stdin.write(b"Subject: backup failed\n\nDisk full\n")
             proc.stdin.close()
             check(connected.wait(60), "never connected")
+            if signum == signal.SIGTERM:
+                # It holds the password now: no core file may keep it.
+                # (soft and hard limit 0; the hard one is unlimited by default)
+                with open(f"/proc/{proc.pid}/limits", encoding="utf-8") as f:
+                    core = [l.split()[4:6] for l in f if l.startswith("Max core file size")]
+                check(core == [["0", "0"]], core)
             proc.send_signal(signum)
             proc.wait(timeout=60)
             err = proc.stderr.read().decode(errors="replace")

@@ -123,6 +123,33 @@ def greeting_server(greeting):
     return listener.getsockname()[1]
 
 
+def starttls_refusing_server(reply):
+    """Greets, offers STARTTLS, and answers it with @reply."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        with listener:
+            connection, _ = listener.accept()
+            with connection, connection.makefile("rwb") as f:
+                f.write(b"220 relay ESMTP\r\n")
+                f.flush()
+                f.readline()   # EHLO
+                f.write(b"250-relay\r\n250 STARTTLS\r\n")
+                f.flush()
+                f.readline()   # STARTTLS
+                f.write(reply.encode() + b"\r\n")
+                f.flush()
+                connection.settimeout(10)
+                try:
+                    while f.readline():
+                        pass
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
 def main():
     with tempfile.TemporaryDirectory() as scratch:
         os.makedirs(os.path.join(scratch, "certs"))
@@ -203,6 +230,15 @@ def main():
             run = env.run()
             ok(run.returncode == code and greeting.split()[0] in run.stderr and hint in run.stderr,
                f"greeting {greeting.split()[0]}: exit {code}, hint '{hint}'", run.stderr)
+
+        # A 454 to STARTTLS is for now, as `send` treats it (queued): 75, not a protocol
+        #    error (76).
+        port = starttls_refusing_server("454 4.7.0 TLS not available due to temporary reason")
+        env.settings(server="'127.0.0.1'", port=f"uint16 {port}", security="'starttls'",
+                     sender="'alerts@example.com'", test_recipient="'admin@example.com'")
+        run = env.run()
+        ok(run.returncode == 75 and "454" in run.stderr, "STARTTLS refused with 454: exit 75",
+           run.stderr)
 
         # 5. Usage and data errors are caught before any connection.
         run = env.run("--to", "not an address")

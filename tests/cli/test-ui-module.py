@@ -116,6 +116,13 @@ ok(proc.returncode == 64 and "unknown command “sned”" in proc.stderr
    "a mistyped command is a usage error that lists the commands", f"exit {proc.returncode}\n"
    + "\n".join(l for l in proc.stderr.splitlines() if "file=" not in l))
 
+# What the command line prints may quote what it was given: no escape sequence reaches the
+# terminal (here one that would set its title).
+proc = run(["sn\x1b]0;owned\x07ed"], debug=False)
+ok(proc.returncode == 64 and "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+   and "sn?]0;owned?ed" in proc.stderr,
+   "control characters in what stderr quotes are shown as ?", repr(proc.stderr))
+
 # build-aux/run.sh starts the build tree's binary through `meson devenv`, which names the build
 # tree's catalogues: the user's language before anything is installed.
 po_dir = os.path.join(os.path.dirname(schema_dir), "po")

@@ -235,7 +235,9 @@ update_dns_status (RelayWindow *self)
       gtk_widget_set_visible (icon, TRUE);
       break;
     case RELAY_RESOLVER_STATE_RESOLVING:
-      text = g_strdup (message);
+      /* Not the name being typed: the line is an alert for screen readers, and would be read
+       * out again at every keystroke. The name is just above, in the row. */
+      text = g_strdup (_("Looking up the server’s address…"));
       gtk_widget_add_css_class (label, "dim-label");
       gtk_widget_set_visible (icon, FALSE);
       break;
@@ -778,6 +780,13 @@ update_address_error (AdwEntryRow *row,
                                GTK_ACCESSIBLE_STATE_INVALID,
                                invalid ? GTK_ACCESSIBLE_INVALID_TRUE : GTK_ACCESSIBLE_INVALID_FALSE,
                                -1);
+  /* GTK 4.8 gives a screen reader no description from the described-by relation: the reason
+   * is the row's description itself, or it would hear "invalid" without why. */
+  if (invalid)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                    error->message, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
   return normalized != NULL;
 }
 

@@ -353,6 +353,9 @@ test_sender_validation (Fixture       *f,
   gtk_editable_set_text (GTK_EDITABLE (row), "alerts example.com");
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (label)));
   g_assert_nonnull (strstr (gtk_label_get_text (label), "@"));
+  /* A screen reader hears why, not only "invalid" (GTK 4.8 describes nothing by relation). */
+  gtk_test_accessible_assert_property (row, GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                       gtk_label_get_text (label));
 
   /* What the user typed is kept, even while invalid. */
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "alerts example.com");
@@ -360,6 +363,8 @@ test_sender_validation (Fixture       *f,
   gtk_editable_set_text (GTK_EDITABLE (row), "alerts@bücher.example");
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (label)));
   g_assert_false (gtk_widget_has_css_class (row, "error"));
+  g_assert_false (gtk_test_accessible_has_property (GTK_ACCESSIBLE (row),
+                                                    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION));
 
   /* An invalid value that arrives through GSettings is flagged too. */
   g_settings_set_string (f->elsewhere, "sender", "root@@example.com");
@@ -495,6 +500,20 @@ test_dns_warning (Fixture       *f,
   wait_until (label_shows, &no_dns, 5000);
   g_assert_true (label_shows (&not_found));
 
+  /* While a name is typed the line does not change at each keystroke (a screen reader reads
+   * an alert out whenever it changes). */
+  gtk_editable_set_text (child (f, "server_row"), "smtp.exam");
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  {
+    g_autofree char *typing = g_strdup (gtk_label_get_text (label));
+
+    gtk_editable_set_text (child (f, "server_row"), "smtp.examp");
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_assert_cmpstr (gtk_label_get_text (label), ==, typing);
+    g_assert_null (strstr (typing, "smtp.exam"));
+  }
   gtk_editable_set_text (child (f, "server_row"), "smtp.example.com");
   wait_until (label_shows, &addresses, 5000);
   g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (label), "warning"));
@@ -1162,6 +1181,7 @@ test_shortcuts_window (Fixture       *f,
   g_assert_true (find_shortcuts_window (&shortcuts));
   g_assert_true (gtk_window_get_transient_for (shortcuts) == GTK_WINDOW (f->window));
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (shortcuts)));
+  g_assert_cmpstr (gtk_window_get_title (shortcuts), ==, "Keyboard Shortcuts");
 
   gtk_window_close (shortcuts);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (shortcuts)));

@@ -706,9 +706,37 @@ run_file_step (GTask               *task,
   g_task_run_in_thread (step, file_step_thread);
 }
 
+/* A write killed between creating its temporary file ("<id>.msg.XXXXXX") and the rename
+ * leaves the file behind, never listed and never removed. The caller that was killed knew it
+ * had not queued: an hour later it is nobody's. */
+#define STALE_TEMPORARY_S (60 * 60)
+
+static void
+remove_stale_temporaries (const char *directory)
+{
+  g_autoptr(GDir) dir = g_dir_open (directory, 0, NULL);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      const char *suffix = strstr (name, SUFFIX ".");
+      g_autofree char *path = NULL;
+      struct stat st;
+
+      if (suffix == NULL || strlen (suffix) != strlen (SUFFIX) + 7)
+        continue;
+      path = g_build_filename (directory, name, NULL);
+      if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode)
+          && now - st.st_mtime > STALE_TEMPORARY_S)
+        g_unlink (path);
+    }
+}
+
 static void
 step_list (Flush *flush)
 {
+  remove_stale_temporaries (flush->directory);
   flush->names = list_names (flush->directory, &flush->list_error);
   /* A delivered entry must be removed, or every later flush sends it again: from a queue that
    * cannot be changed (a file system remounted read-only, another user's directory), nothing

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "relay-queue.h"
 #include "relay-smtp-error.h"
@@ -563,6 +565,35 @@ test_foreign_files (void)
   g_assert_cmpuint (entries->len, ==, 3);
 }
 
+/* What a killed write leaves behind ("<id>.msg.XXXXXX") is removed once it is an hour old;
+ * a younger one may be a write in progress. */
+static void
+test_stale_temporaries_removed (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(ScriptServer) server = NULL;
+  g_auto(Flushed) flushed = { 0 };
+  g_autofree char *directory = relay_queue_get_directory ();
+  g_autofree char *stale = g_build_filename (directory, "20200101T000000Z-0000beef.msg.AB12CD",
+                                             NULL);
+  g_autofree char *fresh = g_build_filename (directory, "20200101T000000Z-0000cafe.msg.EF34GH",
+                                             NULL);
+  struct utimbuf two_hours_ago;
+
+  use_script_server_settings (settings);
+  queue_alert ("real");
+  g_assert_true (g_file_set_contents (stale, "half", -1, NULL));
+  g_assert_true (g_file_set_contents (fresh, "half", -1, NULL));
+  two_hours_ago.actime = two_hours_ago.modtime = time (NULL) - 2 * 60 * 60;
+  g_assert_cmpint (utime (stale, &two_hours_ago), ==, 0);
+
+  flush_through (settings, script_accept_one, &flushed, &server);
+  g_assert_cmpuint (flushed.sent, ==, 1);
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_unlink (fresh);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -579,5 +610,6 @@ main (int   argc,
   g_test_add_func ("/relay/queue/read-only-queue-sends-nothing", test_read_only_queue_sends_nothing);
   g_test_add_func ("/relay/queue/unreadable-queue", test_unreadable_queue);
   g_test_add_func ("/relay/queue/foreign-files", test_foreign_files);
+  g_test_add_func ("/relay/queue/stale-temporaries-removed", test_stale_temporaries_removed);
   return g_test_run ();
 }

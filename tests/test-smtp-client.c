@@ -242,7 +242,7 @@ run_expect_error (Fixture        *fixture,
   g_assert_error (error, RELAY_SMTP_ERROR, (int) code);
   if (in_message != NULL && strstr (error->message, in_message) == NULL)
     g_error ("“%s” not in “%s”", in_message, error->message);
-  g_assert_nonnull (relay_smtp_error_hint (error, 0));
+  g_assert_nonnull (relay_smtp_error_hint (error, relay_smtp_client_get_last_reply_code (fixture->client)));
   assert_no_failure (server);
   if (server_out)
     *server_out = server;

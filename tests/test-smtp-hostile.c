@@ -336,8 +336,9 @@ test_eight_bit_needs_8bitmime (Fixture       *fixture,
   g_assert_no_error (local_error);
   error = run_against (fixture, server, NULL);
   assert_error (error, RELAY_SMTP_ERROR_DATA, "8BITMIME");
-  /* says why it was not re-encoded */
+  /* says why it was not re-encoded, and no hint points to a reply that never came */
   g_assert_nonnull (strstr (error->message, "header"));
+  g_assert_null (relay_smtp_error_hint (error, 0));
   /* refused before MAIL: nothing of the message reached the server */
   g_assert_null (strstr (script_server_get_received (server), "MAIL"));
 }

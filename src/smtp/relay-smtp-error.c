@@ -163,7 +163,8 @@ relay_smtp_error_hint (const GError *error,
     case RELAY_SMTP_ERROR_EHLO:
       return _("Give this computer a fully qualified host name, or ask the relay’s administrator to accept its name (HELO).");
     case RELAY_SMTP_ERROR_STARTTLS_UNAVAILABLE:
-      return _("Choose TLS on port 465 if the server supports it; nothing was sent.");
+      /* the message says already that nothing was sent */
+      return _("Choose TLS on port 465 if the server supports it.");
     case RELAY_SMTP_ERROR_STARTTLS:
       return _("Try TLS on port 465 instead of STARTTLS.");
     case RELAY_SMTP_ERROR_AUTH_UNAVAILABLE:
@@ -181,6 +182,10 @@ relay_smtp_error_hint (const GError *error,
     case RELAY_SMTP_ERROR_RECIPIENT:
       return _("Check the recipient address; the relay may not relay to it without login.");
     case RELAY_SMTP_ERROR_DATA:
+      /* Without a reply, refused before sending (too big for its SIZE, 8-bit for an old
+       * server): the message says why, and there is no reply to point to. */
+      if (reply_code == 0)
+        return NULL;
       return _("The relay refused the message itself; its reply says why.");
     case RELAY_SMTP_ERROR_PROTOCOL:
       return _("The server does not speak SMTP correctly; check the host and port.");

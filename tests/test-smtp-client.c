@@ -321,7 +321,10 @@ fail_while_warm_up_runs (Fixture *fixture)
   run_expect_error (fixture, script, RELAY_SMTP_ERROR_GREETING, "go away", NULL);
   if (thread_state ("relay-tls-warm") == 0)
     {
-      g_test_skip ("the TLS warm-up ended before the send did: nothing left to wait for");
+      /* A busy machine: nothing left to wait for this time. Not g_test_skip(): a skipping
+       * subprocess exits 77, which its parent cannot tell from a failure (GLib 2.74 gives the
+       * parent no exit status), and the test failed on a loaded machine. */
+      g_printerr ("# the TLS warm-up ended before the send did: nothing left to wait for\n");
       return FALSE;
     }
   return TRUE;

@@ -307,12 +307,17 @@ set_detect_running (RelayWindow *self,
       gtk_spinner_start (GTK_SPINNER (spinner));
       gtk_button_set_child (self->detect_button, spinner);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->detect_button), _("Stop detecting"));
+      /* A screen reader names the button by what it does now, not "Detect Settings". */
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->detect_button),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, _("Stop Detecting"), -1);
     }
   else
     {
       gtk_button_set_icon_name (self->detect_button, "system-search-symbolic");
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->detect_button),
                                    _("Detect the server, port and security from the sender address"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->detect_button),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, _("Detect Settings"), -1);
     }
 }
 

@@ -1216,7 +1216,8 @@ static gboolean
 shows_label (GtkWidget  *widget,
              const char *text)
 {
-  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_label (GTK_LABEL (widget)), text) != NULL)
+  /* the text as shown: a toast's title is markup, whose source has "&amp;" for "&" */
+  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_text (GTK_LABEL (widget)), text) != NULL)
     return gtk_widget_is_visible (widget);
   for (GtkWidget *c = gtk_widget_get_first_child (widget); c; c = gtk_widget_get_next_sibling (c))
     if (shows_label (c, text))
@@ -1254,7 +1255,12 @@ test_detect_apply (Fixture       *f,
   g_assert_true (gtk_widget_get_sensitive (child (f, "detect_button")));
 
   click (child (f, "detect_button"));
+  /* While it runs the button stops it, and says so to a screen reader too. */
+  gtk_test_accessible_assert_property (child (f, "detect_button"), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Stop Detecting");
   wait_until (find_message_dialog, &dialog, 10000);
+  gtk_test_accessible_assert_property (child (f, "detect_button"), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Detect Settings");
   assert_buttons_named_once (GTK_WIDGET (dialog));
   assert_no_hyphens (GTK_WIDGET (dialog));
   /* The proposal is listed in a label of its own, left-aligned (the body is centred). */
@@ -1681,26 +1687,6 @@ test_password_carry_refused (Fixture       *f,
   g_assert_true (keyring_has (&three_kept));
 }
 
-static gboolean
-shows_text (GtkWidget  *widget,
-            const char *text)
-{
-  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_text (GTK_LABEL (widget)), text) != NULL)
-    return gtk_widget_is_visible (widget);
-  for (GtkWidget *c = gtk_widget_get_first_child (widget); c; c = gtk_widget_get_next_sibling (c))
-    if (shows_text (c, text))
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
-text_shown (gpointer data)
-{
-  LabelSearch *search = data;
-
-  return shows_text (search->root, search->text);
-}
-
 /* A toast's title is markup: a server's words ("<host[ip]>", "&") are shown as they are, not
  * as an empty toast (or as the server's own markup). */
 static void
@@ -1725,7 +1711,7 @@ test_toast_shows_server_text (Fixture       *f,
   set_window (f, relay_window_new (NULL, f->settings));
   gtk_window_present (GTK_WINDOW (f->window));
   toast.root = GTK_WIDGET (f->window);
-  wait_until (text_shown, &toast, 10000);   /* the start-up flush's toast */
+  wait_until (label_shown, &toast, 10000);   /* the start-up flush's toast */
 }
 
 int

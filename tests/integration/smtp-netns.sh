@@ -119,11 +119,13 @@ check () {
   fi
   local output
   if output=$(ip netns exec "$cli" "$probe" --host "$host" --expect "$expect" "$@" 2>&1); then
-    echo "ok $n - $name: $output"
+    echo "ok $n - $name: ${output%%$'\n'*}"
   else
-    echo "not ok $n - $name: $output"
+    echo "not ok $n - $name: ${output%%$'\n'*}"
     failed=$((failed + 1))
   fi
+  # any further lines of the probe's output (a sanitizer's report) as TAP comments
+  [ "${output#*$'\n'}" = "$output" ] || printf '%s\n' "${output#*$'\n'}" | sed 's/^/# /'
 }
 
 blocked="Connection to SMTP server is blocked by traffic rules"

@@ -39,10 +39,12 @@ run_window (int    argc,
 #endif
 
 /* Every mode holds the password while it sends (and the window while it is shown): no core
- * file may keep it (systemd-coredump stores them, crash reports carry them), and no other
- * process of the user may read it through ptrace. */
+ * file may keep it (systemd-coredump stores them, crash reports carry them). The command line
+ * is also made non-dumpable, so that no other process of the user can read it through ptrace;
+ * not the window, because xdg-desktop-portal identifies a caller by its /proc/PID/root, which
+ * a non-dumpable process keeps from other processes. */
 static void
-protect_secrets (void)
+protect_secrets (gboolean command_line)
 {
   const struct rlimit none = { 0, 0 };
 
@@ -50,7 +52,10 @@ protect_secrets (void)
 #ifndef RELAY_ASAN
   /* Not under AddressSanitizer: LeakSanitizer stops the world with ptrace, which a
    * non-dumpable process refuses. */
-  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (command_line)
+    prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+#else
+  (void) command_line;
 #endif
 }
 
@@ -60,7 +65,7 @@ main (int   argc,
 {
   const char *command = relay_cli_command_for_program (argv[0]);
 
-  protect_secrets ();
+  protect_secrets (command != NULL || (argc > 1 && argv[1][0] != '-'));
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, relay_module_locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

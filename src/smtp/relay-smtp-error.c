@@ -168,7 +168,8 @@ relay_smtp_error_hint (const GError *error,
     case RELAY_SMTP_ERROR_STARTTLS:
       return _("Try TLS on port 465 instead of STARTTLS.");
     case RELAY_SMTP_ERROR_AUTH_UNAVAILABLE:
-      return _("Remove the user name if this relay needs no login, or enable encryption.");
+      /* Not "enable encryption": the connection may well be encrypted already. */
+      return _("Turn off “Server Requires Authentication” if this relay needs no login; some servers offer login only with encryption, or only on port 587 or 465.");
     case RELAY_SMTP_ERROR_AUTH:
       return _("Check the user name and password; some providers need an app password.");
     case RELAY_SMTP_ERROR_PLAINTEXT_AUTH_REFUSED:

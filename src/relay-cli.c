@@ -443,18 +443,21 @@ deliver (const char       *prog,
   if (config->requires_auth)
     {
       g_autoptr(GCancellable) deadline = g_cancellable_new ();
-      guint timer = g_timeout_add_seconds (PASSWORD_TIMEOUT_S, on_password_deadline_cb, deadline);
+      g_autoptr(GSource) timer = g_timeout_source_new_seconds (PASSWORD_TIMEOUT_S);
       Waiter keyring = { loop, NULL };
       g_autofree char *reason = NULL;
       gboolean loaded;
 
+      g_source_set_callback (timer, on_password_deadline_cb, deadline, NULL);
+      g_source_attach (timer, NULL);
       interrupt.keyring = deadline;
       relay_config_load_password_async (config, deadline, on_done_cb, &keyring);
       loaded = relay_config_load_password_finish (config, wait_for (&keyring), &error);
       g_clear_object (&keyring.result);
       interrupt.keyring = NULL;
-      if (!g_cancellable_is_cancelled (deadline))
-        g_source_remove (timer);
+      /* Whether it fired, the keyring answered or a signal cancelled: it must not outlive
+       * @deadline. */
+      g_source_destroy (timer);
 
       if (!loaded)
         {

@@ -636,7 +636,18 @@ typedef enum
   CLAIM_BUSY,    /* another flush holds it */
   CLAIM_GONE,    /* delivered or moved since the listing */
   CLAIM_DAMAGED, /* not an entry we can read: a link, a FIFO, unreadable */
+  CLAIM_FAILED,  /* could not be opened now (EIO, EMFILE, ENOMEM…): left for the next flush */
 } Claim;
+
+/* What open_entry() said about the file itself rather than about the moment. */
+static gboolean
+is_not_an_entry (const GError *error)
+{
+  return error->domain == G_FILE_ERROR
+         && (error->code == G_FILE_ERROR_LOOP || error->code == G_FILE_ERROR_INVAL
+             || error->code == G_FILE_ERROR_ACCES || error->code == G_FILE_ERROR_PERM
+             || error->code == G_FILE_ERROR_NXIO);
+}
 
 static Claim
 claim (const char  *path,
@@ -651,6 +662,11 @@ claim (const char  *path,
     {
       if (g_error_matches (open_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return CLAIM_GONE;
+      if (!is_not_an_entry (open_error))
+        {
+          g_message ("%s", open_error->message);
+          return CLAIM_FAILED;
+        }
       g_propagate_error (error, g_steal_pointer (&open_error));
       return CLAIM_DAMAGED;
     }
@@ -770,6 +786,7 @@ step_claim_next (Flush *flush)
       switch (claim (flush->path, &flush->fd, &error))
         {
         case CLAIM_BUSY:
+        case CLAIM_FAILED:
           flush->waiting++;
           G_GNUC_FALLTHROUGH;
         case CLAIM_GONE:
@@ -781,8 +798,14 @@ step_claim_next (Flush *flush)
           break;
         }
 
-      if (flush->fd >= 0)
-        file = g_mapped_file_new_from_fd (flush->fd, FALSE, &error);
+      if (flush->fd >= 0 && !(file = g_mapped_file_new_from_fd (flush->fd, FALSE, &error)))
+        {
+          /* Opened but not read (EIO, ENOMEM): the moment's fault, not the entry's. */
+          g_message ("%s", error->message);
+          flush->waiting++;
+          release_entry (flush);
+          continue;
+        }
       if (file != NULL)
         {
           contents = g_mapped_file_get_bytes (file);

@@ -121,8 +121,8 @@ set_test_running (RelayTestGroup *self,
   if (running)
     self->focus_result = focus == NULL || focus == GTK_WIDGET (self->test_button);
   else
-    self->focus_result = self->focus_result || focus == NULL ||
-                         focus == GTK_WIDGET (self->test_cancel_button);
+    /* Still on Cancel (where the start put it) or nowhere: not where the user went since. */
+    self->focus_result = focus == NULL || focus == GTK_WIDGET (self->test_cancel_button);
   gtk_widget_set_visible (GTK_WIDGET (self->test_progress_box), running);
   gtk_spinner_set_spinning (self->test_spinner, running);
   if (running && self->focus_result)

@@ -50,6 +50,7 @@ struct _RelayWindow
   guint                 queue_retry_id;     /* the next automatic flush, while messages wait */
   guint                 queue_retry_ms;
   gboolean              flush_quiet;        /* an automatic retry: a toast only if it sent */
+  gboolean              queue_blocked;      /* the last flush could not change the queue */
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
@@ -545,6 +546,8 @@ on_detect_clicked_cb (RelayWindow *self)
 /* The queue: messages that `smtp-relay send`/`sendmail` could not deliver yet. */
 
 static void count_queue (RelayWindow *self);
+static void schedule_queue_retry (RelayWindow *self,
+                                  guint        delay_ms);
 
 static void
 on_queue_counted_cb (GObject      *object,
@@ -568,6 +571,10 @@ on_queue_counted_cb (GObject      *object,
   gtk_widget_set_visible (GTK_WIDGET (self->queue_group), count > 0);
   if (count == 0)
     return;
+  /* Queued while the window is open (the relay just went down): tried again like what the
+   * start-up flush found. Not from a queue a flush could not change (sent, not removed). */
+  if (!self->flushing && self->queue_retry_id == 0 && !self->queue_blocked)
+    schedule_queue_retry (self, self->queue_retry_ms);
 
   subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
                                            "%u message could not be delivered yet; it is tried again every few minutes while SMTP Relay is open",
@@ -620,9 +627,6 @@ add_count_toast (RelayWindow *self,
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
 }
 
-static void schedule_queue_retry (RelayWindow *self,
-                                  guint        delay_ms);
-
 static void
 on_queue_flushed_cb (GObject      *object,
                      GAsyncResult *result,
@@ -643,8 +647,9 @@ on_queue_flushed_cb (GObject      *object,
   self->queue_failure = waiting > 0 ? g_strdup (relay_queue_flush_get_last_failure (result)) : NULL;
   if (self->queue_failure == NULL && waiting > 0 && error != NULL)
     self->queue_failure = g_strdup (error->message);
+  self->queue_blocked = sent > 0 && error != NULL && error->domain == G_FILE_ERROR;
   count_queue (self);
-  if (waiting > 0)
+  if (waiting > 0 && !self->queue_blocked)
     schedule_queue_retry (self, self->queue_retry_ms);
   if (self->flush_quiet && sent == 0 && failed == 0)
     return;   /* a retry that changed nothing: the row says it */

@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <dlfcn.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -594,6 +596,70 @@ test_stale_temporaries_removed (void)
   g_unlink (fresh);
 }
 
+/* one open() of a queue entry fails as a flaky disk or network home folder would. */
+static int open_errno;
+
+static int
+fake_open (const char *path, int flags, va_list ap, const char *symbol)
+{
+  static int (*real) (const char *, int, ...);
+  mode_t mode = 0;
+
+  if (real == NULL)
+    real = (int (*) (const char *, int, ...)) dlsym (RTLD_NEXT, symbol);
+  if (flags & O_CREAT)
+    mode = va_arg (ap, mode_t);
+  if (open_errno != 0 && g_str_has_suffix (path, ".msg") && strstr (path, "/queue/") != NULL)
+    {
+      errno = open_errno;
+      open_errno = 0;
+      return -1;
+    }
+  return real (path, flags, mode);
+}
+
+int
+open (const char *path, int flags, ...)
+{
+  va_list ap;
+  int fd;
+
+  va_start (ap, flags);
+  fd = fake_open (path, flags, ap, "open64");
+  va_end (ap);
+  return fd;
+}
+
+int plain_open (const char *path, int flags, ...) __asm__ ("open");
+
+int
+plain_open (const char *path, int flags, ...)
+{
+  va_list ap;
+  int fd;
+
+  va_start (ap, flags);
+  fd = fake_open (path, flags, ap, "open");
+  va_end (ap);
+  return fd;
+}
+
+/* a passing failure to open an entry does not set a good message aside for ever. */
+static void
+test_transient_open_error (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(ScriptServer) server = NULL;
+  g_auto(Flushed) flushed = { 0 };
+
+  use_script_server_settings (settings);
+  queue_alert ("disk briefly unhappy");
+  open_errno = EIO;
+  flush_through (settings, script_accept_one, &flushed, &server);
+  g_assert_cmpuint (flushed.failed, ==, 0);
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -609,6 +675,7 @@ main (int   argc,
   g_test_add_func ("/relay/queue/delivered-but-not-removed", test_delivered_but_not_removed);
   g_test_add_func ("/relay/queue/read-only-queue-sends-nothing", test_read_only_queue_sends_nothing);
   g_test_add_func ("/relay/queue/unreadable-queue", test_unreadable_queue);
+  g_test_add_func ("/relay/queue/transient-open-error", test_transient_open_error);
   g_test_add_func ("/relay/queue/foreign-files", test_foreign_files);
   g_test_add_func ("/relay/queue/stale-temporaries-removed", test_stale_temporaries_removed);
   return g_test_run ();

@@ -633,7 +633,6 @@ result_hidden (gpointer data)
   return !gtk_widget_get_visible (child (f, "test_result_box"));
 }
 
-/* A test against a port where nothing listens ends in a clear failure, not a hang. */
 /* GTK 4.8 adds the raw mnemonic label to a button's name ("_Close Close") unless
  * relay_a11y_fix_button_names() went over it: in dialogs and toasts as in the window. */
 static void
@@ -684,6 +683,24 @@ focus_of (Fixture *f)
   return gtk_root_get_focus (GTK_ROOT (f->window));
 }
 
+/* a user who moves on while the test runs (types in another row) keeps the focus
+ * there when the result comes. */
+static void
+test_test_focus_moved_away (Fixture       *f,
+                            gconstpointer  data)
+{
+  GtkWidget *row = child (f, "server_row");
+
+  configure_relay (f, "127.0.0.1", closed_port ());
+  gtk_widget_grab_focus (child (f, "test_button"));
+  click (child (f, "test_button"));
+  g_assert_true (focus_of (f) == child (f, "test_cancel_button"));
+  gtk_widget_grab_focus (row);
+  wait_until (test_finished, f, 10000);
+  g_assert_true (gtk_widget_is_ancestor (focus_of (f), row) || focus_of (f) == row);
+}
+
+/* A test against a port where nothing listens ends in a clear failure, not a hang. */
 static void
 test_test_refused (Fixture       *f,
                    gconstpointer  data)
@@ -1105,6 +1122,35 @@ test_queue_retried (Fixture       *f,
   configure_relay (f, "127.0.0.1", script_server_get_port (server));
   wait_until (group_hidden, child (f, "queue_group"), 10000);
   g_assert_nonnull (strstr (script_server_get_data (server), "Subject: RAID degraded"));
+  g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
+}
+
+/* a message that a script queues while the window is open (the relay just went down)
+ * is tried again too, as the row and the command line promise. */
+static void
+test_queue_retried_when_queued_while_open (Fixture       *f,
+                                           gconstpointer  data)
+{
+  g_autoptr(ScriptServer) server = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *to[] = { "oncall@example.org", NULL };
+  g_autoptr(RelaySmtpMessage) message = NULL;
+
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  relay_window_set_queue_retry_interval (f->window, 200);
+  gtk_window_present (GTK_WINDOW (f->window));
+  spin_main_loop (2000);   /* the start-up flush: nothing waits */
+
+  message = relay_smtp_message_new ("alerts@example.com", NULL, to, "RAID degraded",
+                                    "md0: 1 of 2 disks\n", &error);
+  g_assert_no_error (error);
+  g_assert_true (relay_queue_add (message, "the relay did not answer", NULL, &error));
+  wait_until (is_visible, child (f, "queue_group"), 5000);
+
+  server = script_server_new (script_accept_one);
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  wait_until (group_hidden, child (f, "queue_group"), 10000);
   g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
 }
 
@@ -1762,8 +1808,10 @@ main (int   argc,
   ADD ("detect/module-missing", test_detect_module_missing);
   ADD ("queue/send-now", test_queue_send_now);
   ADD ("queue/retried", test_queue_retried);
+  ADD ("queue/retried-when-queued-while-open", test_queue_retried_when_queued_while_open);
   ADD ("queue/toast-shows-server-text", test_toast_shows_server_text);
   ADD ("test/refused", test_test_refused);
+  ADD ("test/focus-moved-away", test_test_focus_moved_away);
   ADD ("test/success", test_test_success);
   ADD ("test/unresolvable", test_test_unresolvable);
   ADD ("test/reuses-lookup", test_test_reuses_lookup);

@@ -183,9 +183,9 @@ relay_smtp_error_hint (const GError *error,
     case RELAY_SMTP_ERROR_RECIPIENT:
       return _("Check the recipient address; the relay may not relay to it without login.");
     case RELAY_SMTP_ERROR_DATA:
-      /* Without a reply, refused before sending (too big for its SIZE, 8-bit for an old
-       * server): the message says why, and there is no reply to point to. */
-      if (reply_code == 0)
+      /* Refused by the client before MAIL (too big for its SIZE, 8-bit for an old server):
+       * the last reply is the 250 to EHLO (or 235 to AUTH), not a refusal to point to. */
+      if (reply_code < 400)
         return NULL;
       return _("The relay refused the message itself; its reply says why.");
     case RELAY_SMTP_ERROR_PROTOCOL:

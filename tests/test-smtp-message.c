@@ -449,6 +449,16 @@ test_seven_bit_charset (void)
                                          "Content-Type: text/plain; charset=UTF-8\r\n"
                                          "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
                                          "Secteur d=C3=A9fectueux\r\n"));
+  /* a comment after the encoding ("8bit (utf8)") is no other encoding */
+  {
+    g_autofree char *commented = seven_bit_text ("Content-Transfer-Encoding: 8bit (utf8)\n\n"
+                                                 "d\xc3\xa9" "faut\n", &error);
+
+    g_assert_no_error (error);
+    g_assert_true (g_str_has_prefix (commented, "MIME-Version: 1.0\r\n"));
+    g_assert_nonnull (strstr (commented, "\r\n\r\nd=C3=A9faut\r\n"));
+    g_assert_null (strstr (commented, "8bit"));
+  }
   latin1 = seven_bit_text ("Subject: disk\n\nSecteur d\xe9" "fectueux\n", &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (latin1, "\r\nContent-Type: text/plain; charset=unknown-8bit\r\n"));
@@ -464,6 +474,8 @@ test_seven_bit_refused (void)
     "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n\xc3\xa9\n--b--\n",
     "Content-Type: message/rfc822\n\nSubject: x\n\n\xc3\xa9\n",
     "Content-Transfer-Encoding: base64\n\n\xc3\xa9\n",
+    /* RFC 5322's obsolete syntax: white space before the colon */
+    "Content-Type : multipart/mixed; boundary=b\n\n--b\n\n\xc3\xa9\n--b--\n",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (refused); i++)

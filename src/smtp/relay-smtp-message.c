@@ -550,23 +550,38 @@ relay_smtp_message_new_raw (const char          *envelope_from,
   return self;
 }
 
+/* Whether the header line @p is the field @name: its colon may follow white space (RFC 5322
+ * §4.5, obsolete syntax). Returns the colon, or NULL. */
+static const char *
+field_colon (const char *p,
+             const char *name)
+{
+  gsize name_len = strlen (name);
+
+  if (g_ascii_strncasecmp (p, name, name_len) != 0)
+    return NULL;
+  for (p += name_len; *p == ' ' || *p == '\t'; p++)
+    ;
+  return *p == ':' ? p : NULL;
+}
+
 /* The unfolded value of the header field @name in @header (CRLF lines), or NULL. */
 static char *
 header_value (const char *header,
               const char *name)
 {
-  gsize name_len = strlen (name);
   const char *p = header;
 
   while (*p)
     {
       const char *eol = strstr (p, "\r\n");
+      const char *colon = field_colon (p, name);
 
-      if (g_ascii_strncasecmp (p, name, name_len) == 0 && p[name_len] == ':')
+      if (colon != NULL && colon < eol)
         {
           GString *value = g_string_new (NULL);
 
-          g_string_append_len (value, p + name_len + 1, eol - p - name_len - 1);
+          g_string_append_len (value, colon + 1, eol - colon - 1);
           /* continuation lines start with white space (RFC 5322 §2.2.3) */
           while (eol[2] == ' ' || eol[2] == '\t')
             {
@@ -588,7 +603,6 @@ append_header_without (GString    *out,
                        const char *header,
                        const char *name)
 {
-  gsize name_len = strlen (name);
   gboolean dropping = FALSE;
   const char *p = header;
 
@@ -597,7 +611,11 @@ append_header_without (GString    *out,
       const char *eol = strstr (p, "\r\n");
 
       if (*p != ' ' && *p != '\t')
-        dropping = g_ascii_strncasecmp (p, name, name_len) == 0 && p[name_len] == ':';
+        {
+          const char *colon = field_colon (p, name);
+
+          dropping = colon != NULL && colon < eol;
+        }
       if (!dropping)
         g_string_append_len (out, p, eol + 2 - p);
       p = eol + 2;
@@ -661,6 +679,8 @@ relay_smtp_message_dup_7bit (RelaySmtpMessage  *self,
       return NULL;
     }
   encoding = header_value (header, "Content-Transfer-Encoding");
+  if (encoding != NULL)
+    encoding[strcspn (encoding, " \t(;")] = '\0';   /* "8bit (utf8)": a comment follows */
   if (encoding != NULL && g_ascii_strcasecmp (encoding, "8bit") != 0
       && g_ascii_strcasecmp (encoding, "7bit") != 0)
     {

@@ -261,16 +261,34 @@ relay_mail_parse_address_list (const char *value)
   return out;
 }
 
+/* @first: the message's first line, where only a field as RFC 5322 writes it now counts: a
+ * first line such as "Erreur : disque plein" (French puts a space before a colon) is a body
+ * without header, as it always was. */
 static gboolean
-is_field (const Line *line)
+is_field (const Line *line,
+          gboolean    first)
 {
-  for (gsize i = 0; i < line->length; i++)
+  gsize i;
+
+  for (i = 0; i < line->length; i++)
     {
       guchar c = line->start[i];
 
       if (c == ':')
         return i > 0;
+      if (c == ' ' || c == '\t')
+        break;
       if (c < 33 || c > 126)
+        return FALSE;
+    }
+  if (i == 0 || first)
+    return FALSE;
+  /* RFC 5322 §4.5 (obsolete syntax, which Postfix accepts too): "Content-Type : text/plain" */
+  for (; i < line->length; i++)
+    {
+      if (line->start[i] == ':')
+        return TRUE;
+      if (line->start[i] != ' ' && line->start[i] != '\t')
         return FALSE;
     }
   return FALSE;
@@ -397,7 +415,7 @@ split_lines (const char           *data,
         continue;
       /* Where the header ends, as relay_mail_input_parse() will see it. */
       if (in_header && (line.length == 0 ||
-                        (!is_field (&line) && !(lines->len > 0 && (line.start[0] == ' ' ||
+                        (!is_field (&line, lines->len == 0) && !(lines->len > 0 && (line.start[0] == ' ' ||
                                                                    line.start[0] == '\t')))))
         in_header = FALSE;
       if (line.length > RELAY_SMTP_MAX_LINE_OCTETS && in_header)
@@ -570,13 +588,13 @@ relay_mail_input_parse (GBytes              *raw,
           field->last = header_end;
           continue;
         }
-      if (!is_field (line))
+      if (!is_field (line, fields->len == 0))
         break;   /* the body, without the empty line before it (sendmail and Postfix agree) */
       {
         const char *colon = memchr (line->start, ':', line->length);
         Field field = { 0 };
 
-        field.name = g_strndup (line->start, colon - line->start);
+        field.name = g_strchomp (g_strndup (line->start, colon - line->start));
         field.value = g_strndup (colon + 1, line->start + line->length - (colon + 1));
         field.first = field.last = header_end;
         g_array_append_val (fields, field);

@@ -213,6 +213,36 @@ test_body_without_header (void)
     }
 }
 
+/* RFC 5322's obsolete syntax, which Postfix accepts: white space before the colon is still a
+ * header field (not the start of the body), and "To :" still names a recipient with -t. */
+static void
+test_obsolete_field_syntax (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelayMailInput) input =
+    parse ("Date: Sun, 29 Nov 2026 20:00:00 +0000\nTo : ops@example.org\nSubject\t: x\n"
+           "Content-Type : text/plain; charset=UTF-8\n\nbody\n", RELAY_MAIL_INPUT_NONE, &error);
+  const char *data;
+
+  g_assert_no_error (error);
+  data = data_of (input);
+  g_assert_true (g_str_has_prefix (data, "Date: Sun, 29 Nov 2026 20:00:00 +0000\r\n"
+                                         "To : ops@example.org\r\nSubject\t: x\r\n"
+                                         "Content-Type : text/plain; charset=UTF-8\r\n"));
+  g_assert_true (g_str_has_suffix (data, "\r\n\r\nbody\r\n"));
+  g_assert_cmpuint (input->recipients->len, ==, 1);
+  g_assert_cmpstr (input->recipients->pdata[0], ==, "ops@example.org");
+
+  /* ...but not on the first line: "Erreur : disque plein" there is a body without header */
+  {
+    g_autoptr(RelayMailInput) french = parse ("Erreur : disque plein\n", RELAY_MAIL_INPUT_NONE,
+                                              &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (strstr (data_of (french), "\r\n\r\nErreur : disque plein\r\n"));
+  }
+}
+
 /* cron mails what a command prints: a body line longer than SMTP allows is broken into lines
  * that fit (not inside a UTF-8 character), and a NUL byte is sent as a space. */
 static void
@@ -305,5 +335,6 @@ main (int   argc,
   g_test_add_func ("/relay/mail-input/refused", test_refused);
   g_test_add_func ("/relay/mail-input/body-without-header", test_body_without_header);
   g_test_add_func ("/relay/mail-input/long-lines-and-nul", test_long_lines_and_nul);
+  g_test_add_func ("/relay/mail-input/obsolete-field-syntax", test_obsolete_field_syntax);
   return g_test_run ();
 }

@@ -359,11 +359,29 @@ password_failure_reason (const GError *error)
  * `timeout` end it with SIGTERM meanwhile: the message is queued, not lost. */
 typedef struct
 {
-  GCancellable *send;
-  GCancellable *keyring;
-  int           signum;
-  guint         sources[3];
+  GCancellable    *send;
+  GCancellable    *keyring;
+  RelaySmtpClient *client;
+  int              signum;
+  gboolean         written;     /* the whole message was on the wire when the signal came */
+  guint            sources[3];
+  guint            grace_id;
 } Interrupt;
+
+/* Once the whole message is written, the server may be delivering it: its reply is awaited a
+ * little longer, or the message queued now would arrive twice (a pipelined BDAT is written
+ * while the server still checks the recipient). */
+#define SIGNAL_GRACE_S 15
+
+static gboolean
+on_grace_over_cb (gpointer user_data)
+{
+  Interrupt *interrupt = user_data;
+
+  interrupt->grace_id = 0;
+  g_cancellable_cancel (interrupt->send);
+  return G_SOURCE_REMOVE;
+}
 
 static gboolean
 on_signal_cb (gpointer user_data,
@@ -372,7 +390,19 @@ on_signal_cb (gpointer user_data,
   Interrupt *interrupt = user_data;
 
   if (interrupt->signum == 0)
-    interrupt->signum = signum;
+    {
+      interrupt->signum = signum;
+      interrupt->written = interrupt->client != NULL
+                           && relay_smtp_client_get_message_written (interrupt->client);
+      if (interrupt->written)
+        {
+          interrupt->grace_id = g_timeout_add_seconds (SIGNAL_GRACE_S, on_grace_over_cb,
+                                                       interrupt);
+          return G_SOURCE_CONTINUE;
+        }
+    }
+  /* Before the message was written, or a second signal: stop now. */
+  g_clear_handle_id (&interrupt->grace_id, g_source_remove);
   g_cancellable_cancel (interrupt->send);
   if (interrupt->keyring != NULL)
     g_cancellable_cancel (interrupt->keyring);
@@ -402,16 +432,23 @@ interrupt_clear (Interrupt *interrupt)
 {
   for (guint i = 0; i < G_N_ELEMENTS (interrupt->sources); i++)
     g_clear_handle_id (&interrupt->sources[i], g_source_remove);
+  g_clear_handle_id (&interrupt->grace_id, g_source_remove);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Interrupt, interrupt_clear)
 
 static char *
-interrupted_reason (int signum)
+interrupted_reason (const Interrupt *interrupt)
 {
+  const char *name = interrupt->signum == SIGTERM ? "SIGTERM"
+                     : interrupt->signum == SIGINT ? "SIGINT" : "SIGHUP";
+
+  if (interrupt->written)
+    /* TRANSLATORS: %s is the signal's name, e.g. SIGTERM */
+    return g_strdup_printf (_("Interrupted by %s after the message was sent, before the server confirmed it: it may arrive twice."),
+                            name);
   /* TRANSLATORS: %s is the signal's name, e.g. SIGTERM */
-  return g_strdup_printf (_("Interrupted by %s before the server confirmed delivery."),
-                          signum == SIGTERM ? "SIGTERM" : signum == SIGINT ? "SIGINT" : "SIGHUP");
+  return g_strdup_printf (_("Interrupted by %s before the server confirmed delivery."), name);
 }
 
 /* Sends @message with @config, or queues it when the failure is a passing one. */
@@ -426,7 +463,7 @@ deliver (const char       *prog,
   g_autoptr(GError) error = NULL;
   g_autofree char *reply = NULL;
   Waiter waiter = { loop, NULL };
-  g_auto(Interrupt) interrupt = { cancellable, NULL, 0, { 0 } };
+  g_auto(Interrupt) interrupt = { cancellable, NULL, NULL, 0, FALSE, { 0 }, 0 };
   guint code;
 
   interrupt.sources[0] = g_unix_signal_add (SIGTERM, on_sigterm_cb, &interrupt);
@@ -436,6 +473,7 @@ deliver (const char       *prog,
   /* As in `test`: the keyring is read while the client resolves, connects, secures the
    * connection and reads the capabilities; the client waits for the password only at AUTH. */
   client = relay_config_create_client (config);
+  interrupt.client = client;
   if (config->requires_auth)
     relay_smtp_client_set_password_pending (client, TRUE);
   relay_smtp_client_send_async (client, message, cancellable, on_done_cb, &waiter);
@@ -471,7 +509,7 @@ deliver (const char       *prog,
               g_printerr ("%s: %s\n", prog, error->message);
               return EX_CONFIG;
             }
-          reason = interrupt.signum != 0 ? interrupted_reason (interrupt.signum)
+          reason = interrupt.signum != 0 ? interrupted_reason (&interrupt)
                                          : password_failure_reason (error);
           return queue_message (prog, message, reason);
         }
@@ -486,7 +524,7 @@ deliver (const char       *prog,
     {
       /* Possibly delivered already (after the final dot, before the 250): SMTP allows a
        * second copy, not a lost alert. */
-      g_autofree char *reason = interrupted_reason (interrupt.signum);
+      g_autofree char *reason = interrupted_reason (&interrupt);
 
       return queue_message (prog, message, reason);
     }

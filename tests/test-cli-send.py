@@ -771,6 +771,59 @@ def test_terminated_while_sending_queues(root):
             listener.close()
 
 
+def test_terminated_after_the_message_waits_for_the_reply(root):
+    # The whole message is written and the relay takes a moment to answer (a content scan):
+    # a SIGTERM then waits for that answer rather than queue a copy the relay is delivering.
+    import signal
+    import threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    received = threading.Event()
+    answered = []
+
+    def serve():
+        listener.settimeout(60)
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb") as f:
+            def reply(text):
+                f.write(text.encode() + b"\r\n")
+                f.flush()
+            reply("220 slow ESMTP")
+            f.readline()
+            reply("250-slow\r\n250 PIPELINING")
+            for _ in range(3):   # MAIL, RCPT, DATA
+                f.readline()
+            reply("250 ok\r\n250 ok\r\n354 go on")
+            while f.readline() not in (b".\r\n", b""):
+                pass
+            received.set()
+            import time
+            time.sleep(2)
+            reply("250 2.0.0 queued as SLOW1")
+            answered.append(True)
+            f.readline()
+            reply("221 bye")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        env = Env(root, port=listener.getsockname()[1])
+        proc = env.popen(["sendmail", "-i", "ops@example.org"])
+        proc.stdin.write(b"Subject: scanned\n\nslowly\n")
+        proc.stdin.close()
+        check(received.wait(60), "the message never arrived")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stdout.close()
+        proc.stderr.close()
+        check(proc.returncode == EX_OK and "queued" not in err, (proc.returncode, err))
+        check(answered == [True] and env.queue_files() == [], "queued a message being delivered")
+    finally:
+        listener.close()
+
+
 def test_refused_on_flush_is_set_aside(root):
     env = Env(root, port=closed_port())
     check_rc(env.run(["send", "--to", "reject@example.org", "--subject", "x"], b"x\n"), EX_OK)

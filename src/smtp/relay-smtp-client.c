@@ -93,6 +93,7 @@ struct _RelaySmtpClient
   GTlsCertificateFlags  certificate_errors;
   char                 *peer_fingerprint;
   guint                 last_reply_code;    /* of the last complete reply, 0 before one */
+  gboolean              message_written;    /* the message is being written, or was */
   GPtrArray            *secrets;            /* the running session's, to redact; borrowed */
 };
 
@@ -826,6 +827,9 @@ send_flight (GTask        *task,
   Phase writing = phase == PHASE_MAIL && s->bdat ? PHASE_BODY : phase;
 
   s->flight_reply_phase = phase;
+  /* From now the server may get the whole message, before this process hears it was written. */
+  if (writing == PHASE_BODY)
+    s->self->message_written = TRUE;
   arm_phase (s, writing, reply_deadline_ms (s, phase));
   if (writing == PHASE_BODY)
     extend_session (s, (guint64) s->outbuf->len * 1000 / MIN_TRANSFER_BYTES_PER_S);
@@ -2543,6 +2547,7 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
     }
 
   self->busy = TRUE;
+  self->message_written = FALSE;
   if (s->security != RELAY_SECURITY_NONE && self->tls_database == NULL)
     warm_tls_backend (FALSE);
   s->op = g_cancellable_new ();
@@ -3114,6 +3119,21 @@ relay_smtp_client_get_peer_fingerprint (RelaySmtpClient *self)
 {
   g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), NULL);
   return self->peer_fingerprint;
+}
+
+/**
+ * relay_smtp_client_get_message_written:
+ *
+ * Whether the message (the end of DATA, or BDAT LAST and its chunk) is being written to the
+ * server, or was, during the current or last send. Interrupted after that, the server may
+ * deliver it without the client hearing its reply; before, it cannot.
+ */
+gboolean
+relay_smtp_client_get_message_written (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), FALSE);
+
+  return self->message_written;
 }
 
 /**

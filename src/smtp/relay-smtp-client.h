@@ -90,5 +90,6 @@ const char           *relay_smtp_client_get_transcript          (RelaySmtpClient
 GTlsCertificateFlags  relay_smtp_client_get_certificate_errors  (RelaySmtpClient   *self);
 const char           *relay_smtp_client_get_peer_fingerprint    (RelaySmtpClient   *self);
 guint                 relay_smtp_client_get_last_reply_code     (RelaySmtpClient   *self);
+gboolean              relay_smtp_client_get_message_written     (RelaySmtpClient   *self);
 
 G_END_DECLS

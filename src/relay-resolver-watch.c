@@ -699,7 +699,17 @@ relay_resolver_watch_set_server (RelayResolverWatch *self,
 
   name = relay_hostname_normalize (server, &is_ip_literal, &error);
   if (name != NULL && g_strcmp0 (name, self->name) == 0)
-    return;
+    {
+      /* Still typing ("smtp" then "smtp."): the pause starts again, or the name before the
+       * dot is looked up (and reported missing) while the next label is being typed. */
+      if (self->debounce_source != NULL)
+        {
+          clear_source (&self->debounce_source);
+          self->debounce_source = add_timeout (self, self->debounce_ms, on_debounce_cb,
+                                               "[relay] resolver watch debounce");
+        }
+      return;
+    }
 
   stop_all (self);
   self->retry_delay_ms = self->retry_min_ms;

@@ -155,6 +155,31 @@ on_port_spin_input_cb (GtkSpinButton *spin,
   return TRUE;
 }
 
+/* The mouse wheel over the port scrolls the page, as it does over every other row: a spin
+ * button takes the wheel for itself, and a page scrolled with the wheel changed the port (and
+ * saved it) as soon as the field passed under the pointer. Keys and the -/+ buttons still
+ * change it. */
+static gboolean
+on_port_spin_scroll_cb (GtkEventControllerScroll *controller,
+                        double                    dx,
+                        double                    dy,
+                        gpointer                  user_data)
+{
+  GtkWidget *spin = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (controller));
+  GtkWidget *scrolled = gtk_widget_get_ancestor (spin, GTK_TYPE_SCROLLED_WINDOW);
+  GtkAdjustment *adjustment;
+  double step;
+
+  if (scrolled == NULL)
+    return FALSE;
+  adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+  step = MAX (gtk_adjustment_get_page_size (adjustment) / 8.0, 24.0);
+  if (gtk_event_controller_scroll_get_unit (controller) == GDK_SCROLL_UNIT_SURFACE)
+    step = 1.0;
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_value (adjustment) + dy * step);
+  return TRUE;
+}
+
 static gboolean
 on_port_spin_output_cb (GtkSpinButton *spin,
                         gpointer       user_data)
@@ -412,7 +437,15 @@ show_detect_report (RelayWindow       *self,
                                   relay_detect_proposal_get_host (guess),
                                   relay_detect_proposal_get_port (guess), security);
         }
-      dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, summary));
+      dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), NULL, summary));
+      {
+        /* The domain: a hyphen inserted at a line break would read as part of it. */
+        g_autofree char *markup = g_markup_printf_escaped ("<span insert_hyphens=\"false\">%s</span>",
+                                                           heading);
+
+        adw_message_dialog_set_heading_use_markup (dialog, TRUE);
+        adw_message_dialog_set_heading (dialog, markup);
+      }
       adw_message_dialog_add_responses (dialog, "close", _("_Close"), NULL);
     }
 
@@ -568,9 +601,20 @@ on_queue_counted_cb (GObject      *object,
       return;
     }
 
-  gtk_widget_set_visible (GTK_WIDGET (self->queue_group), count > 0);
   if (count == 0)
-    return;
+    {
+      GtkWidget *focus = gtk_window_get_focus (GTK_WINDOW (self));
+      gboolean had_focus = focus != NULL &&
+                           gtk_widget_is_ancestor (focus, GTK_WIDGET (self->queue_group));
+
+      /* Hiding the focused row would leave the focus nowhere: the next Tab would start at the
+       * top of the window. The group below takes it. */
+      gtk_widget_set_visible (GTK_WIDGET (self->queue_group), FALSE);
+      if (had_focus)
+        gtk_widget_child_focus (GTK_WIDGET (self->test_group), GTK_DIR_TAB_FORWARD);
+      return;
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->queue_group), TRUE);
   /* Queued while the window is open (the relay just went down): tried again like what the
    * start-up flush found. Not from a queue a flush could not change (sent, not removed). */
   if (!self->flushing && self->queue_retry_id == 0 && !self->queue_blocked)
@@ -675,6 +719,10 @@ flush_queue (RelayWindow *self,
     return;
   self->flushing = TRUE;
   self->flush_quiet = quiet;
+  /* An insensitive button loses the focus to nowhere; the row keeps it, and its description
+   * (the subtitle) says how the flush went. */
+  if (gtk_widget_has_focus (GTK_WIDGET (self->queue_flush_button)))
+    gtk_widget_grab_focus (GTK_WIDGET (self->queue_row));
   gtk_widget_set_sensitive (GTK_WIDGET (self->queue_flush_button), FALSE);
   relay_queue_flush_async (self->settings, self->cancellable, on_queue_flushed_cb,
                            g_object_ref (self));
@@ -1306,6 +1354,13 @@ bind_settings (RelayWindow *self)
 {
   g_settings_bind (self->settings, "server", self->server_row, "text", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "port", self->port_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  {
+    GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+
+    gtk_event_controller_set_propagation_phase (scroll, GTK_PHASE_CAPTURE);
+    g_signal_connect (scroll, "scroll", G_CALLBACK (on_port_spin_scroll_cb), NULL);
+    gtk_widget_add_controller (GTK_WIDGET (self->port_spin), scroll);
+  }
   g_settings_bind_writable (self->settings, "port", self->port_row, "sensitive", FALSE);
   g_settings_bind_with_mapping (self->settings, "security", self->security_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT,

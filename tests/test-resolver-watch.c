@@ -505,6 +505,27 @@ test_debounce (Fixture       *f,
   assert_states (f, RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_RESOLVED, -1);
 }
 
+/* A dot typed after a label normalises to the same name, but the user is still typing: the
+ * pause starts again, and the name before the dot is not looked up (and reported missing). */
+static void
+test_debounce_trailing_dot (Fixture       *f,
+                            gconstpointer  data)
+{
+  relay_mock_resolver_set_error (f->resolver, "smtp", 0, G_RESOLVER_ERROR_NOT_FOUND);
+
+  relay_resolver_watch_set_server (f->watch, "smtp");
+  run_for (150);
+  relay_resolver_watch_set_server (f->watch, "smtp.");
+  run_for (150);   /* 300 ms after "smtp", 150 ms after the dot: within the 200 ms pause */
+  relay_resolver_watch_set_server (f->watch, "smtp.ok.test");
+  /* ok.test stands for the finished name */
+  relay_resolver_watch_set_server (f->watch, "ok.test");
+
+  wait_for_state (f->watch, RELAY_RESOLVER_STATE_RESOLVED);
+  g_assert_cmpuint (relay_mock_resolver_get_lookups (f->resolver, "smtp"), ==, 0);
+  assert_states (f, RELAY_RESOLVER_STATE_RESOLVING, RELAY_RESOLVER_STATE_RESOLVED, -1);
+}
+
 /* slow.test answers after 150 ms, whether or not its lookup was cancelled in between. */
 static void
 test_stale_answer (Fixture       *f,
@@ -815,6 +836,7 @@ main (int   argc,
   ADD ("resolve", NULL, test_resolve);
   ADD ("idn", NULL, test_idn);
   ADD ("debounce", &slow_typing, test_debounce);
+  ADD ("debounce/trailing-dot", &slow_typing, test_debounce_trailing_dot);
   ADD ("stale-answer/cancelled", &long_deadline, test_stale_answer);
   ADD ("stale-answer/deaf-resolver", &long_deadline_deaf, test_stale_answer);
   ADD ("not-found", NULL, test_not_found);

@@ -1079,15 +1079,24 @@ test_queue_send_now (Fixture       *f,
     SubtitleCheck why = { child (f, "queue_row"), "Last attempt: 127.0.0.1 port" };
 
     configure_relay (f, "127.0.0.1", closed_port ());
+    /* from the keyboard: the focus stays in the row, not nowhere (the next Tab would start at
+     * the top of the window) */
+    gtk_widget_grab_focus (child (f, "queue_flush_button"));
     click (child (f, "queue_flush_button"));
     wait_until (subtitle_shows, &why, 10000);
     g_assert_nonnull (strstr (adw_action_row_get_subtitle (child (f, "queue_row")), "refused"));
+    g_assert_true (gtk_window_get_focus (GTK_WINDOW (f->window)) == child (f, "queue_row"));
   }
 
   server = script_server_new (script_accept_one);
   configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  gtk_widget_grab_focus (child (f, "queue_flush_button"));
   click (child (f, "queue_flush_button"));
   wait_until (group_hidden, group, 10000);
+  /* the row is gone: the group below has the focus */
+  g_assert_nonnull (gtk_window_get_focus (GTK_WINDOW (f->window)));
+  g_assert_true (gtk_widget_is_ancestor (gtk_window_get_focus (GTK_WINDOW (f->window)),
+                                         child (f, "test_group")));
   g_assert_nonnull (strstr (script_server_get_data (server), "Subject: Disk /dev/sda failing"));
   g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
 }

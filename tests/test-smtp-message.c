@@ -465,12 +465,44 @@ test_seven_bit_charset (void)
   g_assert_nonnull (strstr (latin1, "\r\n\r\nSecteur d=E9fectueux\r\n"));
 }
 
+/* cron's Subject holds the command it ran, in the user's language: an 8-bit free-text field
+ * becomes RFC 2047 encoded-words (as `send` writes its subjects), which decode back to it. */
+static void
+test_seven_bit_subject (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = seven_bit_text ("From: root (Cron Daemon)\n"
+                                          "Subject: Cron <root@box> /usr/local/bin/sauvegarde \xc3\xa9"
+                                          "chou\xc3\xa9" "e\n X-Folded: no\n"
+                                          "X-Note: d\xc3\xa9j\xc3\xa0 vu\n\n"
+                                          "corps\n", &error);
+  g_autofree char *subject = NULL;
+  g_autofree char *decoded = NULL;
+  g_autofree char *note = NULL;
+
+  g_assert_no_error (error);
+  assert_wire_safe (text);
+  g_assert_true (g_str_has_prefix (text, "From: root (Cron Daemon)\r\nSubject: =?UTF-8?B?"));
+  subject = header_value (text, "Subject");
+  decoded = decode_encoded_words (subject);
+  /* unfolded: the continuation line is part of the subject */
+  g_assert_cmpstr (decoded, ==, "Cron <root@box> /usr/local/bin/sauvegarde \xc3\xa9" "chou\xc3\xa9"
+                                "e X-Folded: no");
+  note = header_value (text, "X-Note");
+  g_clear_pointer (&decoded, g_free);
+  decoded = decode_encoded_words (note);
+  g_assert_cmpstr (decoded, ==, "d\xc3\xa9j\xc3\xa0 vu");
+}
+
 /* What cannot be converted without rewriting what the sender wrote is refused, saying why. */
 static void
 test_seven_bit_refused (void)
 {
   static const char * const refused[] = {
-    "Subject: caf\xc3\xa9\n\nok\n",
+    /* an address: encoded-words may not stand there */
+    "From: Andr\xc3\xa9 <andre@example.com>\n\nok\n",
+    /* free text, but not UTF-8: what it says is unknown */
+    "Subject: caf\xe9\n\nok\n",
     "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n\xc3\xa9\n--b--\n",
     "Content-Type: message/rfc822\n\nSubject: x\n\n\xc3\xa9\n",
     "Content-Transfer-Encoding: base64\n\n\xc3\xa9\n",
@@ -508,6 +540,7 @@ main (int   argc,
   g_test_add_func ("/relay/smtp/message/seven-bit", test_seven_bit);
   g_test_add_func ("/relay/smtp/message/seven-bit-charset", test_seven_bit_charset);
   g_test_add_func ("/relay/smtp/message/seven-bit-refused", test_seven_bit_refused);
+  g_test_add_func ("/relay/smtp/message/seven-bit-subject", test_seven_bit_subject);
 
   return g_test_run ();
 }

@@ -622,6 +622,83 @@ append_header_without (GString    *out,
     }
 }
 
+/* Whether a field's value is free text (RFC 5322 §3.6.5 and the X- fields alert tools add),
+ * which RFC 2047 encoded-words may carry, rather than addresses, dates or ids, which they may
+ * not. */
+static gboolean
+is_unstructured (const char *line,
+                 const char *colon)
+{
+  static const char * const names[] = { "Subject", "Comments", "Keywords" };
+  gsize len = colon - line;
+
+  while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+    len--;
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (len == strlen (names[i]) && g_ascii_strncasecmp (line, names[i], len) == 0)
+      return TRUE;
+  return len > 2 && g_ascii_strncasecmp (line, "X-", 2) == 0;
+}
+
+/* @header with each 8-bit unstructured field (cron's Subject holds the command, in the user's
+ * language) rewritten as UTF-8 encoded-words, as `send` writes its subjects; an 8-bit address,
+ * or text that is not UTF-8, cannot be, and is refused. */
+static char *
+encode_unstructured_fields (const char  *header,
+                            GError     **error)
+{
+  g_autoptr(GString) out = g_string_sized_new (strlen (header) * 2);
+  const char *p = header;
+
+  while (*p)
+    {
+      const char *end = strstr (p, "\r\n");
+      const char *colon;
+      g_autofree char *value = NULL;
+
+      /* the field and its continuation lines */
+      while (end[2] == ' ' || end[2] == '\t')
+        end = strstr (end + 2, "\r\n");
+      colon = memchr (p, ':', end - p);
+      value = g_strndup (p, end - p);
+      if (is_ascii (value))
+        {
+          g_string_append_len (out, p, end + 2 - p);
+          p = end + 2;
+          continue;
+        }
+      if (colon == NULL || !is_unstructured (p, colon))
+        {
+          g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
+                       _("Its header field “%.*s” has 8-bit characters."),
+                       (int) MIN (colon != NULL ? colon - p : end - p, 40), p);
+          return NULL;
+        }
+      g_free (value);
+      value = g_strndup (colon + 1, end - colon - 1);
+      {
+        /* unfolded: the encoded-words fold again by themselves */
+        g_auto(GStrv) parts = g_strsplit (value, "\r\n", -1);
+        g_autofree char *unfolded = g_strjoinv ("", parts);
+
+        g_strstrip (unfolded);
+        if (!g_utf8_validate (unfolded, -1, NULL))
+          {
+            g_set_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
+                         _("Its header field “%.*s” is not UTF-8 text."),
+                         (int) MIN (colon - p, 40), p);
+            return NULL;
+          }
+        g_string_append_len (out, p, colon + 1 - p);
+        g_string_append_c (out, ' ');
+        append_encoded_words (out, unfolded);
+        g_string_append (out, "\r\n");
+      }
+      p = end + 2;
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
 /**
  * relay_smtp_message_dup_7bit:
  * @self: a message with 8-bit content
@@ -630,9 +707,10 @@ append_header_without (GString    *out,
  * The message for a server without 8BITMIME, which RFC 6152 §3 leaves the client to convert or
  * to return: a single-part body in 8bit is re-encoded as quoted-printable, as Postfix and
  * Sendmail do (cron's UTF-8 output, say). A body without a declared character set is labelled
- * UTF-8 when it is UTF-8, and unknown-8bit otherwise (RFC 1428). An 8-bit header, a multipart
- * message or a body that claims to be encoded already cannot be converted without rewriting
- * what the sender wrote, and is refused.
+ * UTF-8 when it is UTF-8, and unknown-8bit otherwise (RFC 1428); an 8-bit Subject (or other
+ * free-text field) becomes RFC 2047 encoded-words. An 8-bit address, a multipart message or a
+ * body that claims to be encoded already cannot be converted without rewriting what the sender
+ * wrote, and is refused.
  *
  * Returns: (transfer full) (nullable): 7-bit message bytes with CRLF line ends
  */
@@ -666,9 +744,12 @@ relay_smtp_message_dup_7bit (RelaySmtpMessage  *self,
 
   if (!is_ascii (header))
     {
-      g_set_error_literal (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA,
-                           _("Its header has 8-bit characters."));
-      return NULL;
+      char *encoded_header = encode_unstructured_fields (header, error);
+
+      if (encoded_header == NULL)
+        return NULL;
+      g_free (header);
+      header = encoded_header;
     }
   type = header_value (header, "Content-Type");
   if (type != NULL && (g_ascii_strncasecmp (type, "multipart/", 10) == 0

@@ -199,7 +199,9 @@ build_report (DetectData *data)
         {
           /* What a document or a server said is shown to people, and printed to terminals:
            * no control characters (a host name could carry escape sequences). */
-          g_autofree char *note = g_strdup_printf ("%s: %s", source->label,
+          /* TRANSLATORS: a source of Detect and what it said, e.g. "DNS SRV records for
+           * example.org: no record" (French puts a space before the colon) */
+          g_autofree char *note = g_strdup_printf (_("%s: %s"), source->label,
                                                    (const char *) g_ptr_array_index (source->notes, i));
 
           g_ptr_array_add (notes, relay_smtp_sanitize_text (note, -1));

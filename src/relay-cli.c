@@ -221,7 +221,8 @@ run_test (int    argc,
   if (message == NULL)
     {
       g_printerr ("smtp-relay test: %s\n", error->message);
-      return EX_DATAERR;
+      /* No sender set is a setting to fix (78), as for `send` and `sendmail`. */
+      return config->sender == NULL || *config->sender == '\0' ? EX_CONFIG : EX_DATAERR;
     }
 
   /* The keyring is read while the client connects: it waits for the password only at AUTH. */
@@ -242,8 +243,10 @@ run_test (int    argc,
           g_cancellable_cancel (cancellable);
           g_free (relay_smtp_client_send_finish (client, wait_for (&waiter), NULL));
           g_clear_object (&waiter.result);
-          return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ? EX_CONFIG
-                                                                          : EX_TEMPFAIL;
+          /* A password the settings cannot give (none stored, a refused, missing or empty
+           * password file, one with a line break) is a setting to fix, as in `send`. */
+          return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
+                 || error->domain == RELAY_CONFIG_ERROR ? EX_CONFIG : EX_TEMPFAIL;
         }
       g_clear_object (&keyring.result);
       relay_smtp_client_set_password (client, config->password);

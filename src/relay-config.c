@@ -137,6 +137,29 @@ on_password_looked_up_cb (GObject      *object,
                                config->username, config->server);
       return;
     }
+  /* `echo PASSWORD | secret-tool store …` stores the line's end too: it is no part of the
+   * password (the password file is read the same way). */
+  {
+    gsize len = strlen (password);
+
+    if (len > 0 && password[len - 1] == '\n')
+      password[--len] = '\0';
+    if (len > 0 && password[len - 1] == '\r')
+      password[--len] = '\0';
+  }
+  /* Any other control character is a password no SMTP login can carry: a setting to fix,
+   * not a fault of the message (a flush would otherwise set every queued alert aside). */
+  for (const guchar *p = (const guchar *) password; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      {
+        secret_password_free (password);
+        g_task_return_new_error (task, RELAY_CONFIG_ERROR, RELAY_CONFIG_ERROR_INVALID_PASSWORD,
+                                 _("The password stored in the keyring for “%s” on %s contains a "
+                                   "line break or another control character, which SMTP cannot "
+                                   "send: store it again in SMTP Relay."),
+                                 config->username, config->server);
+        return;
+      }
   g_clear_pointer (&config->password, secret_password_free);
   config->password = password;
   g_task_return_boolean (task, TRUE);

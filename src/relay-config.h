@@ -20,6 +20,7 @@ typedef enum
   RELAY_CONFIG_ERROR_INVALID_SERVER,
   RELAY_CONFIG_ERROR_NO_USERNAME,     /* a login is required, but with no name */
   RELAY_CONFIG_ERROR_NO_PASSWORD,     /* ... or, in the window, with no password */
+  RELAY_CONFIG_ERROR_INVALID_PASSWORD, /* one SMTP cannot carry: a control character */
 } RelayConfigError;
 
 GQuark relay_config_error_quark (void);

@@ -125,7 +125,7 @@ class Env:
             for key, value in self.settings.items():
                 f.write(f"{key}={value}\n")
 
-    def use_file_keyring(self):
+    def use_file_keyring(self, stored=PASSWORD):
         """libsecret's file backend: a keyring that works without a session bus."""
         self.env.update(SECRET_BACKEND="file",
                         SECRET_FILE_TEST_PATH=os.path.join(self.root, "keyring"),
@@ -133,7 +133,7 @@ class Env:
         proc = subprocess.run(["secret-tool", "store", "--label=SMTP Relay",
                                "xdg:schema", "io.github.smtprelay.SmtpRelay",
                                "server", "127.0.0.1", "user", USER],
-                              input=PASSWORD.encode(), env=self.env, capture_output=True,
+                              input=stored.encode(), env=self.env, capture_output=True,
                               timeout=60)
         if proc.returncode != 0:
             raise Skip(f"secret-tool store failed: {proc.stderr.decode(errors='replace')}")
@@ -822,6 +822,35 @@ def test_terminated_after_the_message_waits_for_the_reply(root):
         check(answered == [True] and env.queue_files() == [], "queued a message being delivered")
     finally:
         listener.close()
+
+
+def test_keyring_password_with_a_line_end(root):
+    # `echo PASSWORD | secret-tool store …` stores the line's end too: it is no part of the
+    # password. Any other control character is a setting to fix (78), and a flush then keeps
+    # every queued alert, rather than set each aside as "refused".
+    server = Server(root, auth="plain")
+    try:
+        env = Env(root, port=closed_port(), requires_auth=True, username=USER,
+                  allow_plaintext_auth=True)
+        env.use_file_keyring(PASSWORD + "\n")
+        env.set(port=server.port)
+        check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "echoed"], b"x\n"),
+                 EX_OK)
+        check(len(server.messages()) == 1, "not delivered with the echoed password")
+
+        env.set(port=closed_port())
+        check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "one"], b"x\n"), EX_OK)
+        check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "two"], b"x\n"), EX_OK)
+        check(len(env.queue_files()) == 2, env.queue_files())
+        env.use_file_keyring("pass\x01word")
+        env.set(port=server.port)
+        rc, _, err = env.run(["flush"])
+        check(rc == EX_CONFIG and "control character" in err, (rc, err))
+        check(len(env.queue_files()) == 2, "queued alerts set aside")
+        rc, out, _ = env.run(["queue", "--failed"])
+        check("No refused messages" in out, out)
+    finally:
+        server.stop()
 
 
 def test_refused_on_flush_is_set_aside(root):

@@ -263,6 +263,21 @@ def main():
         run = env.run()
         ok(run.returncode == 78 and "no user name" in run.stderr,
            "a login without a user name: configuration error 78, nothing sent", run.stderr)
+        # No sender and a password file that is refused: settings to fix (78), as for `send`.
+        env.settings(server="'127.0.0.1'", test_recipient="'admin@example.com'")
+        run = env.run()
+        ok(run.returncode == 78 and "sender" in run.stderr, "no sender: configuration error 78",
+           run.stderr)
+        shared = os.path.join(scratch, "shared-password")
+        with open(shared, "w") as f:
+            f.write("secret\n")
+        os.chmod(shared, 0o644)
+        env.settings(server="'127.0.0.1'", sender="'alerts@example.com'",
+                     test_recipient="'admin@example.com'", requires_auth="true",
+                     username=f"'{USER}'", password_file=f"'{shared}'")
+        run = env.run()
+        ok(run.returncode == 78 and "0600" in run.stderr,
+           "a password file others can read: configuration error 78, not 75", run.stderr)
 
     print(f"1..{len(results)}")
     return 0 if all(results) else 1

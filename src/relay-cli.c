@@ -276,8 +276,25 @@ run_test (int    argc,
 
 /* --- sending, shared by send and sendmail ------------------------------------------------- */
 
+/* Whether @data holds a line of a single "." (sendmail without -i: the end of the message). */
+static gboolean
+has_dot_line (const guint8 *data,
+              gsize         length,
+              gsize         from)
+{
+  for (gsize i = from; i < length; i++)
+    if (data[i] == '.' && (i == 0 || data[i - 1] == '\n')
+        && ((i + 1 < length && data[i + 1] == '\n')
+            || (i + 2 < length && data[i + 1] == '\r' && data[i + 2] == '\n')))
+      return TRUE;
+  return FALSE;
+}
+
+/* @stop_at_dot: sendmail without -i, where a line of a single "." ends the message: reading
+ * stops there, rather than wait for the end of the input (a terminal, a pipe left open). */
 static gboolean
 read_stdin (const char  *prog,
+            gboolean     stop_at_dot,
             GBytes     **out)
 {
   g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
@@ -287,7 +304,9 @@ read_stdin (const char  *prog,
   /* Someone at a terminal would otherwise face a silent wait; scripts and cron pipe the
    * message in and see nothing. */
   if (isatty (STDIN_FILENO))
-    g_printerr (_("%s: type the message, then press Ctrl+D at the start of a line\n"), prog);
+    g_printerr (stop_at_dot
+                ? _("%s: type the message, then a line with only “.” (or Ctrl+D at the start of a line)\n")
+                : _("%s: type the message, then press Ctrl+D at the start of a line\n"), prog);
 
   for (;;)
     {
@@ -309,6 +328,9 @@ read_stdin (const char  *prog,
           return FALSE;
         }
       g_byte_array_append (buffer, chunk, n);
+      if (stop_at_dot
+          && has_dot_line (buffer->data, buffer->len, buffer->len - n > 2 ? buffer->len - n - 2 : 0))
+        break;
     }
   *out = g_byte_array_free_to_bytes (g_steal_pointer (&buffer));
   return TRUE;
@@ -672,7 +694,7 @@ run_send (int    argc,
                   prog);
       return EX_CONFIG;
     }
-  if (!read_stdin (prog, &body))
+  if (!read_stdin (prog, FALSE, &body))
     return EX_DATAERR;
 
   text = g_bytes_unref_to_data (g_steal_pointer (&body), &length);
@@ -901,7 +923,14 @@ run_sendmail (int    argc,
   if (!is_valid_address (from_address))
     from_address = NULL;
 
-  if (!read_stdin (prog, &raw))
+  /* Said before reading: someone at a terminal would type the whole message first. */
+  if (!extract && recipients->len == 0)
+    {
+      g_printerr (_("%s: no recipient: give addresses, or -t to read them from the header\n"),
+                  prog);
+      return EX_USAGE;
+    }
+  if (!read_stdin (prog, !ignore_dots, &raw))
     return EX_DATAERR;
   input = relay_mail_input_parse (raw, ignore_dots ? RELAY_MAIL_INPUT_NONE
                                                    : RELAY_MAIL_INPUT_STOP_AT_DOT,

@@ -330,6 +330,14 @@ def test_sendmail_arguments_and_dot(root):
         check_rc(env.run(["sendmail", "-bd"], b""), EX_USAGE)
         check_rc(env.run(["sendmail", "-Q"], b""), EX_USAGE)
         check_rc(env.run(["sendmail"], b"Subject: x\n\nx\n"), EX_USAGE)
+        # ...said before the message is read (at a terminal, before it is typed)
+        proc = env.popen(["sendmail"])
+        try:
+            check(proc.wait(timeout=60) == EX_USAGE, "waited for the message first")
+        finally:
+            proc.stdin.close()
+            proc.stdout.close()
+            proc.stderr.close()
         check_rc(env.run(["sendmail", "-t"], b"Subject: x\n\nx\n"), EX_DATAERR)
     finally:
         server.stop()
@@ -849,6 +857,28 @@ def test_keyring_password_with_a_line_end(root):
         check(len(env.queue_files()) == 2, "queued alerts set aside")
         rc, out, _ = env.run(["queue", "--failed"])
         check("No refused messages" in out, out)
+    finally:
+        server.stop()
+
+
+def test_sendmail_dot_line_ends_the_message(root):
+    # Without -i a line of a single "." ends the message, as in sendmail: the message goes at
+    # once, although the input stays open (a terminal, a script's pipe).
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port)
+        proc = env.popen(["sendmail", "ops@example.org"])
+        proc.stdin.write(b"Subject: dot\n\nbefore\n.\n")
+        proc.stdin.flush()
+        try:
+            rc = proc.wait(timeout=60)
+        finally:
+            proc.stdin.close()
+            proc.stdout.close()
+            proc.stderr.close()
+        check(rc == EX_OK, rc)
+        messages = server.messages()
+        check(len(messages) == 1 and b"before" in messages[0][1], messages)
     finally:
         server.stop()
 

@@ -133,7 +133,9 @@ check_config (const char        *prog,
 
   if (relay_config_check (config, &error))
     return TRUE;
-  g_printerr ("%s: %s\n", prog, error->message);
+  /* TRANSLATORS: a program's name, then what went wrong (French puts a space before the
+   * colon) */
+  g_printerr (_("%s: %s\n"), prog, error->message);
   return FALSE;
 }
 
@@ -159,6 +161,10 @@ relay_cli_open_settings (void)
   return g_settings_new_full (schema, NULL, NULL);
 }
 
+static int map_local_recipients (const char  *prog,
+                                 RelayConfig *config,
+                                 GPtrArray   *recipients);
+
 static int
 run_test (int    argc,
           char **argv)
@@ -183,6 +189,7 @@ run_test (int    argc,
   Waiter waiter = { loop, NULL };
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   const char *recipient;
+  g_autoptr(GPtrArray) local = g_ptr_array_new_with_free_func (g_free);
   int code;
 
   context = g_option_context_new (_("— send a test message through the configured relay"));
@@ -194,7 +201,7 @@ run_test (int    argc,
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("smtp-relay test: %s\n", error->message);
+      g_printerr (_("%s: %s\n"), "smtp-relay test", error->message);
       return EX_USAGE;
     }
   if (argc > 1)
@@ -216,11 +223,16 @@ run_test (int    argc,
     }
   if (!check_config ("smtp-relay test", config))
     return EX_CONFIG;
+  /* `--to root` goes where `send --to root` goes: the Local Mail Recipient, or nowhere (67). */
+  g_ptr_array_add (local, g_strdup (recipient));
+  if ((code = map_local_recipients ("smtp-relay test", config, local)) != EX_OK)
+    return code;
+  recipient = local->pdata[0];
 
   message = relay_test_message_new (config, recipient, NULL, &error);
   if (message == NULL)
     {
-      g_printerr ("smtp-relay test: %s\n", error->message);
+      g_printerr (_("%s: %s\n"), "smtp-relay test", error->message);
       /* No sender set is a setting to fix (78), as for `send` and `sendmail`. */
       return config->sender == NULL || *config->sender == '\0' ? EX_CONFIG : EX_DATAERR;
     }
@@ -238,7 +250,7 @@ run_test (int    argc,
       relay_config_load_password_async (config, NULL, on_done_cb, &keyring);
       if (!relay_config_load_password_finish (config, wait_for (&keyring), &error))
         {
-          g_printerr ("smtp-relay test: %s\n", error->message);
+          g_printerr (_("%s: %s\n"), "smtp-relay test", error->message);
           g_clear_object (&keyring.result);
           g_cancellable_cancel (cancellable);
           g_free (relay_smtp_client_send_finish (client, wait_for (&waiter), NULL));
@@ -531,7 +543,7 @@ deliver (const char       *prog,
 
           if (error->domain == RELAY_CONFIG_ERROR)
             {
-              g_printerr ("%s: %s\n", prog, error->message);
+              g_printerr (_("%s: %s\n"), prog, error->message);
               return EX_CONFIG;
             }
           reason = interrupt.signum != 0 ? interrupted_reason (&interrupt)
@@ -558,7 +570,16 @@ deliver (const char       *prog,
   if (relay_queue_is_temporary_failure (error, code))
     return queue_message (prog, message, error->message);
 
-  g_printerr ("%s: %s\n", prog, error->message);
+  {
+    /* One line (cron mails it), with what to do next, as `test` says it on a line of its own. */
+    const char *hint = relay_smtp_error_hint (error, code);
+
+    if (hint != NULL)
+      /* TRANSLATORS: the program, what failed, then what to do about it: two sentences */
+      g_printerr (_("%s: %s %s\n"), prog, error->message, hint);
+    else
+      g_printerr (_("%s: %s\n"), prog, error->message);
+  }
   return relay_cli_exit_code (error, code);
 }
 
@@ -666,7 +687,7 @@ run_send (int    argc,
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("%s: %s\n", prog, error->message);
+      g_printerr (_("%s: %s\n"), prog, error->message);
       return EX_USAGE;
     }
   if (argc > 1)
@@ -717,7 +738,7 @@ run_send (int    argc,
                                          subject, text, NULL, &error);
   if (message == NULL)
     {
-      g_printerr ("%s: %s\n", prog, error->message);
+      g_printerr (_("%s: %s\n"), prog, error->message);
       return EX_DATAERR;
     }
   return deliver (prog, config, message);
@@ -937,7 +958,7 @@ run_sendmail (int    argc,
                                   from_address, full_name, NULL, &error);
   if (input == NULL)
     {
-      g_printerr ("%s: %s\n", prog, error->message);
+      g_printerr (_("%s: %s\n"), prog, error->message);
       return EX_DATAERR;
     }
   if (input->nul_replaced)
@@ -978,7 +999,7 @@ run_sendmail (int    argc,
                                         input->data, &error);
   if (message == NULL)
     {
-      g_printerr ("%s: %s\n", prog, error->message);
+      g_printerr (_("%s: %s\n"), prog, error->message);
       return EX_DATAERR;
     }
   return deliver (prog, config, message);
@@ -1025,7 +1046,7 @@ run_queue (int    argc,
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("smtp-relay queue: %s\n", error->message);
+      g_printerr (_("%s: %s\n"), "smtp-relay queue", error->message);
       return EX_USAGE;
     }
   if (argc > 1)
@@ -1038,7 +1059,7 @@ run_queue (int    argc,
   entries_list = relay_queue_list (directory, &error);
   if (entries_list == NULL)
     {
-      g_printerr ("smtp-relay queue: %s\n", error->message);
+      g_printerr (_("%s: %s\n"), "smtp-relay queue", error->message);
       return EX_IOERR;
     }
   if (entries_list->len == 0)
@@ -1084,7 +1105,7 @@ run_flush (int    argc,
       "queue --failed”); 75 messages still wait; 76, 77, 78 as for “smtp-relay test”."));
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("%s: %s\n", prog, error->message);
+      g_printerr (_("%s: %s\n"), prog, error->message);
       return EX_USAGE;
     }
   if (argc > 1)
@@ -1132,7 +1153,7 @@ run_flush (int    argc,
   if (!ok)
     {
       if (waiting == 0)
-        g_printerr ("%s: %s\n", prog, error->message);
+        g_printerr (_("%s: %s\n"), prog, error->message);
       else
         g_printerr (g_dngettext (GETTEXT_PACKAGE, "%s: %u message still queued: %s\n",
                                  "%s: %u messages still queued: %s\n", waiting),

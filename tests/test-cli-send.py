@@ -601,6 +601,8 @@ def test_temporary_reply_queues_permanent_does_not(root):
         check_rc(result, EX_UNAVAILABLE)
         check("550" in result[2] and "User unknown" in result[2] and one_line(result[2]),
               result[2])
+        # ...with what to do next on the same line, as `test` says it
+        check("Check the recipient address" in result[2], result[2])
         check(len(env.queue_files()) == 1, "5xx queued")
         check(server.messages() == [], "delivered")
     finally:

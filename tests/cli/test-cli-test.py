@@ -176,6 +176,18 @@ def main():
         run = env.run("--to", "oncall@example.org")
         ok(run.returncode == 0 and "To: oncall@example.org" in server.read(server.messages()[-1]),
            "--to overrides the saved recipient", run.stderr)
+        # A local user name goes where `send --to root` sends it: the Local Mail Recipient.
+        run = env.run("--to", "root")
+        ok(run.returncode == 67 and "Local Mail Recipient" in run.stderr,
+           "--to root without a Local Mail Recipient: 67, as for send", run.stderr)
+        env.settings(server="'127.0.0.1'", port=f"uint16 {server.info['port']}",
+                     security="'none'", sender="'alerts@example.com'",
+                     local_recipient="'oncall@example.org'")
+        before = len(server.messages())
+        run = env.run("--to", "root")
+        ok(run.returncode == 0 and len(server.messages()) == before + 1
+           and "To: oncall@example.org" in server.read(server.messages()[-1]),
+           "--to root goes to the Local Mail Recipient", run.stderr)
         server.stop()
 
         # 2. STARTTLS and AUTH with the keyring password; the certificate pinned by fingerprint.

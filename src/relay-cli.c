@@ -726,6 +726,17 @@ run_send (int    argc,
     }
   text = g_realloc (text, length + 1);
   text[length] = '\0';
+  if (!g_utf8_validate_len (text, length, NULL))
+    {
+      /* Output of an older tool (Latin-1, raw bytes): the alert goes, with what is not UTF-8
+       * shown as U+FFFD, rather than being lost; said on stderr, as sendmail says NUL bytes. */
+      char *valid = g_utf8_make_valid (text, length);
+
+      g_free (text);
+      text = valid;
+      g_printerr (_("%s: the message text is not UTF-8; the bytes that are not are sent as “\xef\xbf\xbd”\n"),
+                  prog);
+    }
 
   for (guint i = 0; to[i] != NULL; i++)
     g_ptr_array_add (recipients, g_strdup (to[i]));

@@ -218,6 +218,15 @@ def test_send_composes_from_configured_sender(root):
         check(header(eml, "Subject").startswith("=?UTF-8?B?"), header(eml, "Subject"))
         check(b"\r\n.hidden line starts with a dot\r\n" in eml, eml)
         check(b"Zo=C3=AB" in eml, "UTF-8 body not quoted-printable")
+
+        # An older tool's Latin-1 output is sent (the bytes that are not UTF-8 as U+FFFD), not
+        # refused: the alert matters more than one letter.
+        result = env.run(["send", "--to", "ops@example.org", "--subject", "latin1"],
+                         b"Disque d\xe9faillant\n")
+        check_rc(result, EX_OK)
+        check("not UTF-8" in result[2] and one_line(result[2]), result[2])
+        eml = server.messages()[-1][1]
+        check(b"Disque d=EF=BF=BDfaillant" in eml, eml)
     finally:
         server.stop()
 

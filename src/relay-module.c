@@ -13,11 +13,19 @@
 
 /* Next to the executable in the build tree, in PKGLIBDIR once installed. The installed binary
  * never looks beside itself, so nothing dropped into its directory is loaded. */
+/* The directory of the running executable, or NULL. */
+static char *
+exe_dir (void)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+  return exe != NULL ? g_path_get_dirname (exe) : NULL;
+}
+
 static char *
 module_path (const char *file_name)
 {
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *dir = exe != NULL ? g_path_get_dirname (exe) : NULL;
+  g_autofree char *dir = exe_dir ();
 
   if (dir != NULL && g_strcmp0 (dir, BINDIR) != 0)
     {
@@ -44,19 +52,16 @@ const char *
 relay_module_locale_dir (void)
 {
   const char *build_tree = g_getenv ("SMTP_RELAY_BUILD_LOCALEDIR");
-  g_autofree char *exe = NULL;
-  g_autofree char *exe_dir = NULL;
+  g_autofree char *dir = NULL;
   g_autofree char *exe_root = NULL;
   g_autofree char *real_tree = NULL;
   g_autofree char *build_root = NULL;
 
-  if (build_tree == NULL
-      || (exe = g_file_read_link ("/proc/self/exe", NULL)) == NULL
+  if (build_tree == NULL || (dir = exe_dir ()) == NULL
       || (real_tree = realpath (build_tree, NULL)) == NULL)
     return LOCALEDIR;
   /* <build>/src/smtp-relay and <build>/po: only the binary of that same build tree */
-  exe_dir = g_path_get_dirname (exe);
-  exe_root = g_path_get_dirname (exe_dir);
+  exe_root = g_path_get_dirname (dir);
   build_root = g_path_get_dirname (real_tree);
   return g_strcmp0 (exe_root, build_root) == 0 ? build_tree : LOCALEDIR;
 }

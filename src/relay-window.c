@@ -692,9 +692,7 @@ on_queue_flushed_cb (GObject      *object,
   if (self->queue_failure == NULL && waiting > 0 && error != NULL)
     self->queue_failure = g_strdup (error->message);
   self->queue_blocked = sent > 0 && error != NULL && error->domain == G_FILE_ERROR;
-  count_queue (self);
-  if (waiting > 0 && !self->queue_blocked)
-    schedule_queue_retry (self, self->queue_retry_ms);
+  count_queue (self);   /* which schedules the next try while messages wait */
   if (self->flush_quiet && sent == 0 && failed == 0)
     return;   /* a retry that changed nothing: the row says it */
   if (error != NULL)

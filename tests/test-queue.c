@@ -283,6 +283,14 @@ queue_alert (const char *subject)
   g_assert_no_error (error);
 }
 
+static void
+use_script_server_settings (GSettings *settings)
+{
+  g_settings_set_string (settings, "server", "127.0.0.1");
+  g_settings_set_string (settings, "security", "none");
+  g_settings_set_string (settings, "sender", "alerts@example.com");
+}
+
 /* The window flushes on its UI thread: listing, claiming, reading, rewriting, unlinking and
  * fsync()ing entries happen in workers, for each outcome (kept, refused, delivered). */
 static void
@@ -311,9 +319,7 @@ test_flush_off_main_thread (void)
   g_autoptr(GError) error = NULL;
   g_auto(Flushed) flushed = { 0 };
 
-  g_settings_set_string (settings, "server", "127.0.0.1");
-  g_settings_set_string (settings, "security", "none");
-  g_settings_set_string (settings, "sender", "alerts@example.com");
+  use_script_server_settings (settings);
   queue_alert ("Disk /dev/sda failing");
   queue_alert ("Backup failed");
 
@@ -393,9 +399,7 @@ test_flush_oldest_first (void)
   const char *data;
   g_auto(Flushed) flushed = { 0 };
 
-  g_settings_set_string (settings, "server", "127.0.0.1");
-  g_settings_set_string (settings, "security", "none");
-  g_settings_set_string (settings, "sender", "alerts@example.com");
+  use_script_server_settings (settings);
   for (guint i = 0; i < G_N_ELEMENTS (subjects); i++)
     {
       if (i > 0)
@@ -429,9 +433,7 @@ test_last_failure_is_of_a_waiting_entry (void)
   g_autofree char *body = g_strnfill (3000, 'x');
   g_auto(Flushed) flushed = { 0 };
 
-  g_settings_set_string (settings, "server", "127.0.0.1");
-  g_settings_set_string (settings, "security", "none");
-  g_settings_set_string (settings, "sender", "alerts@example.com");
+  use_script_server_settings (settings);
   queue_alert ("small, gets 451");
   g_usleep (1100000);   /* ids sort by the second: the small one is tried first */
   big = relay_smtp_message_new ("alerts@example.com", NULL, to, "big", body, NULL);
@@ -453,13 +455,6 @@ count_messages (ScriptServer *server)
   return n;
 }
 
-static void
-use_script_server_settings (GSettings *settings)
-{
-  g_settings_set_string (settings, "server", "127.0.0.1");
-  g_settings_set_string (settings, "security", "none");
-  g_settings_set_string (settings, "sender", "alerts@example.com");
-}
 
 /* A message sent that cannot be removed from the queue would be sent again by every flush (the
  * timer's: every 15 minutes): the flush stops there and says so. */

@@ -1045,23 +1045,30 @@ subtitle_shows (gpointer data)
   return subtitle != NULL && strstr (subtitle, check->needle) != NULL;
 }
 
+/* What `smtp-relay send` leaves in the queue when the relay does not answer. */
+static void
+queue_alert (const char *subject,
+             const char *body)
+{
+  const char *to[] = { "oncall@example.org", NULL };
+  g_autoptr(RelaySmtpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = relay_smtp_message_new ("alerts@example.com", NULL, to, subject, body, &error);
+  g_assert_no_error (error);
+  g_assert_true (relay_queue_add (message, "the relay did not answer", NULL, &error));
+  g_assert_no_error (error);
+}
+
 /* Messages that scripts queued are shown, and "Send Now" delivers them through the relay. */
 static void
 test_queue_send_now (Fixture       *f,
                      gconstpointer  data)
 {
-  const char *to[] = { "oncall@example.org", NULL };
-  g_autoptr(RelaySmtpMessage) message = NULL;
   g_autoptr(ScriptServer) server = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *id = NULL;
   GtkWidget *group;
 
-  message = relay_smtp_message_new ("alerts@example.com", NULL, to, "Disk /dev/sda failing",
-                                    "SMART says so.\n", &error);
-  g_assert_no_error (error);
-  g_assert_true (relay_queue_add (message, "the relay did not answer", &id, &error));
-  g_assert_no_error (error);
+  queue_alert ("Disk /dev/sda failing", "SMART says so.\n");
 
   /* A window that opens with a message waiting shows it (the relay is not set yet), once it
    * is on screen: the queue is not read on the start-up path. */
@@ -1108,15 +1115,9 @@ test_queue_retried (Fixture       *f,
                     gconstpointer  data)
 {
   g_autoptr(ScriptServer) server = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *to[] = { "oncall@example.org", NULL };
-  g_autoptr(RelaySmtpMessage) message = NULL;
   SubtitleCheck why = { NULL, "Last attempt: 127.0.0.1 port" };
 
-  message = relay_smtp_message_new ("alerts@example.com", NULL, to, "RAID degraded",
-                                    "md0: 1 of 2 disks\n", &error);
-  g_assert_no_error (error);
-  g_assert_true (relay_queue_add (message, "the relay did not answer", NULL, &error));
+  queue_alert ("RAID degraded", "md0: 1 of 2 disks\n");
   configure_relay (f, "127.0.0.1", closed_port ());
 
   gtk_window_destroy (GTK_WINDOW (f->window));
@@ -1141,9 +1142,6 @@ test_queue_retried_when_queued_while_open (Fixture       *f,
                                            gconstpointer  data)
 {
   g_autoptr(ScriptServer) server = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *to[] = { "oncall@example.org", NULL };
-  g_autoptr(RelaySmtpMessage) message = NULL;
 
   gtk_window_destroy (GTK_WINDOW (f->window));
   set_window (f, relay_window_new (NULL, f->settings));
@@ -1151,10 +1149,7 @@ test_queue_retried_when_queued_while_open (Fixture       *f,
   gtk_window_present (GTK_WINDOW (f->window));
   spin_main_loop (2000);   /* the start-up flush: nothing waits */
 
-  message = relay_smtp_message_new ("alerts@example.com", NULL, to, "RAID degraded",
-                                    "md0: 1 of 2 disks\n", &error);
-  g_assert_no_error (error);
-  g_assert_true (relay_queue_add (message, "the relay did not answer", NULL, &error));
+  queue_alert ("RAID degraded", "md0: 1 of 2 disks\n");
   wait_until (is_visible, child (f, "queue_group"), 5000);
 
   server = script_server_new (script_accept_one);
@@ -1752,15 +1747,10 @@ test_toast_shows_server_text (Fixture       *f,
     "> 554 5.7.1 <localhost[127.0.0.1]>: Client host rejected & <b>denied</b>\r\n",
     NULL
   };
-  const char *to[] = { "oncall@example.org", NULL };
-  g_autoptr(RelaySmtpMessage) message = NULL;
   g_autoptr(ScriptServer) server = script_server_new (script);
-  g_autoptr(GError) error = NULL;
   LabelSearch toast = { NULL, "<localhost[127.0.0.1]>: Client host rejected & <b>denied</b>" };
 
-  message = relay_smtp_message_new ("alerts@example.com", NULL, to, "x", "x\n", &error);
-  g_assert_no_error (error);
-  g_assert_true (relay_queue_add (message, "the relay did not answer", NULL, &error));
+  queue_alert ("x", "x\n");
   configure_relay (f, "127.0.0.1", script_server_get_port (server));
   gtk_window_destroy (GTK_WINDOW (f->window));
   set_window (f, relay_window_new (NULL, f->settings));

@@ -574,7 +574,9 @@ struct _Flush
   RelaySmtpMessage *next;        /* step_claim_next()'s result: the entry to send, or none */
   char            *refusal;      /* why the server refused the entry for good */
   /* The caller's side. */
-  RelaySmtpClient *client;
+  RelaySmtpClient *client;       /* one for the whole flush: its session carries on */
+  RelaySmtpMessage *sending;     /* the entry being sent */
+  gboolean         resent;       /* …again, on a new connection (a stale session) */
   gboolean         stop;         /* after this entry's step: the relay is at fault */
   GError          *stop_error;   /* …and the flush fails with this */
   char            *last_failure; /* why the last entry tried was left in the queue */
@@ -610,7 +612,8 @@ flush_free (gpointer data)
   Flush *flush = data;
 
   release_entry (flush);
-  g_clear_object (&flush->next);
+  g_clear_pointer (&flush->next, relay_smtp_message_unref);
+  g_clear_pointer (&flush->sending, relay_smtp_message_unref);
   g_clear_object (&flush->client);
   g_clear_error (&flush->stop_error);
   g_clear_error (&flush->list_error);
@@ -933,7 +936,20 @@ on_entry_sent_cb (GObject      *object,
 
   reply = relay_smtp_client_send_finish (flush->client, result, &error);
   code = relay_smtp_client_get_last_reply_code (flush->client);
-  g_clear_object (&flush->client);
+
+  if (reply == NULL && relay_smtp_client_get_stale_session (flush->client) && !flush->resent
+      && !g_cancellable_is_cancelled (flush->sends))
+    {
+      /* The server ended the session kept open from the last entry before taking any of this
+       * one (an idle timeout, a limit of messages per connection): once more, connecting. */
+      g_debug ("%s", error->message);
+      flush->resent = TRUE;
+      relay_smtp_client_send_async (flush->client, flush->sending, flush->sends,
+                                    on_entry_sent_cb, g_object_ref (task));
+      return;
+    }
+  flush->resent = FALSE;
+  g_clear_pointer (&flush->sending, relay_smtp_message_unref);
 
   if (reply == NULL && flush->password_error != NULL)
     {
@@ -978,25 +994,48 @@ on_entry_sent_cb (GObject      *object,
 }
 
 static void
+on_closed_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  relay_smtp_client_close_finish (RELAY_SMTP_CLIENT (object), result, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
 on_claimed_cb (GObject      *object,
                GAsyncResult *result,
                gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   Flush *flush = g_task_get_task_data (task);
-  g_autoptr(RelaySmtpMessage) message = g_steal_pointer (&flush->next);
 
-  if (message == NULL)
+  if (flush->next == NULL)
     {
-      g_task_return_boolean (task, TRUE);
+      /* The entries listed after the last one sent were gone or held by another flush. */
+      if (flush->client != NULL)
+        relay_smtp_client_close_async (flush->client, flush->sends, on_closed_cb,
+                                       g_steal_pointer (&task));
+      else
+        g_task_return_boolean (task, TRUE);
       return;
     }
+  /* One session for the whole flush: each entry after the first costs one or two round trips
+   * instead of a connection, a TLS handshake and a login. */
+  if (flush->client == NULL)
+    {
+      flush->client = relay_config_create_client (flush->config);
+      if (flush->password_pending)
+        relay_smtp_client_set_password_pending (flush->client, TRUE);
+    }
+  /* The last entry listed goes with QUIT, in the same flight. */
+  relay_smtp_client_set_keep_open (flush->client, flush->index < flush->names->len);
+  flush->sending = g_steal_pointer (&flush->next);
   /* If the caller cancelled or the keyring failed meanwhile, flush->sends is cancelled and
    * the send comes back at once; on_entry_sent_cb() leaves the entry as it is. */
-  flush->client = relay_config_create_client (flush->config);
-  if (flush->password_pending)
-    relay_smtp_client_set_password_pending (flush->client, TRUE);
-  relay_smtp_client_send_async (flush->client, message, flush->sends,
+  relay_smtp_client_send_async (flush->client, flush->sending, flush->sends,
                                 on_entry_sent_cb, g_object_ref (task));
 }
 

@@ -156,6 +156,30 @@ run_action (Conn       *c,
       return TRUE;
     }
 
+  if (strcmp (action, "bdat") == 0)
+    {
+      /* "BDAT N LAST" and its chunk of N bytes, which go to data as they are */
+      g_autofree char *line = conn_read_line (c);
+      guint64 size;
+
+      if (line == NULL)
+        return FALSE;
+      if (!g_str_has_prefix (line, "BDAT ") || !g_str_has_suffix (line, " LAST"))
+        {
+          set_failure (c->server, g_strdup_printf ("expected “BDAT … LAST”, got “%s”", line));
+          return FALSE;
+        }
+      size = g_ascii_strtoull (line + 5, NULL, 10);
+      while (c->pending->len < size)
+        if (!conn_fill (c))
+          return FALSE;
+      g_mutex_lock (&c->server->lock);
+      g_string_append_len (c->server->data, c->pending->str, size);
+      g_mutex_unlock (&c->server->lock);
+      g_string_erase (c->pending, 0, size);
+      return TRUE;
+    }
+
   if (strcmp (action, "slow data") == 0)
     {
       /* "data", read as a slow link would: 32 KiB every 10 ms (about 25 Mbit/s less the
@@ -300,12 +324,20 @@ on_run_cb (GThreadedSocketService *service,
   Conn c = { server, connection, NULL, g_io_stream_get_input_stream (G_IO_STREAM (connection)),
              g_io_stream_get_output_stream (G_IO_STREAM (connection)), g_string_new (NULL), 0 };
   gboolean go_on = TRUE;
+  guint number, start = 0;
 
   g_mutex_lock (&server->lock);
-  server->connections++;
+  number = server->connections++;
   g_mutex_unlock (&server->lock);
 
-  for (guint i = 0; go_on && server->script[i] != NULL; i++)
+  /* Connection N runs the N-th part of a script split by "--"; the last part goes on. */
+  for (guint i = 0; number > 0 && server->script[i] != NULL; i++)
+    if (strcmp (server->script[i], "--") == 0)
+      {
+        start = i + 1;
+        number--;
+      }
+  for (guint i = start; go_on && server->script[i] != NULL && strcmp (server->script[i], "--") != 0; i++)
     go_on = run_action (&c, server->script[i]);
 
   /* Record whatever else the client sends until it goes away. */

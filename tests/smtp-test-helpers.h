@@ -15,6 +15,7 @@ G_BEGIN_DECLS
  *   "< PREFIX" read one CRLF line and check it starts with PREFIX (case-insensitive)
  *   "<< N"     read N lines, counting how many reads they took (pipelining check)
  *   "data"     read the message up to CRLF . CRLF
+ *   "bdat"     read "BDAT N LAST" and the N bytes of its chunk
  *   "slow data" the same, 32 KiB every 10 ms, as over a slow link
  *   "sleep"    wait two seconds (scaled by test_ms())
  *   "drip TEXT" send TEXT one byte every 100 ms
@@ -24,6 +25,8 @@ G_BEGIN_DECLS
  *   "alone"    check that no further command followed the last one (no pipelining)
  *   "tls"      TLS handshake as the server (script_server_new_tls() only); checks the client
  *              sent nothing before its ClientHello
+ *   "--"       ends the part of the script for one connection: the first connection runs
+ *              the first part, the second the second…, later ones the last part
  * After the script the server reads until the client closes. */
 typedef struct _ScriptServer ScriptServer;
 

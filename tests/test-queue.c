@@ -291,6 +291,29 @@ use_script_server_settings (GSettings *settings)
   g_settings_set_string (settings, "sender", "alerts@example.com");
 }
 
+/* A relay that takes @n pipelined messages on one session: a flush sends all but the last
+ * without QUIT. */
+static GPtrArray *
+accept_script (guint n)
+{
+  GPtrArray *script = g_ptr_array_new ();
+
+  g_ptr_array_add (script, (char *) "> 220 relay.example.test ESMTP\r\n");
+  g_ptr_array_add (script, (char *) "< EHLO");
+  g_ptr_array_add (script, (char *) "> 250-relay.example.test\r\n250 PIPELINING\r\n");
+  for (guint i = 0; i < n; i++)
+    {
+      g_ptr_array_add (script, (char *) "<< 3");
+      g_ptr_array_add (script, (char *) "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n");
+      g_ptr_array_add (script, (char *) "data");
+      g_ptr_array_add (script, (char *) "> 250 2.0.0 Ok: queued\r\n");
+    }
+  g_ptr_array_add (script, (char *) "< QUIT");
+  g_ptr_array_add (script, (char *) "> 221 2.0.0 Bye\r\n");
+  g_ptr_array_add (script, NULL);
+  return script;
+}
+
 /* The window flushes on its UI thread: listing, claiming, reading, rewriting, unlinking and
  * fsync()ing entries happen in workers, for each outcome (kept, refused, delivered). */
 static void
@@ -313,6 +336,7 @@ test_flush_off_main_thread (void)
     NULL
   };
   g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(GPtrArray) accepted = accept_script (2);
   g_autoptr(GPtrArray) entries = NULL;
   g_autoptr(GPtrArray) failed = NULL;
   g_autofree char *failed_dir = relay_queue_get_failed_directory ();
@@ -353,7 +377,7 @@ test_flush_off_main_thread (void)
   /* 250: delivered and gone. */
   queue_alert ("Disk /dev/sdb failing");
   queue_alert ("Certificate expires in 7 days");
-  flush_through (settings, script_accept_one, &flushed, NULL);
+  flush_through (settings, (const char * const *) accepted->pdata, &flushed, NULL);
   g_assert_no_error (flushed.error);
   g_assert_cmpuint (flushed.sent, ==, 2);
   g_assert_cmpuint (flushed.waiting, ==, 0);
@@ -389,11 +413,13 @@ test_count_async (void)
   g_assert_cmpint (g_atomic_int_get (&calls_elsewhere), ==, 1);
 }
 
-/* A flush delivers the oldest message first: alerts arrive in the order they were raised. */
+/* A flush delivers the oldest message first: alerts arrive in the order they were raised. All
+ * go on one session: connecting, securing and logging in once, not once per message. */
 static void
 test_flush_oldest_first (void)
 {
   g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(GPtrArray) script = accept_script (4);
   g_autoptr(ScriptServer) server = NULL;
   const char *subjects[] = { "Alert one", "Alert two", "Alert three", "Alert four" };
   const char *data;
@@ -406,12 +432,67 @@ test_flush_oldest_first (void)
         g_usleep (1100000);   /* ids sort by the second they were queued in */
       queue_alert (subjects[i]);
     }
-  flush_through (settings, script_accept_one, &flushed, &server);
+  flush_through (settings, (const char * const *) script->pdata, &flushed, &server);
   g_assert_cmpuint (flushed.sent, ==, G_N_ELEMENTS (subjects));
+  script_server_wait (server);
+  g_assert_cmpstr (script_server_get_failure (server), ==, NULL);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 1);
 
   data = script_server_get_data (server);
   for (guint i = 1; i < G_N_ELEMENTS (subjects); i++)
     g_assert_true (strstr (data, subjects[i - 1]) < strstr (data, subjects[i]));
+}
+
+/* The relay ends the session kept open between two entries, by closing it (an idle timeout)
+ * or with a 421 (a limit of messages per connection): the entry goes again at once on a new
+ * connection, with no error recorded. */
+static void
+test_flush_stale_session (void)
+{
+  const char *endings[] = { "close", "> 421 4.7.0 relay.example.test Too many messages\r\n" };
+
+  for (guint e = 0; e < G_N_ELEMENTS (endings); e++)
+    {
+      const char * const script[] = {
+        "> 220 relay.example.test ESMTP\r\n", "< EHLO",
+        "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+        "<< 3", "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+        "data", "> 250 2.0.0 Ok: queued\r\n",
+        e == 0 ? "close" : "<< 3", endings[e], "close",
+        "--",
+        "> 220 relay.example.test ESMTP\r\n", "< EHLO",
+        "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+        "<< 3", "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+        "data", "> 250 2.0.0 Ok: queued\r\n",
+        "<< 3", "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+        "data", "< QUIT", "> 250 2.0.0 Ok: queued\r\n221 2.0.0 Bye\r\n",
+        NULL
+      };
+      g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+      g_autoptr(ScriptServer) server = NULL;
+      const char *subjects[] = { "Stale one", "Stale two", "Stale three" };
+      const char *data;
+      g_auto(Flushed) flushed = { 0 };
+
+      use_script_server_settings (settings);
+      for (guint i = 0; i < G_N_ELEMENTS (subjects); i++)
+        {
+          if (i > 0)
+            g_usleep (1100000);   /* ids sort by the second they were queued in */
+          queue_alert (subjects[i]);
+        }
+      flush_through (settings, script, &flushed, &server);
+      g_assert_no_error (flushed.error);
+      g_assert_cmpuint (flushed.sent, ==, 3);
+      g_assert_cmpuint (flushed.waiting, ==, 0);
+      g_assert_cmpuint (relay_queue_count (NULL), ==, 0);
+      script_server_wait (server);
+      g_assert_cmpstr (script_server_get_failure (server), ==, NULL);
+      g_assert_cmpuint (script_server_get_connections (server), ==, 2);
+      data = script_server_get_data (server);
+      for (guint i = 1; i < G_N_ELEMENTS (subjects); i++)
+        g_assert_true (strstr (data, subjects[i - 1]) < strstr (data, subjects[i]));
+    }
 }
 
 /* One entry kept (451), the next refused for good (too big): the reason the window shows for
@@ -667,6 +748,7 @@ main (int   argc,
   g_test_add_func ("/relay/queue/count-async", test_count_async);
   g_test_add_func ("/relay/queue/last-failure-is-of-a-waiting-entry", test_last_failure_is_of_a_waiting_entry);
   g_test_add_func ("/relay/queue/flush-oldest-first", test_flush_oldest_first);
+  g_test_add_func ("/relay/queue/flush-stale-session", test_flush_stale_session);
   g_test_add_func ("/relay/queue/delivered-but-not-removed", test_delivered_but_not_removed);
   g_test_add_func ("/relay/queue/read-only-queue-sends-nothing", test_read_only_queue_sends_nothing);
   g_test_add_func ("/relay/queue/unreadable-queue", test_unreadable_queue);

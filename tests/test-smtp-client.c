@@ -1310,6 +1310,164 @@ test_data_quit_pipelined (Fixture       *fixture,
   assert_no_failure (server);
 }
 
+static guint
+count_of (const char *haystack,
+          const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = haystack; (p = strstr (p, needle)) != NULL; p += strlen (needle))
+    n++;
+  return n;
+}
+
+static void
+on_closed_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  gboolean *done = user_data;
+
+  g_assert_true (relay_smtp_client_close_finish (RELAY_SMTP_CLIENT (object), result, NULL));
+  *done = TRUE;
+}
+
+static void
+test_keep_open (Fixture       *fixture,
+                gconstpointer  data)
+{
+  /* A queue flush: three messages on one session, logged in once, the first two without QUIT
+   * (the next MAIL would not match "bdat" otherwise), the last with it; the second and third
+   * cost one flight each. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-AUTH PLAIN\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "< AUTH PLAIN ", "> 235 2.7.0 ok\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 1\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 2\r\n",
+    "<< 2", "bdat", "< QUIT", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 3\r\n221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) message = single_recipient_message ();
+  g_autoptr(GError) error = NULL;
+  const char *received;
+
+  use_server (fixture, server);
+  enable_auth (fixture);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  for (guint i = 1; i <= 3; i++)
+    {
+      g_autofree char *reply = NULL;
+      g_autofree char *expected = g_strdup_printf ("250 2.0.0 queued as %u", i);
+
+      if (i == 3)
+        relay_smtp_client_set_keep_open (fixture->client, FALSE);
+      reply = run_send (fixture->client, message, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (reply, ==, expected);
+      g_assert_false (relay_smtp_client_get_stale_session (fixture->client));
+      if (i > 1)
+        {
+          const char *transcript = relay_smtp_client_get_transcript (fixture->client);
+
+          g_assert_nonnull (strstr (transcript, "Still connected to 127.0.0.1"));
+          g_assert_null (strstr (transcript, "EHLO"));
+          g_assert_null (strstr (transcript, "AUTH"));
+        }
+    }
+  script_server_wait (server);
+  assert_no_failure (server);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 1);
+  received = script_server_get_received (server);
+  g_assert_cmpuint (count_of (received, "EHLO "), ==, 1);
+  g_assert_cmpuint (count_of (received, "AUTH "), ==, 1);
+  g_assert_cmpuint (count_of (received, "BDAT "), ==, 3);
+  g_assert_cmpuint (count_of (script_server_get_data (server), "Hello\r\n.\r\nBye\r\n"), ==, 3);
+  g_assert_cmpuint (count_of (received, "QUIT\r\n"), ==, 1);
+  g_assert_true (g_str_has_suffix (received, "QUIT\r\n"));
+}
+
+static void
+test_keep_open_close (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  /* The run ended without a last message (the flush found the rest gone): close says QUIT. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "data", "> 250 done\r\n",
+    "< QUIT", "> 221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  gboolean closed = FALSE;
+
+  use_server (fixture, server);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 done");
+  g_assert_null (strstr (relay_smtp_client_get_transcript (fixture->client), "QUIT"));
+  relay_smtp_client_close_async (fixture->client, NULL, on_closed_cb, &closed);
+  while (!closed)
+    g_main_context_iteration (NULL, TRUE);
+  script_server_wait (server);
+  assert_no_failure (server);
+  g_assert_true (g_str_has_suffix (script_server_get_received (server), ".\r\nQUIT\r\n"));
+  g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client), "221 bye"));
+
+  /* Nothing is open any more: a second close has nothing to do. */
+  closed = FALSE;
+  relay_smtp_client_close_async (fixture->client, NULL, on_closed_cb, &closed);
+  while (!closed)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+test_keep_open_stale (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  /* The server ends the session kept open, by closing it or with a 421 to the next MAIL: the
+   * send fails as "stale", and the next one connects anew. A 421 on a new session is not
+   * stale: the server means it. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 1\r\n", "close",
+    "--",
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 2\r\n",
+    "<< 2", "> 421 4.4.2 mx Error: timeout exceeded\r\n", "close",
+    "--",
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 2", "> 421 4.3.2 mx Service shutting down\r\n", "close",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) message = single_recipient_message ();
+  struct { const char *reply; gboolean stale; } expected[] = {
+    { "250 2.0.0 queued as 1", FALSE },
+    { NULL, TRUE },                       /* closed while idle */
+    { "250 2.0.0 queued as 2", FALSE },
+    { NULL, TRUE },                       /* 421 to MAIL on the kept session */
+    { NULL, FALSE },                      /* 421 to MAIL on a new session */
+  };
+
+  use_server (fixture, server);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *reply = run_send (fixture->client, message, NULL, &error);
+
+      g_assert_cmpstr (reply, ==, expected[i].reply);
+      g_assert_true (reply != NULL || error != NULL);
+      g_assert_cmpint (relay_smtp_client_get_stale_session (fixture->client), ==, expected[i].stale);
+    }
+  g_assert_cmpuint (script_server_get_connections (server), ==, 3);
+}
+
 /* A message far larger than the socket buffers: the server can answer and close while the
  * client still writes it. */
 static RelaySmtpMessage *
@@ -1477,6 +1635,9 @@ main (int   argc,
   g_test_add ("/relay/smtp/client/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
   ADD ("pipelining", test_pipelining);
+  ADD ("keep-open", test_keep_open);
+  ADD ("keep-open-close", test_keep_open_close);
+  ADD ("keep-open-stale", test_keep_open_stale);
   ADD ("multi-line-no-pipelining", test_multi_line_no_pipelining);
   ADD ("helo-fallback", test_helo_fallback);
   ADD ("quit-ignored", test_quit_ignored);

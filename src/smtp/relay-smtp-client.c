@@ -94,6 +94,9 @@ struct _RelaySmtpClient
   char                 *peer_fingerprint;
   guint                 last_reply_code;    /* of the last complete reply, 0 before one */
   gboolean              message_written;    /* the message is being written, or was */
+  gboolean              keep_open;          /* see relay_smtp_client_set_keep_open() */
+  struct _Idle         *idle;               /* the session kept open, or NULL */
+  gboolean              stale_session;      /* see relay_smtp_client_get_stale_session() */
   GPtrArray            *secrets;            /* the running session's, to redact; borrowed */
 };
 
@@ -256,7 +259,43 @@ struct _Session
   GError               *write_error;   /* the peer closed while a flight was written */
   gsize                 out_offset;    /* how much of outbuf is written */
   Phase                 flight_reply_phase;
+  gboolean              keep_open;     /* no QUIT: the session stays open for the next send */
+  gboolean              reused;        /* this send went on a session kept open */
+  gboolean              closing;       /* relay_smtp_client_close_async(): QUIT only */
+  guint                 replies;       /* complete replies read in this send */
 };
+
+/* A session left open after its message was accepted (relay_smtp_client_set_keep_open()). */
+typedef struct _Idle
+{
+  char                 *host;        /* normalised, as prepare_session() makes it */
+  guint16               port;
+  RelaySecurity         security;
+  char                 *username;
+  char                 *address;
+  GSocketConnection    *connection;
+  GTlsConnection       *tls;
+  GIOStream            *stream;      /* borrowed: tls or connection */
+  GByteArray           *inbuf;
+  RelaySmtpCapabilities caps;
+} Idle;
+
+static void
+idle_free (Idle *idle)
+{
+  /* Only without relay_smtp_client_close_async(): no QUIT, the socket just closes. */
+  if (idle->connection != NULL
+      && !g_socket_is_closed (g_socket_connection_get_socket (idle->connection)))
+    g_socket_close (g_socket_connection_get_socket (idle->connection), NULL);
+  g_free (idle->host);
+  g_free (idle->username);
+  g_free (idle->address);
+  g_clear_object (&idle->tls);
+  g_clear_object (&idle->connection);
+  g_clear_pointer (&idle->inbuf, g_byte_array_unref);
+  relay_smtp_capabilities_clear (&idle->caps);
+  g_free (idle);
+}
 
 static void send_ehlo          (GTask *task);
 static void after_capabilities (GTask *task);
@@ -542,12 +581,66 @@ close_connection (Session *s)
   s->self->busy = FALSE;
 }
 
+/* Moves the connection of @s, whose message was accepted, to the client for the next send. */
+static void
+keep_connection (Session *s)
+{
+  Idle *idle = g_new0 (Idle, 1);
+
+  clear_source (&s->session_timer);
+  clear_source (&s->phase_timer);
+  clear_source (&s->stagger_timer);
+  idle->host = g_strdup (s->host);
+  idle->port = s->port;
+  idle->security = s->security;
+  idle->username = g_strdup (s->username);
+  idle->address = g_strdup (s->current_address);
+  idle->connection = g_steal_pointer (&s->connection);
+  idle->tls = g_steal_pointer (&s->tls);
+  idle->stream = g_steal_pointer (&s->stream);
+  idle->inbuf = g_steal_pointer (&s->inbuf);
+  idle->caps = s->caps;
+  memset (&s->caps, 0, sizeof s->caps);
+  g_clear_pointer (&s->self->idle, idle_free);
+  s->self->idle = idle;
+  s->self->busy = FALSE;
+}
+
+/* Gives @s the session kept open; frees @idle. */
+static void
+adopt_connection (Session *s,
+                  Idle    *idle)
+{
+  s->connection = g_steal_pointer (&idle->connection);
+  s->tls = g_steal_pointer (&idle->tls);
+  s->stream = g_steal_pointer (&idle->stream);
+  g_clear_pointer (&s->inbuf, g_byte_array_unref);
+  s->inbuf = g_steal_pointer (&idle->inbuf);
+  relay_smtp_capabilities_clear (&s->caps);
+  s->caps = idle->caps;
+  memset (&idle->caps, 0, sizeof idle->caps);
+  g_free (s->current_address);
+  s->current_address = g_steal_pointer (&idle->address);
+  s->reused = TRUE;
+  idle_free (idle);
+}
+
 static void
 session_succeed (GTask *task)
 {
   Session *s = g_task_get_task_data (task);
 
-  close_connection (s);
+  if (s->closing)
+    {
+      close_connection (s);
+      set_step (s->self, RELAY_SMTP_STEP_DONE);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (s->keep_open && !s->quitting)
+    keep_connection (s);
+  else
+    close_connection (s);
   transcript_add (s->self, "", _("Message accepted"));
   set_step (s->self, RELAY_SMTP_STEP_DONE);
   g_task_return_pointer (task, g_steal_pointer (&s->final_reply), g_free);
@@ -560,6 +653,14 @@ session_fail (GTask  *task,
 {
   Session *s = g_task_get_task_data (task);
   const char *during = phase_describe (s->phase);
+
+  /* Before the server took anything of this message, the session kept open turned out to be
+   * gone: closed for idleness (EOF, a reset) or closing (421). A new connection may retry. */
+  s->self->stale_session =
+    s->reused && !s->quitting
+    && ((s->replies == 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+         && (error->domain != RELAY_SMTP_ERROR || error->code == RELAY_SMTP_ERROR_CLOSED))
+        || (s->replies == 1 && s->self->last_reply_code == 421));
 
   if (s->quitting)
     {
@@ -681,6 +782,7 @@ try_parse (GTask *task)
       return;
     }
   g_byte_array_remove_range (s->inbuf, 0, consumed);
+  s->replies++;
   s->self->last_reply_code = reply->code;
   transcript_reply (s->self, reply);
   s->handler (task, reply);
@@ -886,6 +988,11 @@ on_body_reply (GTask          *task,
       return;
     }
   s->final_reply = redact_secrets (s->self, relay_smtp_reply_to_display (reply));
+  if (s->keep_open)
+    {
+      session_succeed (task);
+      return;
+    }
   s->quitting = TRUE;
   if (s->quit_sent)
     expect_reply (task, PHASE_QUIT, on_quit_reply);
@@ -915,7 +1022,7 @@ on_data_reply (GTask          *task,
   /* One write: the message, its final dot and, with PIPELINING, QUIT (RFC 2920 §3.1 lets QUIT
    * end the group), so the 250 and the 221 come back together. */
   g_string_append_len (s->outbuf, (const char *) data, length);
-  if (s->pipelined)
+  if (s->pipelined && !s->keep_open)
     {
       queue_command (s, "QUIT", NULL);
       s->quit_sent = TRUE;
@@ -1150,8 +1257,11 @@ start_mail (GTask *task)
           queue_command (s, bdat, NULL);
           transcript_add (s->self, "C: ", shown);
           g_string_append_len (s->outbuf, g_bytes_get_data (s->body, NULL), length);
-          queue_command (s, "QUIT", NULL);
-          s->quit_sent = TRUE;
+          if (!s->keep_open)
+            {
+              queue_command (s, "QUIT", NULL);
+              s->quit_sent = TRUE;
+            }
         }
       else
         queue_command (s, "DATA", NULL);
@@ -2548,7 +2658,9 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
 
   self->busy = TRUE;
   self->message_written = FALSE;
-  if (s->security != RELAY_SECURITY_NONE && self->tls_database == NULL)
+  self->stale_session = FALSE;
+  s->keep_open = self->keep_open;
+  if (s->security != RELAY_SECURITY_NONE && self->tls_database == NULL && self->idle == NULL)
     warm_tls_backend (FALSE);
   s->op = g_cancellable_new ();
   if (cancellable != NULL)
@@ -2559,6 +2671,24 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
     }
   s->session_timer = add_timer (self->session_timeout_ms, on_session_timeout_cb, s);
   s->session_ms = self->session_timeout_ms;
+
+  if (self->idle != NULL)
+    {
+      Idle *idle = g_steal_pointer (&self->idle);
+
+      if (g_strcmp0 (idle->host, s->host) == 0 && idle->port == s->port
+          && idle->security == s->security && g_strcmp0 (idle->username, s->username) == 0)
+        {
+          g_autofree char *line = g_strdup_printf (_("Still connected to %s (%s): the message goes on the same session"),
+                                                   s->host, idle->address ? idle->address : "?");
+
+          transcript_add (self, "", line);
+          adopt_connection (s, idle);
+          start_mail (task);
+          return;
+        }
+      idle_free (idle);
+    }
 
   if (s->host_is_ip)
     {
@@ -2621,6 +2751,70 @@ relay_smtp_client_send_finish (RelaySmtpClient  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/**
+ * relay_smtp_client_close_async:
+ * @cancellable: (nullable): closes at once, without waiting for the server
+ *
+ * Ends the session that relay_smtp_client_set_keep_open() left open: sends QUIT and waits
+ * briefly for its reply. Completes at once when no session is open. Never fails: the messages
+ * were accepted already.
+ */
+void
+relay_smtp_client_close_async (RelaySmtpClient     *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Idle *idle;
+  Session *s;
+
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, relay_smtp_client_close_async);
+  g_task_set_check_cancellable (task, FALSE);
+  if (self->idle == NULL || self->busy)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  idle = g_steal_pointer (&self->idle);
+  s = g_new0 (Session, 1);
+  s->self = g_object_ref (self);
+  s->outbuf = g_string_new (NULL);
+  g_task_set_task_data (task, s, (GDestroyNotify) session_free);
+  s->task = task;
+  s->host = g_strdup (idle->host);
+  s->port = idle->port;
+  s->security = idle->security;
+  adopt_connection (s, idle);
+  s->closing = TRUE;
+  s->quitting = TRUE;   /* whatever happens now, the session's messages went through */
+  self->busy = TRUE;
+  s->op = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      s->caller = g_object_ref (cancellable);
+      s->caller_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
+                                                 g_object_ref (s->op), g_object_unref);
+    }
+  send_command (task, PHASE_QUIT, "QUIT", NULL, on_quit_reply);
+}
+
+gboolean
+relay_smtp_client_close_finish (RelaySmtpClient  *self,
+                                GAsyncResult     *result,
+                                GError          **error)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* --- GObject ------------------------------------------------------------------------------ */
 
 RelaySmtpClient *
@@ -2644,6 +2838,7 @@ relay_smtp_client_finalize (GObject *object)
   g_free (self->peer_fingerprint);
   g_free (self->known_host);
   g_list_free_full (self->known_addresses, g_object_unref);
+  g_clear_pointer (&self->idle, idle_free);
 
   G_OBJECT_CLASS (relay_smtp_client_parent_class)->finalize (object);
 }
@@ -3134,6 +3329,40 @@ relay_smtp_client_get_message_written (RelaySmtpClient *self)
   g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), FALSE);
 
   return self->message_written;
+}
+
+/**
+ * relay_smtp_client_set_keep_open:
+ * @keep_open: whether the session stays open after the next message is accepted
+ *
+ * For a run of messages to the same server (a queue flush): the message goes without QUIT, and
+ * the next relay_smtp_client_send_async() with the same server, port, security and user name
+ * sends on the same session, without connecting, securing and logging in again. The last
+ * message of the run goes with this %FALSE; relay_smtp_client_close_async() ends a session
+ * left open otherwise. A failed send always closes its session.
+ */
+void
+relay_smtp_client_set_keep_open (RelaySmtpClient *self,
+                                 gboolean         keep_open)
+{
+  g_return_if_fail (RELAY_IS_SMTP_CLIENT (self));
+
+  self->keep_open = !!keep_open;
+}
+
+/**
+ * relay_smtp_client_get_stale_session:
+ *
+ * Whether the last send failed because the session kept open for it had ended on the server's
+ * side (closed while idle, or a 421 to MAIL) before the server took any of the message. The
+ * same message may then go again at once: the send that follows connects anew.
+ */
+gboolean
+relay_smtp_client_get_stale_session (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), FALSE);
+
+  return self->stale_session;
 }
 
 /**

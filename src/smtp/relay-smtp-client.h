@@ -7,7 +7,8 @@
  * RELAY_SMTP_ERROR_CERTIFICATE, get_certificate_errors() and get_peer_fingerprint() tell the UI
  * what to show before offering to pin with set_pinned_certificate(). Timeouts are the
  * "connect-timeout", "reply-timeout", "session-timeout" and "data-end-timeout" (the reply to
- * the end of the message) properties, in milliseconds.
+ * the end of the message) properties, in milliseconds. A run of messages (a queue flush) can
+ * share one session: relay_smtp_client_set_keep_open().
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -79,6 +80,17 @@ void                  relay_smtp_client_send_async              (RelaySmtpClient
                                                                  GAsyncReadyCallback callback,
                                                                  gpointer           user_data);
 char                 *relay_smtp_client_send_finish             (RelaySmtpClient   *self,
+                                                                 GAsyncResult      *result,
+                                                                 GError           **error);
+
+void                  relay_smtp_client_set_keep_open           (RelaySmtpClient   *self,
+                                                                 gboolean           keep_open);
+gboolean              relay_smtp_client_get_stale_session       (RelaySmtpClient   *self);
+void                  relay_smtp_client_close_async             (RelaySmtpClient   *self,
+                                                                 GCancellable      *cancellable,
+                                                                 GAsyncReadyCallback callback,
+                                                                 gpointer           user_data);
+gboolean              relay_smtp_client_close_finish            (RelaySmtpClient   *self,
                                                                  GAsyncResult      *result,
                                                                  GError           **error);
 

@@ -10,7 +10,9 @@
 # MODE is starttls, implicit or plain.  With RELAY_BENCH_GAPS=FILE it opens the window instead,
 # under its own Xvfb, with RELAY_BENCH_FRAME_GAPS=FILE: the window looks up a name, reads the
 # keyring and sends the test message (the Test button) while it records the longest gap between
-# frames (src/relay-bench.c), then writes FILE and exits.  smtp-rtt.sh calls it through a client spec such as
+# frames (src/relay-bench.c), then writes FILE and exits.  With RELAY_BENCH_FLUSH=N it queues N
+# messages and runs `smtp-relay flush` instead (one session for all of them).  smtp-rtt.sh calls
+# it through a client spec such as
 #   'ours:starttls=tests/bench/relay-test-cmd.sh _build {mode} {host} {port} {user} {passfile} {from} {to} {cafile}'
 set -eu
 BUILD=$1 MODE=$2 HOST=$3 PORT=$4 USER=$5 PASSFILE=$6 FROM=$7 TO=$8 CAFILE=$9
@@ -63,5 +65,21 @@ if [ -n "${RELAY_BENCH_GAPS:-}" ]; then
     sed -n "s/^\([a-z-]*\)=\(.*\)$/\1 \2/p" "$XDG_CONFIG_HOME/glib-2.0/settings/keyfile" |
       while read -r key value; do gsettings set io.github.smtprelay.SmtpRelay "$key" "$value"; done
     exec ${RELAY_BENCH_WRAP:-} "$RELAY_BENCH_BUILD/src/smtp-relay"' 
+fi
+if [ -n "${RELAY_BENCH_FLUSH:-}" ]; then
+  # A backlog, as after an outage: RELAY_BENCH_FLUSH small messages queued (written as
+  # relay-queue.c writes them, a few milliseconds), then one `smtp-relay flush` sends them all.
+  export XDG_STATE_HOME="$STATE/state"
+  QUEUE="$XDG_STATE_HOME/smtp-relay/queue"
+  mkdir -p -m 0700 "$XDG_STATE_HOME/smtp-relay" "$QUEUE"
+  NOW=$(date +%s)
+  i=0
+  while [ "$i" -lt "$RELAY_BENCH_FLUSH" ]; do
+    i=$((i + 1))
+    printf 'SMTP-Relay-Queue: 1\nQueued: %s\nAttempts: 0\nSender: %s\nRecipient: %s\nLast-Error: bench\n\nFrom: <%s>\r\nTo: <%s>\r\nSubject: Backlog %s\r\nDate: %s\r\nMessage-ID: <bench-%s-%s@perfb.test>\r\n\r\nQueued alert %s.\r\n' \
+      "$NOW" "$FROM" "$TO" "$FROM" "$TO" "$i" "$(date -R)" "$NOW" "$i" "$i" \
+      > "$QUEUE/$(date -u +%Y%m%dT%H%M%SZ)-$(printf %08x "$i").msg"
+  done
+  exec ${RELAY_BENCH_WRAP:-} "$BUILD/src/smtp-relay" flush
 fi
 exec ${RELAY_BENCH_WRAP:-} "$BUILD/src/smtp-relay" test ${RELAY_BENCH_VERBOSE:+--verbose}

@@ -6,7 +6,8 @@
 #   sudo tests/bench/run-all.sh [BUILDDIR [OUTDIR]]
 #
 # 1. smtp-rtt.sh: all built-in clients and `smtp-relay test` (STARTTLS and implicit TLS) in one
-#    run against the private Postfix over the 40 ms link;
+#    run against the private Postfix over the 40 ms link, and `smtp-relay flush` of 10 queued
+#    messages;
 # 2. smtp-rtt.sh again, for the window: a name lookup, a keyring lookup and the Test button while
 #    it records the gaps between frames (GL renderer, as on a desktop, and cairo), 3 runs each;
 #    then the same for the reference window (minimal-window.c at SMTP Relay's size), which
@@ -48,7 +49,9 @@ stale_caches >&2
 CMD="$HERE/relay-test-cmd.sh $BUILD {mode} {host} {port} {user} {passfile} {from} {to} {cafile}"
 
 "$HERE/smtp-rtt.sh" --runs "${RUNS:-7}" --max-seconds 600 --out "$OUT/smtp" \
-  "smtp-relay:starttls=$CMD" "smtp-relay:implicit=$CMD"
+  "smtp-relay:starttls=$CMD" "smtp-relay:implicit=$CMD" \
+  "smtp-relay-flush10:starttls=RELAY_BENCH_FLUSH=10 $CMD" \
+  "smtp-relay-flush10:implicit=RELAY_BENCH_FLUSH=10 $CMD"
 rm -f "$OUT"/gaps-*.jsonl
 "$HERE/smtp-rtt.sh" --no-builtin --no-plain --runs 2 --warmup 0 --out "$OUT/gaps-run" \
   "window-gl:starttls=RELAY_BENCH_GAPS=$OUT/gaps-gl.jsonl $CMD" \

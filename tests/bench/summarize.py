@@ -13,6 +13,7 @@ import statistics
 import sys
 
 OURS = "smtp-relay"
+FLUSH = OURS + "-flush"   # then the number of messages: see relay-test-cmd.sh
 
 
 def smtp(out):
@@ -22,6 +23,8 @@ def smtp(out):
     res = json.load(open(path))
     rtt = res["rtt_ms"]
     rows = [r for r in res["rows"] if r.get("median_ms") is not None]
+    flushes = [r for r in rows if r["client"].startswith(FLUSH)]
+    rows = [r for r in rows if r not in flushes]
     print(f"SMTP submission, 40 ms link (measured RTT {rtt:.1f} ms), median of {res['runs']} runs")
     print("  lower bound (DATA; BDAT one less): starttls 9 RTT, implicit 7 RTT")
     print(f"  {'mode':9} {'client':18} {'median':>8} {'turns':>5} {'effRTT':>6} {'x LB':>6} "
@@ -49,6 +52,14 @@ def smtp(out):
             print(f"  {mode:9} {r['client']:18} {r['median_ms']:8.1f} {r['rtts_turns']:5} "
                   f"{r['rtts_time']:6.1f} {x_lb:6.2f} {x_lb_bdat:10.2f} {x_best:16.2f}{mark}")
     print(f"  SMTP targets: {'met' if ok else 'MISSED'}")
+    for r in flushes:
+        # A backlog of N messages in one `smtp-relay flush`, against N separate sends.
+        n = int(r["client"][len(FLUSH):])
+        one = next((o for o in rows if o["client"] == OURS and o["mode"] == r["mode"]), None)
+        versus = (f", {r['median_ms'] / (n * one['median_ms']):.2f} x {n} single sends"
+                  if one else "")
+        print(f"  flush of {n} queued messages, {r['mode']}: {r['median_ms']:.1f} ms, "
+              f"{r['rtts_turns']} turns, {r['median_ms'] / n:.1f} ms per message{versus}")
     print()
 
 

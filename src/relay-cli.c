@@ -894,13 +894,27 @@ run_sendmail (int    argc,
           return run_flush (1, (char *[]) { (char *) "flush", NULL });
         default:
           /* Flags, possibly grouped as in "-ti": -t recipients from the header, -i no dot
-           * terminator; -v, -m, -n, -U, -G, -e are accepted and ignored. */
+           * terminator; -v, -m, -n, -U, -G, -e are accepted and ignored. As with getopt, the
+           * last of a group may take an argument, the rest of the group or the next one:
+           * "-tf alerts@example.com", "-itFCron". */
           for (const char *p = arg + 1; *p != '\0'; p++)
             {
               if (*p == 't')
                 extract = TRUE;
               else if (*p == 'i')
                 ignore_dots = TRUE;
+              else if (*p == 'f' || *p == 'r' || *p == 'F')
+                {
+                  const char *value = p[1] != '\0' ? p + 1 : i + 1 < argc ? argv[++i] : NULL;
+
+                  if (value == NULL)
+                    goto missing;
+                  if (*p == 'F')
+                    full_name = value;
+                  else
+                    sender = value;
+                  break;
+                }
               else if (strchr ("vmnUGe", *p) == NULL)
                 {
                   g_printerr (_("%s: unknown option %s\n"), prog, arg);

@@ -336,6 +336,21 @@ def test_sendmail_arguments_and_dot(root):
         check(envelope["rcpt_tos"] == ["x@example.org", "y@example.org"], envelope)
         check(header(eml, "From") == '"Cron Daemon" <bounces@example.com>', header(eml, "From"))
         check(eml.endswith(b"\r\n\r\nline one\r\n"), eml)
+        # Grouped as getopt groups them: the last flag of a group takes the rest of it, or the
+        # next argument ("-tf SENDER", "-itFName"), which was "unknown option" before.
+        for args in (["-tf", "bounces@example.com", "-iFCron Daemon"],
+                     ["-itfbounces@example.com", "-itFCron Daemon"]):
+            result = env.run(["sendmail", *args],
+                             b"To: z@example.org\nSubject: grouped\n\nline one\n.\nline two\n")
+            check_rc(result, EX_OK)
+            envelope, eml = server.messages()[-1]
+            check(envelope["mail_from"] == "bounces@example.com", (args, envelope))
+            check(envelope["rcpt_tos"] == ["z@example.org"], (args, envelope))
+            check(header(eml, "From") == '"Cron Daemon" <bounces@example.com>', (args, eml))
+            check(eml.endswith(b"\r\n.\r\nline two\r\n"), (args, eml))
+        result = env.run(["sendmail", "-tf"], b"To: z@example.org\n\nx\n")
+        check_rc(result, EX_USAGE)
+        check("-tf" in result[2], result[2])
         check_rc(env.run(["sendmail", "-bd"], b""), EX_USAGE)
         check_rc(env.run(["sendmail", "-Q"], b""), EX_USAGE)
         check_rc(env.run(["sendmail"], b"Subject: x\n\nx\n"), EX_USAGE)

@@ -291,6 +291,32 @@ use_script_server_settings (GSettings *settings)
   g_settings_set_string (settings, "sender", "alerts@example.com");
 }
 
+/* Queues one alert per subject, a second apart: ids sort by the second they were queued in. */
+static void
+queue_in_order (const char **subjects,
+                guint        n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      if (i > 0)
+        g_usleep (1100000);
+      queue_alert (subjects[i]);
+    }
+}
+
+static void
+assert_sent_in_order (ScriptServer  *server,
+                      const char   **subjects,
+                      guint          n)
+{
+  const char *data = script_server_get_data (server);
+
+  for (guint i = 0; i < n; i++)
+    g_assert_nonnull (strstr (data, subjects[i]));
+  for (guint i = 1; i < n; i++)
+    g_assert_true (strstr (data, subjects[i - 1]) < strstr (data, subjects[i]));
+}
+
 /* A relay that takes @n pipelined messages on one session: a flush sends all but the last
  * without QUIT. */
 static GPtrArray *
@@ -422,25 +448,17 @@ test_flush_oldest_first (void)
   g_autoptr(GPtrArray) script = accept_script (4);
   g_autoptr(ScriptServer) server = NULL;
   const char *subjects[] = { "Alert one", "Alert two", "Alert three", "Alert four" };
-  const char *data;
   g_auto(Flushed) flushed = { 0 };
 
   use_script_server_settings (settings);
-  for (guint i = 0; i < G_N_ELEMENTS (subjects); i++)
-    {
-      if (i > 0)
-        g_usleep (1100000);   /* ids sort by the second they were queued in */
-      queue_alert (subjects[i]);
-    }
+  queue_in_order (subjects, G_N_ELEMENTS (subjects));
   flush_through (settings, (const char * const *) script->pdata, &flushed, &server);
   g_assert_cmpuint (flushed.sent, ==, G_N_ELEMENTS (subjects));
   script_server_wait (server);
   g_assert_cmpstr (script_server_get_failure (server), ==, NULL);
   g_assert_cmpuint (script_server_get_connections (server), ==, 1);
 
-  data = script_server_get_data (server);
-  for (guint i = 1; i < G_N_ELEMENTS (subjects); i++)
-    g_assert_true (strstr (data, subjects[i - 1]) < strstr (data, subjects[i]));
+  assert_sent_in_order (server, subjects, G_N_ELEMENTS (subjects));
 }
 
 /* The relay ends the session kept open between two entries, by closing it (an idle timeout)
@@ -471,16 +489,10 @@ test_flush_stale_session (void)
       g_autoptr(GSettings) settings = g_settings_new (APP_ID);
       g_autoptr(ScriptServer) server = NULL;
       const char *subjects[] = { "Stale one", "Stale two", "Stale three" };
-      const char *data;
       g_auto(Flushed) flushed = { 0 };
 
       use_script_server_settings (settings);
-      for (guint i = 0; i < G_N_ELEMENTS (subjects); i++)
-        {
-          if (i > 0)
-            g_usleep (1100000);   /* ids sort by the second they were queued in */
-          queue_alert (subjects[i]);
-        }
+      queue_in_order (subjects, G_N_ELEMENTS (subjects));
       flush_through (settings, script, &flushed, &server);
       g_assert_no_error (flushed.error);
       g_assert_cmpuint (flushed.sent, ==, 3);
@@ -489,9 +501,7 @@ test_flush_stale_session (void)
       script_server_wait (server);
       g_assert_cmpstr (script_server_get_failure (server), ==, NULL);
       g_assert_cmpuint (script_server_get_connections (server), ==, 2);
-      data = script_server_get_data (server);
-      for (guint i = 1; i < G_N_ELEMENTS (subjects); i++)
-        g_assert_true (strstr (data, subjects[i - 1]) < strstr (data, subjects[i]));
+      assert_sent_in_order (server, subjects, G_N_ELEMENTS (subjects));
     }
 }
 

@@ -900,6 +900,9 @@ step_refused (Flush *flush)
 static void on_claimed_cb (GObject      *object,
                            GAsyncResult *result,
                            gpointer      user_data);
+static void on_closed_cb  (GObject      *object,
+                           GAsyncResult *result,
+                           gpointer      user_data);
 
 static void
 on_entry_done_cb (GObject      *object,
@@ -914,6 +917,13 @@ on_entry_done_cb (GObject      *object,
       /* The relay or its settings are at fault: the other entries would fail alike. */
       flush->waiting += flush->names->len - flush->index;
       flush->index = flush->names->len;
+      /* The session kept open for the entries left still ends with QUIT. */
+      if (flush->client != NULL)
+        {
+          relay_smtp_client_close_async (flush->client, flush->sends, on_closed_cb,
+                                         g_steal_pointer (&task));
+          return;
+        }
       if (flush->stop_error != NULL)
         g_task_return_error (task, g_steal_pointer (&flush->stop_error));
       else
@@ -999,9 +1009,13 @@ on_closed_cb (GObject      *object,
               gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  Flush *flush = g_task_get_task_data (task);
 
   relay_smtp_client_close_finish (RELAY_SMTP_CLIENT (object), result, NULL);
-  g_task_return_boolean (task, TRUE);
+  if (flush->stop_error != NULL)
+    g_task_return_error (task, g_steal_pointer (&flush->stop_error));
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 static void

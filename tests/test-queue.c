@@ -505,6 +505,36 @@ test_flush_stale_session (void)
     }
 }
 
+/* The entry after a stale session goes again on a new connection, which the relay closes at
+ * once, without a greeting: the relay is down, and the flush stops there, as it would have on
+ * a first entry. The 250 of the entry before must not count as this connection's reply. */
+static void
+test_flush_stops_on_dead_relay_after_reuse (void)
+{
+  const char * const script[] = {
+    "> 220 relay.example.test ESMTP\r\n", "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3", "> 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go ahead\r\n",
+    "data", "> 250 2.0.0 Ok: queued\r\n", "close",
+    "--",
+    "close",
+    NULL
+  };
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(ScriptServer) server = NULL;
+  const char *subjects[] = { "Dead one", "Dead two", "Dead three", "Dead four" };
+  g_auto(Flushed) flushed = { 0 };
+
+  use_script_server_settings (settings);
+  queue_in_order (subjects, G_N_ELEMENTS (subjects));
+  flush_through (settings, script, &flushed, &server);
+  g_assert_cmpuint (flushed.sent, ==, 1);
+  g_assert_cmpuint (flushed.waiting, ==, 3);
+  script_server_wait (server);
+  /* the kept session, the stale entry's new one, and no more */
+  g_assert_cmpuint (script_server_get_connections (server), ==, 2);
+}
+
 /* One entry kept (451), the next refused for good (too big): the reason the window shows for
  * the one that still waits is the 451, not the other one's refusal. */
 static void
@@ -567,6 +597,10 @@ test_delivered_but_not_removed (void)
   g_assert_cmpuint (flushed.sent, ==, 1);
   g_assert_cmpuint (flushed.waiting, ==, 1);
   g_assert_cmpuint (count_messages (server), ==, 1);
+  /* the session kept open for the second entry still ends with QUIT */
+  script_server_wait (server);
+  g_assert_cmpstr (script_server_get_failure (server), ==, NULL);
+  g_assert_true (g_str_has_suffix (script_server_get_received (server), "QUIT\r\n"));
 }
 
 /* From a queue on a file system remounted read-only nothing is sent at all. */
@@ -759,6 +793,7 @@ main (int   argc,
   g_test_add_func ("/relay/queue/last-failure-is-of-a-waiting-entry", test_last_failure_is_of_a_waiting_entry);
   g_test_add_func ("/relay/queue/flush-oldest-first", test_flush_oldest_first);
   g_test_add_func ("/relay/queue/flush-stale-session", test_flush_stale_session);
+  g_test_add_func ("/relay/queue/flush-stops-on-dead-relay-after-reuse", test_flush_stops_on_dead_relay_after_reuse);
   g_test_add_func ("/relay/queue/delivered-but-not-removed", test_delivered_but_not_removed);
   g_test_add_func ("/relay/queue/read-only-queue-sends-nothing", test_read_only_queue_sends_nothing);
   g_test_add_func ("/relay/queue/unreadable-queue", test_unreadable_queue);

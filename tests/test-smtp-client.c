@@ -1426,6 +1426,79 @@ test_keep_open_close (Fixture       *fixture,
 }
 
 static void
+test_keep_open_close_redacts (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  /* A server that echoes the password in its goodbye: the QUIT that close sends is part of a
+   * logged-in session, and its reply is redacted as every other one. */
+  g_autofree char *token = plain_token ();
+  g_autofree char *expect = g_strconcat ("< AUTH PLAIN ", token, NULL);
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-AUTH PLAIN\r\n250 PIPELINING\r\n",
+    expect, "> 235 2.7.0 ok\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "data", "> 250 done\r\n",
+    "< QUIT", "> 221 bye " PASSWORD "\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  gboolean closed = FALSE;
+  const char *transcript;
+
+  use_server (fixture, server);
+  enable_auth (fixture);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  relay_smtp_client_close_async (fixture->client, NULL, on_closed_cb, &closed);
+  while (!closed)
+    g_main_context_iteration (NULL, TRUE);
+  script_server_wait (server);
+  assert_no_failure (server);
+  transcript = relay_smtp_client_get_transcript (fixture->client);
+  g_assert_nonnull (strstr (transcript, "221 bye <redacted>"));
+  g_assert_null (strstr (transcript, PASSWORD));
+}
+
+static void
+test_keep_open_helo (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  /* Postfix refuses the HELO name at RCPT, on the second message of a session kept open: the
+   * error names the name the session introduced itself with, which the reused send knows. */
+  const char * const script[] = {
+    GREETING, "< EHLO [127.0.0.1]", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "data", "> 250 done\r\n",
+    "<< 4", "> 250 2.1.0 Ok\r\n554 5.7.1 <[127.0.0.1]>: Helo command rejected: use your FQDN\r\n"
+            "554 5.5.1 Error: no valid recipients\r\n554 5.5.1 Error: no valid recipients\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *second = NULL;
+
+  if (strchr (g_get_host_name (), '.') != NULL)
+    {
+      g_test_skip ("the host name is fully qualified: it is the default EHLO name");
+      return;
+    }
+  use_server (fixture, server);
+  relay_smtp_client_set_helo_name (fixture->client, NULL);   /* as a flush's client */
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  second = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_null (second);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_EHLO);
+  g_assert_nonnull (strstr (error->message, "(EHLO [127.0.0.1])"));
+  g_assert_cmpuint (script_server_get_connections (server), ==, 1);
+}
+
+static void
 test_keep_open_stale (Fixture       *fixture,
                       gconstpointer  data)
 {
@@ -1637,6 +1710,8 @@ main (int   argc,
   ADD ("pipelining", test_pipelining);
   ADD ("keep-open", test_keep_open);
   ADD ("keep-open-close", test_keep_open_close);
+  ADD ("keep-open-close-redacts", test_keep_open_close_redacts);
+  ADD ("keep-open-helo", test_keep_open_helo);
   ADD ("keep-open-stale", test_keep_open_stale);
   ADD ("multi-line-no-pipelining", test_multi_line_no_pipelining);
   ADD ("helo-fallback", test_helo_fallback);

@@ -273,6 +273,7 @@ typedef struct _Idle
   RelaySecurity         security;
   char                 *username;
   char                 *address;
+  char                 *helo;        /* the name the session introduced itself with */
   GSocketConnection    *connection;
   GTlsConnection       *tls;
   GIOStream            *stream;      /* borrowed: tls or connection */
@@ -290,6 +291,7 @@ idle_free (Idle *idle)
   g_free (idle->host);
   g_free (idle->username);
   g_free (idle->address);
+  g_free (idle->helo);
   g_clear_object (&idle->tls);
   g_clear_object (&idle->connection);
   g_clear_pointer (&idle->inbuf, g_byte_array_unref);
@@ -595,6 +597,7 @@ keep_connection (Session *s)
   idle->security = s->security;
   idle->username = g_strdup (s->username);
   idle->address = g_strdup (s->current_address);
+  idle->helo = g_strdup (s->helo);
   idle->connection = g_steal_pointer (&s->connection);
   idle->tls = g_steal_pointer (&s->tls);
   idle->stream = g_steal_pointer (&s->stream);
@@ -621,6 +624,8 @@ adopt_connection (Session *s,
   memset (&idle->caps, 0, sizeof idle->caps);
   g_free (s->current_address);
   s->current_address = g_steal_pointer (&idle->address);
+  g_free (s->helo);
+  s->helo = g_steal_pointer (&idle->helo);
   s->reused = TRUE;
   idle_free (idle);
 }
@@ -2647,6 +2652,9 @@ relay_smtp_client_send_async (RelaySmtpClient     *self,
   self->transcript_start = g_get_monotonic_time ();
   self->certificate_errors = 0;
   g_clear_pointer (&self->peer_fingerprint, g_free);
+  /* A client kept for a run of messages: the code of the last one's reply says nothing of this
+   * send (a relay that closes before its greeting must read as 0, not as the last 250). */
+  self->last_reply_code = 0;
   set_step (self, RELAY_SMTP_STEP_IDLE);
 
   if (!prepare_session (self, s, &error))
@@ -2790,6 +2798,12 @@ relay_smtp_client_close_async (RelaySmtpClient     *self,
   s->host = g_strdup (idle->host);
   s->port = idle->port;
   s->security = idle->security;
+  /* A logged-in session: what the server says to QUIT is redacted as the rest was. */
+  if (idle->username != NULL)
+    {
+      s->secrets = collect_secrets (idle->username, self->password ? self->password : "");
+      self->secrets = s->secrets;
+    }
   adopt_connection (s, idle);
   s->closing = TRUE;
   s->quitting = TRUE;   /* whatever happens now, the session's messages went through */

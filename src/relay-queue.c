@@ -580,6 +580,7 @@ struct _Flush
   gboolean         stop;         /* after this entry's step: the relay is at fault */
   GError          *stop_error;   /* …and the flush fails with this */
   char            *last_failure; /* why the last entry tried was left in the queue */
+  char            *last_refusal; /* why the server refused the last entry it refused for good */
   GCancellable    *password_deadline;
   GCancellable    *sends;        /* every send's: the caller's cancellation, or no password */
   GCancellable    *caller;
@@ -618,6 +619,7 @@ flush_free (gpointer data)
   g_clear_error (&flush->stop_error);
   g_clear_error (&flush->list_error);
   g_free (flush->last_failure);
+  g_free (flush->last_refusal);
   g_clear_handle_id (&flush->password_timer, g_source_remove);
   if (flush->caller_handler != 0)
     g_cancellable_disconnect (flush->caller, flush->caller_handler);
@@ -1000,6 +1002,7 @@ on_entry_sent_cb (GObject      *object,
     }
 
   flush->refusal = g_strdup (error->message);
+  replace_str (&flush->last_refusal, error->message);
   run_file_step (task, step_refused, on_entry_done_cb);
 }
 
@@ -1210,6 +1213,23 @@ relay_queue_flush_get_last_failure (GAsyncResult *result)
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   flush = g_task_get_task_data (G_TASK (result));
   return flush->last_failure;
+}
+
+/**
+ * relay_queue_flush_get_last_refusal:
+ * @result: the flush's result, after relay_queue_flush_finish()
+ *
+ * Returns: (nullable): why the server refused, for good, the last message it refused (moved
+ *   to relay_queue_get_failed_directory()), or %NULL when it refused none
+ */
+const char *
+relay_queue_flush_get_last_refusal (GAsyncResult *result)
+{
+  Flush *flush;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  flush = g_task_get_task_data (G_TASK (result));
+  return flush->last_refusal;
 }
 
 /**

@@ -38,6 +38,7 @@ gboolean     relay_queue_add                    (RelaySmtpMessage     *message,
                                                  char                **id,
                                                  GError              **error);
 const char  *relay_queue_flush_get_last_failure (GAsyncResult         *result);
+const char  *relay_queue_flush_get_last_refusal (GAsyncResult         *result);
 guint        relay_queue_flush_get_damaged      (GAsyncResult         *result);
 GPtrArray   *relay_queue_list                   (const char           *directory,
                                                  GError              **error);

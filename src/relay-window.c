@@ -672,6 +672,69 @@ add_count_toast (RelayWindow *self,
 }
 
 static void
+on_refused_details_cb (AdwToast    *toast,
+                       RelayWindow *self)
+{
+  AdwMessageDialog *dialog;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Refused for Good"),
+                                                       g_object_get_data (G_OBJECT (toast), "details")));
+  adw_message_dialog_add_responses (dialog, "close", _("_Close"), NULL);
+  relay_a11y_fix_button_names (GTK_WIDGET (dialog));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* The messages a flush set aside leave the queue row: the toast's Details say why, and where
+ * they are kept, since nothing else in the window shows them. */
+static void
+show_refused_toast (RelayWindow  *self,
+                    GAsyncResult *result,
+                    guint         failed)
+{
+  guint damaged = MIN (relay_queue_flush_get_damaged (result), failed);
+  const char *reason = relay_queue_flush_get_last_refusal (result);
+  g_autofree char *directory = relay_queue_get_failed_directory ();
+  g_autofree char *title = NULL;
+  GString *details = g_string_new (NULL);
+  AdwToast *toast;
+
+  title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u message refused for good",
+                                        "%u messages refused for good", failed), failed);
+  if (failed > damaged)
+    g_string_append_printf (details,
+                            g_dngettext (GETTEXT_PACKAGE,
+                                         "The server refused %u waiting message for good, so it is not tried again. It was moved to %s, and “smtp-relay queue --failed” lists it.",
+                                         "The server refused %u waiting messages for good, so they are not tried again. They were moved to %s, and “smtp-relay queue --failed” lists them.",
+                                         failed - damaged),
+                            failed - damaged, directory);
+  if (reason != NULL)
+    g_string_append_printf (details, "\n\n%s", reason);
+  if (damaged > 0)
+    {
+      if (details->len > 0)
+        g_string_append (details, "\n\n");
+      g_string_append_printf (details,
+                              g_dngettext (GETTEXT_PACKAGE,
+                                           "%u file in the queue could not be read as a message; it was set aside in %s.",
+                                           "%u files in the queue could not be read as messages; they were set aside in %s.",
+                                           damaged),
+                              damaged, directory);
+    }
+
+  toast = adw_toast_new (title);
+  /* Translators: the underlined letter is pressed with Alt while the toast shows; pick one that
+   * no row or button of the window uses (in English, D, E, T, A, L and S are taken). */
+  adw_toast_set_button_label (toast, _("Deta_ils"));
+  g_object_set_data_full (G_OBJECT (toast), "details", g_string_free (details, FALSE), g_free);
+  g_signal_connect_object (toast, "button-clicked", G_CALLBACK (on_refused_details_cb), self, 0);
+  /* An alert that will never arrive: shown at once, before a "sent" toast, and until dismissed. */
+  adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
+  adw_toast_set_timeout (toast, 0);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+  relay_a11y_fix_button_names (GTK_WIDGET (self->toast_overlay));
+}
+
+static void
 on_queue_flushed_cb (GObject      *object,
                      GAsyncResult *result,
                      gpointer      user_data)
@@ -704,8 +767,7 @@ on_queue_flushed_cb (GObject      *object,
     add_count_toast (self, g_dngettext (GETTEXT_PACKAGE, "Not sent: %u message still waits",
                                         "Not sent: %u messages still wait", waiting), waiting);
   if (error == NULL && failed > 0)
-    add_count_toast (self, g_dngettext (GETTEXT_PACKAGE, "%u message refused for good",
-                                        "%u messages refused for good", failed), failed);
+    show_refused_toast (self, result, failed);
 }
 
 static void

@@ -41,6 +41,7 @@ test_window_translated (void)
                                       GTK_WIDGET (gtk_widget_get_template_child (
                                         GTK_WIDGET (window), RELAY_TYPE_WINDOW, "test_group")));
   relay_test_assert_toast_mnemonic_free (GTK_WIDGET (window), _("Try A_gain"));
+  relay_test_assert_toast_mnemonic_free (GTK_WIDGET (window), _("Deta_ils"));
 
   gtk_window_destroy (GTK_WINDOW (window));
 }

@@ -1206,6 +1206,8 @@ test_keyboard_mnemonics (Fixture       *f,
   relay_test_assert_unique_mnemonics (GTK_WIDGET (f->window), child (f, "test_group"));
   /* The keyring-failure toast's button (relay-window.c). */
   relay_test_assert_toast_mnemonic_free (GTK_WIDGET (f->window), "Try A_gain");
+  /* The refused-for-good toast's (test_refused_toast_details()). */
+  relay_test_assert_toast_mnemonic_free (GTK_WIDGET (f->window), "Deta_ils");
 }
 
 static gboolean
@@ -1759,6 +1761,67 @@ test_toast_shows_server_text (Fixture       *f,
   wait_until (label_shown, &toast, 10000);   /* the start-up flush's toast */
 }
 
+static GtkButton *
+find_button (GtkWidget  *root,
+             const char *label)
+{
+  if (GTK_IS_BUTTON (root) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (root)), label) == 0)
+    return GTK_BUTTON (root);
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkButton *found = find_button (c, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* A queued message that the relay refuses for good leaves the queue, and the queue row with
+ * it: the toast stays, and its Details say why and where the message went. */
+static void
+test_refused_toast_details (Fixture       *f,
+                            gconstpointer  data)
+{
+  const char * const script[] = {
+    "> 220 relay.example.test ESMTP\r\n", "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3", "> 250 2.1.0 Ok\r\n550 5.1.1 <oncall@example.org>: Recipient address rejected: User unknown\r\n"
+            "554 5.5.1 Error: no valid recipients\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autofree char *failed = relay_queue_get_failed_directory ();
+  LabelSearch toast = { NULL, "1 message refused for good" };
+  AdwMessageDialog *dialog = NULL;
+  GtkButton *details;
+  const char *body;
+
+  queue_alert ("RAID degraded", "md0: one disk failed\n");
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
+  toast.root = GTK_WIDGET (f->window);
+  wait_until (label_shown, &toast, 10000);   /* the start-up flush's toast */
+  details = find_button (GTK_WIDGET (f->window), "Deta_ils");
+  g_assert_nonnull (details);
+  assert_buttons_named_once (GTK_WIDGET (f->window));
+
+  spin_main_loop (6000);   /* longer than a toast's usual 5 s: it waits to be read */
+  g_assert_true (label_shown (&toast));
+
+  click (details);
+  wait_until (find_message_dialog, &dialog, 5000);
+  body = adw_message_dialog_get_body (dialog);
+  g_test_message ("%s", body);
+  g_assert_nonnull (strstr (body, failed));
+  g_assert_nonnull (strstr (body, "smtp-relay queue --failed"));
+  g_assert_nonnull (strstr (body, "User unknown"));
+  assert_buttons_named_once (GTK_WIDGET (dialog));
+  adw_message_dialog_response (dialog, "close");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1809,6 +1872,7 @@ main (int   argc,
   ADD ("queue/retried", test_queue_retried);
   ADD ("queue/retried-when-queued-while-open", test_queue_retried_when_queued_while_open);
   ADD ("queue/toast-shows-server-text", test_toast_shows_server_text);
+  ADD ("queue/refused-toast-details", test_refused_toast_details);
   ADD ("test/refused", test_test_refused);
   ADD ("test/focus-moved-away", test_test_focus_moved_away);
   ADD ("test/success", test_test_success);

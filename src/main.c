@@ -76,6 +76,10 @@ main (int   argc,
   if (command != NULL)
     {
       argv[0] = (char *) command;
+      /* mailq lists the queue whatever sendmail options it is given (-v, -Ac): ours are not
+       * theirs. */
+      if (g_strcmp0 (command, "queue") == 0)
+        argc = 1;
       return relay_cli_run (argc, argv);
     }
   /* Any first argument that is not an option is a command: the window takes none, and a

@@ -489,6 +489,54 @@ interrupted_reason (const Interrupt *interrupt)
 }
 
 /* Sends @message with @config, or queues it when the failure is a passing one. */
+/* What a flush moved out of the queue for good: said on stderr, as nothing else will. */
+static void
+print_set_aside (const char *prog,
+                 guint       failed,
+                 guint       damaged)
+{
+  g_autofree char *directory = relay_queue_get_failed_directory ();
+
+  if (failed > damaged)
+    g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                             "%s: %u message was refused by the server and moved to %s; see “smtp-relay queue --failed”\n",
+                             "%s: %u messages were refused by the server and moved to %s; see “smtp-relay queue --failed”\n",
+                             failed - damaged),
+                prog, failed - damaged, directory);
+  if (damaged > 0)
+    g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                             "%s: %u file in the queue is not a message that can be sent (damaged, or not a file); it was moved to %s\n",
+                             "%s: %u files in the queue are not messages that can be sent (damaged, or not files); they were moved to %s\n",
+                             damaged),
+                prog, damaged, directory);
+}
+
+/* Messages that waited in the queue go on the session that just delivered this command's own
+ * (as msmtpq does): the relay is back, and nothing else may flush soon (the user timer is not
+ * enabled by default, the window may not be open). What fails for now stays queued, without a
+ * word: this command's message went through, which is what its exit code is about. */
+static void
+deliver_backlog (const char      *prog,
+                 RelaySmtpClient *client,
+                 GCancellable    *cancellable,
+                 GMainLoop       *loop)
+{
+  g_autoptr(GSettings) settings = relay_cli_open_settings ();
+  Waiter waiter = { loop, NULL };
+  guint failed = 0;
+
+  if (settings != NULL)
+    {
+      relay_queue_flush_on_client_async (settings, client, cancellable, on_done_cb, &waiter);
+      relay_queue_flush_finish (wait_for (&waiter), NULL, NULL, &failed, NULL);
+      print_set_aside (prog, failed, relay_queue_flush_get_damaged (waiter.result));
+      g_clear_object (&waiter.result);
+    }
+  relay_smtp_client_close_async (client, cancellable, on_done_cb, &waiter);
+  relay_smtp_client_close_finish (client, wait_for (&waiter), NULL);
+  g_clear_object (&waiter.result);
+}
+
 static int
 deliver (const char       *prog,
          RelayConfig      *config,
@@ -501,6 +549,8 @@ deliver (const char       *prog,
   g_autofree char *reply = NULL;
   Waiter waiter = { loop, NULL };
   g_auto(Interrupt) interrupt = { cancellable, NULL, NULL, 0, FALSE, { 0 }, 0 };
+  /* A directory listing, well under a millisecond: an empty or unreadable queue is no backlog. */
+  gboolean backlog = relay_queue_count (NULL) > 0;
   guint code;
 
   interrupt.sources[0] = g_unix_signal_add (SIGTERM, on_sigterm_cb, &interrupt);
@@ -513,6 +563,7 @@ deliver (const char       *prog,
   interrupt.client = client;
   if (config->requires_auth)
     relay_smtp_client_set_password_pending (client, TRUE);
+  relay_smtp_client_set_keep_open (client, backlog);
   relay_smtp_client_send_async (client, message, cancellable, on_done_cb, &waiter);
 
   if (config->requires_auth)
@@ -556,7 +607,11 @@ deliver (const char       *prog,
   reply = relay_smtp_client_send_finish (client, wait_for (&waiter), &error);
   g_clear_object (&waiter.result);
   if (reply != NULL)
-    return EX_OK;
+    {
+      if (backlog && interrupt.signum == 0)
+        deliver_backlog (prog, client, cancellable, loop);
+      return EX_OK;
+    }
   if (interrupt.signum != 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       /* Possibly delivered already (after the final dot, before the 250): SMTP allows a
@@ -1155,26 +1210,7 @@ run_flush (int    argc,
   if (sent > 0)
     g_print (g_dngettext (GETTEXT_PACKAGE, "%s: %u queued message sent\n",
                           "%s: %u queued messages sent\n", sent), prog, sent);
-  if (failed > damaged)
-    {
-      g_autofree char *directory = relay_queue_get_failed_directory ();
-
-      g_printerr (g_dngettext (GETTEXT_PACKAGE,
-                               "%s: %u message was refused by the server and moved to %s; see “smtp-relay queue --failed”\n",
-                               "%s: %u messages were refused by the server and moved to %s; see “smtp-relay queue --failed”\n",
-                               failed - damaged),
-                  prog, failed - damaged, directory);
-    }
-  if (damaged > 0)
-    {
-      g_autofree char *directory = relay_queue_get_failed_directory ();
-
-      g_printerr (g_dngettext (GETTEXT_PACKAGE,
-                               "%s: %u file in the queue is not a message that can be sent (damaged, or not a file); it was moved to %s\n",
-                               "%s: %u files in the queue are not messages that can be sent (damaged, or not files); they were moved to %s\n",
-                               damaged),
-                  prog, damaged, directory);
-    }
+  print_set_aside (prog, failed, damaged);
   if (!ok)
     {
       if (waiting == 0)

@@ -1141,7 +1141,7 @@ on_listed_cb (GObject      *object,
         g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled_cb),
                                g_object_ref (flush->sends), g_object_unref);
     }
-  if (flush->config->requires_auth)
+  if (flush->config->requires_auth && flush->client == NULL)
     {
       /* As `send` does: the keyring is read while the first entry's send resolves, connects,
        * secures the connection and reads the capabilities; it waits for the password at
@@ -1176,6 +1176,26 @@ relay_queue_flush_async (GSettings           *settings,
                          GAsyncReadyCallback  callback,
                          gpointer             user_data)
 {
+  relay_queue_flush_on_client_async (settings, NULL, cancellable, callback, user_data);
+}
+
+/**
+ * relay_queue_flush_on_client_async:
+ * @client: (nullable): a client whose last send left its session open
+ *   (relay_smtp_client_set_keep_open()), with its password: the entries go on that session,
+ *   and the keyring is not read again; %NULL for relay_queue_flush_async()
+ *
+ * After a message that just went through, what waited goes on the same session (`send`). The
+ * caller ends the session with relay_smtp_client_close_async() afterwards, whatever the flush
+ * did.
+ */
+void
+relay_queue_flush_on_client_async (GSettings           *settings,
+                                   RelaySmtpClient     *client,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   Flush *flush = g_new0 (Flush, 1);
 
@@ -1183,6 +1203,7 @@ relay_queue_flush_async (GSettings           *settings,
   flush->fd = -1;
   flush->directory = relay_queue_get_directory ();
   flush->config = relay_config_new_from_settings (settings);
+  flush->client = client != NULL ? g_object_ref (client) : NULL;
   g_task_set_task_data (task, flush, flush_free);
   run_file_step (task, step_list, on_listed_cb);
 }

@@ -14,6 +14,7 @@
 
 #include <gio/gio.h>
 
+#include "relay-smtp-client.h"
 #include "relay-smtp-message.h"
 
 G_BEGIN_DECLS
@@ -53,6 +54,11 @@ gboolean     relay_queue_is_temporary_failure   (const GError         *error,
                                                  guint                 reply_code);
 
 void         relay_queue_flush_async            (GSettings            *settings,
+                                                 GCancellable         *cancellable,
+                                                 GAsyncReadyCallback   callback,
+                                                 gpointer              user_data);
+void         relay_queue_flush_on_client_async  (GSettings            *settings,
+                                                 RelaySmtpClient      *client,
                                                  GCancellable         *cancellable,
                                                  GAsyncReadyCallback   callback,
                                                  gpointer              user_data);

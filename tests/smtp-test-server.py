@@ -74,7 +74,9 @@ class Handler:
         base = os.path.join(self.outdir, str(self.count))
         with open(base + ".json", "w") as f:
             json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
-                       "mail_options": envelope.mail_options}, f)
+                       "mail_options": envelope.mail_options,
+                       # the client's port: messages of one session share it
+                       "peer_port": session.peer[1]}, f)
         with open(base + ".eml", "wb") as f:
             f.write(envelope.original_content)
         return f"250 2.0.0 Ok: queued as TEST{self.count}"

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -553,6 +554,41 @@ def test_relay_down_queues_then_flush_delivers_once(root):
         check(env.queue_files() == [], "entry left after delivery")
         rc, out, err = env.run(["queue"])
         check(rc == 0 and "empty" in out, out)
+    finally:
+        server.stop()
+
+
+def test_send_takes_the_backlog_along(root):
+    # Alerts queued while the relay was down go with the next one that gets through, on its
+    # session (as msmtpq does): no window, no timer needed. Only what the server refuses for
+    # good is said, since nothing else would say it.
+    env = Env(root, port=closed_port())
+    for subject, to in ((b"first", "ops@example.org"), (b"second", "ops@example.org"),
+                        (b"refused", "reject@example.org")):
+        if subject == b"refused":
+            time.sleep(1.1)   # queued a second later, so tried last: a refusal ends a session
+        check_rc(env.run(["sendmail", "-i", to], b"Subject: " + subject + b"\n\nqueued\n"),
+                 EX_OK)
+    check(len(env.queue_files()) == 3, env.queue_files())
+    server = Server(root)
+    try:
+        env.set(port=server.port)
+        result = env.run(["sendmail", "-i", "ops@example.org"], b"Subject: third\n\nnow\n")
+        check_rc(result, EX_OK)
+        check("1 message was refused by the server and moved to" in result[2]
+              and one_line(result[2]), result[2])
+        rc, out, _ = env.run(["queue", "--failed"])
+        check(rc == 0 and "reject@example.org" in out, out)
+        messages = server.messages()
+        subjects = [header(eml, "Subject") for _, eml in messages]
+        # (the two queued in the same second may go in either order)
+        check(subjects[0] == "third" and sorted(subjects[1:]) == ["first", "second"], subjects)
+        check(len({envelope["peer_port"] for envelope, _ in messages}) == 1,
+              [envelope for envelope, _ in messages])
+        check(env.queue_files() == [], env.queue_files())
+        # With nothing queued, a send is one message, as before.
+        check_rc(env.run(["send", "--to", "ops@example.org", "--subject", "alone"], b"x\n"), EX_OK)
+        check(len(server.messages()) == 4, server.messages())
     finally:
         server.stop()
 

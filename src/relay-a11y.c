@@ -35,6 +35,38 @@ relay_a11y_fix_button_names (GtkWidget *root)
 }
 
 static void
+on_toast_widgets_changed_cb (GListModel *children,
+                             guint       position,
+                             guint       removed,
+                             guint       added,
+                             GtkWidget  *overlay)
+{
+  if (added > 0)
+    relay_a11y_fix_button_names (overlay);
+}
+
+/**
+ * relay_a11y_watch_toasts:
+ *
+ * relay_a11y_fix_button_names() for every toast @overlay shows, when it shows it: libadwaita
+ * 1.2 makes a new widget for a toast each time, also for one that a high-priority toast put
+ * back in the queue and that comes back later.
+ */
+void
+relay_a11y_watch_toasts (AdwToastOverlay *overlay)
+{
+  GListModel *children;
+
+  if (gtk_get_major_version () != 4 || gtk_get_minor_version () != 8)
+    return;
+  children = gtk_widget_observe_children (GTK_WIDGET (overlay));
+  g_signal_connect (children, "items-changed", G_CALLBACK (on_toast_widgets_changed_cb),
+                    overlay);
+  /* The model lives as long as the overlay, which it does not keep alive. */
+  g_object_set_data_full (G_OBJECT (overlay), "relay-a11y-children", children, g_object_unref);
+}
+
+static void
 name_after_tooltip (GtkWidget *button)
 {
   const char *tooltip = gtk_widget_get_tooltip_text (button);

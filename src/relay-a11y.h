@@ -9,6 +9,7 @@
 G_BEGIN_DECLS
 
 void       relay_a11y_fix_button_names   (GtkWidget           *root);
+void       relay_a11y_watch_toasts       (AdwToastOverlay     *overlay);
 GtkWidget *relay_a11y_find_reveal_button (GtkWidget           *root);
 void       relay_a11y_name_reveal_button (AdwPasswordEntryRow *row);
 

@@ -403,6 +403,7 @@ typedef struct
   gboolean         written;     /* the whole message was on the wire when the signal came */
   guint            sources[3];
   guint            grace_id;
+  GCancellable    *backlog;     /* the backlog's flush: it begins no further entry */
 } Interrupt;
 
 /* Once the whole message is written, the server may be delivering it: its reply is awaited a
@@ -426,6 +427,10 @@ on_signal_cb (gpointer user_data,
 {
   Interrupt *interrupt = user_data;
 
+  /* This command's message went through: what waited stays queued, except the entry being
+   * sent, whose reply is awaited as this command's would be. */
+  if (interrupt->backlog != NULL)
+    g_cancellable_cancel (interrupt->backlog);
   if (interrupt->signum == 0)
     {
       interrupt->signum = signum;
@@ -518,6 +523,7 @@ print_set_aside (const char *prog,
 static void
 deliver_backlog (const char      *prog,
                  RelaySmtpClient *client,
+                 GCancellable    *stop,
                  GCancellable    *cancellable,
                  GMainLoop       *loop)
 {
@@ -527,7 +533,8 @@ deliver_backlog (const char      *prog,
 
   if (settings != NULL)
     {
-      relay_queue_flush_on_client_async (settings, client, cancellable, on_done_cb, &waiter);
+      relay_queue_flush_on_client_async (settings, client, stop, cancellable, on_done_cb,
+                                         &waiter);
       relay_queue_flush_finish (wait_for (&waiter), NULL, NULL, &failed, NULL);
       print_set_aside (prog, failed, relay_queue_flush_get_damaged (waiter.result));
       g_clear_object (&waiter.result);
@@ -548,7 +555,7 @@ deliver (const char       *prog,
   g_autoptr(GError) error = NULL;
   g_autofree char *reply = NULL;
   Waiter waiter = { loop, NULL };
-  g_auto(Interrupt) interrupt = { cancellable, NULL, NULL, 0, FALSE, { 0 }, 0 };
+  g_auto(Interrupt) interrupt = { cancellable, NULL, NULL, 0, FALSE, { 0 }, 0, NULL };
   /* A directory listing, well under a millisecond: an empty or unreadable queue is no backlog. */
   gboolean backlog = relay_queue_count (NULL) > 0;
   guint code;
@@ -609,7 +616,13 @@ deliver (const char       *prog,
   if (reply != NULL)
     {
       if (backlog && interrupt.signum == 0)
-        deliver_backlog (prog, client, cancellable, loop);
+        {
+          g_autoptr(GCancellable) stop = g_cancellable_new ();
+
+          interrupt.backlog = stop;
+          deliver_backlog (prog, client, stop, cancellable, loop);
+          interrupt.backlog = NULL;
+        }
       return EX_OK;
     }
   if (interrupt.signum != 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))

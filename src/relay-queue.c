@@ -584,6 +584,7 @@ struct _Flush
   GCancellable    *password_deadline;
   GCancellable    *sends;        /* every send's: the caller's cancellation, or no password */
   GCancellable    *caller;
+  GCancellable    *stop_after;   /* once cancelled, no further entry is begun */
   gulong           caller_handler;
   gulong           sends_handler;
   guint            password_timer;
@@ -626,6 +627,7 @@ flush_free (gpointer data)
   if (flush->sends_handler != 0)
     g_cancellable_disconnect (flush->caller, flush->sends_handler);
   g_clear_object (&flush->caller);
+  g_clear_object (&flush->stop_after);
   g_clear_object (&flush->password_deadline);
   g_clear_object (&flush->sends);
   g_clear_error (&flush->password_error);
@@ -1029,6 +1031,16 @@ on_claimed_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   Flush *flush = g_task_get_task_data (task);
 
+  if (flush->next != NULL && flush->stop_after != NULL
+      && g_cancellable_is_cancelled (flush->stop_after))
+    {
+      /* The caller is stopping (a signal): this entry and the rest stay as they are, and the
+       * session ends as after the last one. */
+      g_clear_pointer (&flush->next, relay_smtp_message_unref);
+      release_entry (flush);
+      flush->waiting += flush->names->len - flush->index + 1;
+      flush->index = flush->names->len;
+    }
   if (flush->next == NULL)
     {
       /* The entries listed after the last one sent were gone or held by another flush. */
@@ -1176,7 +1188,7 @@ relay_queue_flush_async (GSettings           *settings,
                          GAsyncReadyCallback  callback,
                          gpointer             user_data)
 {
-  relay_queue_flush_on_client_async (settings, NULL, cancellable, callback, user_data);
+  relay_queue_flush_on_client_async (settings, NULL, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -1184,6 +1196,8 @@ relay_queue_flush_async (GSettings           *settings,
  * @client: (nullable): a client whose last send left its session open
  *   (relay_smtp_client_set_keep_open()), with its password: the entries go on that session,
  *   and the keyring is not read again; %NULL for relay_queue_flush_async()
+ * @stop: (nullable): once cancelled, the entry being sent still gets its reply (unlike with
+ *   @cancellable), but no further entry is begun
  *
  * After a message that just went through, what waited goes on the same session (`send`). The
  * caller ends the session with relay_smtp_client_close_async() afterwards, whatever the flush
@@ -1192,6 +1206,7 @@ relay_queue_flush_async (GSettings           *settings,
 void
 relay_queue_flush_on_client_async (GSettings           *settings,
                                    RelaySmtpClient     *client,
+                                   GCancellable        *stop,
                                    GCancellable        *cancellable,
                                    GAsyncReadyCallback  callback,
                                    gpointer             user_data)
@@ -1204,6 +1219,7 @@ relay_queue_flush_on_client_async (GSettings           *settings,
   flush->directory = relay_queue_get_directory ();
   flush->config = relay_config_new_from_settings (settings);
   flush->client = client != NULL ? g_object_ref (client) : NULL;
+  flush->stop_after = stop != NULL ? g_object_ref (stop) : NULL;
   g_task_set_task_data (task, flush, flush_free);
   run_file_step (task, step_list, on_listed_cb);
 }

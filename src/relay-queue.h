@@ -59,6 +59,7 @@ void         relay_queue_flush_async            (GSettings            *settings,
                                                  gpointer              user_data);
 void         relay_queue_flush_on_client_async  (GSettings            *settings,
                                                  RelaySmtpClient      *client,
+                                                 GCancellable         *stop,
                                                  GCancellable         *cancellable,
                                                  GAsyncReadyCallback   callback,
                                                  gpointer              user_data);

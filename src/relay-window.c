@@ -698,8 +698,12 @@ show_refused_toast (RelayWindow  *self,
   GString *details = g_string_new (NULL);
   AdwToast *toast;
 
-  title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u message refused for good",
-                                        "%u messages refused for good", failed), failed);
+  if (damaged == failed)
+    title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u damaged queue file set aside",
+                                          "%u damaged queue files set aside", failed), failed);
+  else
+    title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u message refused for good",
+                                          "%u messages refused for good", failed), failed);
   if (failed > damaged)
     g_string_append_printf (details,
                             g_dngettext (GETTEXT_PACKAGE,
@@ -766,7 +770,9 @@ on_queue_flushed_cb (GObject      *object,
   else if (waiting > 0)
     add_count_toast (self, g_dngettext (GETTEXT_PACKAGE, "Not sent: %u message still waits",
                                         "Not sent: %u messages still wait", waiting), waiting);
-  if (error == NULL && failed > 0)
+  /* Even when the flush then stopped (the relay refused this computer, the keyring gave no
+   * password): what it set aside has left the queue row, and only this toast says so. */
+  if (failed > 0)
     show_refused_toast (self, result, failed);
 }
 
@@ -1692,6 +1698,7 @@ relay_window_init (RelayWindow *self)
   self->cancellable = g_cancellable_new ();
   self->queue_retry_ms = QUEUE_RETRY_MS;
   gtk_widget_init_template (GTK_WIDGET (self));
+  relay_a11y_watch_toasts (self->toast_overlay);
 }
 
 RelayWindow *

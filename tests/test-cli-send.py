@@ -894,6 +894,82 @@ def test_terminated_after_the_message_waits_for_the_reply(root):
         listener.close()
 
 
+def test_terminated_during_the_backlog_stops_it(root):
+    # The command's message went through and the backlog follows on its session: a SIGTERM
+    # then lets the entry being sent get its reply, and begins no other. Going on would send
+    # for the whole grace period and cut an entry short after its end, which the relay
+    # delivers while the entry stays queued: sent twice.
+    import signal
+    env = Env(root, port=closed_port())
+    for i in range(3):
+        check_rc(env.run(["sendmail", "-i", "ops@example.org"], f"Subject: q{i}\n\nx\n".encode()),
+                 EX_OK)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    second = threading.Event()
+    signalled = threading.Event()
+    delivered, after_signal = [], []
+
+    def serve():
+        listener.settimeout(60)
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb") as f:
+            def reply(text):
+                f.write(text.encode() + b"\r\n")
+                f.flush()
+            reply("220 slow ESMTP")
+            f.readline()
+            reply("250-slow\r\n250 PIPELINING")
+            while True:
+                line = f.readline()
+                if not line.upper().startswith(b"MAIL"):
+                    if line:
+                        reply("221 bye")
+                    return
+                if signalled.is_set():
+                    after_signal.append(line)
+                f.readline()
+                f.readline()
+                reply("250 ok\r\n250 ok\r\n354 go on")
+                body = b""
+                while (line := f.readline()) not in (b".\r\n", b""):
+                    body += line
+                delivered.append(header(body, "Subject"))
+                if len(delivered) == 2:
+                    second.set()
+                    signalled.wait(60)
+                time.sleep(1)   # a content scan
+                reply("250 2.0.0 queued")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        env.set(port=listener.getsockname()[1])
+        proc = env.popen(["sendmail", "-i", "ops@example.org"])
+        proc.stdin.write(b"Subject: own\n\nnow\n")
+        proc.stdin.close()
+        check(second.wait(60), "the backlog was not sent")
+        proc.send_signal(signal.SIGTERM)
+        signalled.set()
+        start = time.monotonic()
+        proc.wait(timeout=60)
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stdout.close()
+        proc.stderr.close()
+        check(proc.returncode == EX_OK and err == "", (proc.returncode, err))
+        check(after_signal == [], f"{len(after_signal)} entries begun after SIGTERM")
+        check(time.monotonic() - start < 10, "waited out the grace period")
+        thread.join(timeout=30)
+        left = []
+        for path in env.queue_files():
+            with open(path, "rb") as f:
+                left.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+        check(len(left) == 2 and not set(left) & set(delivered), (delivered, left))
+    finally:
+        listener.close()
+
+
 def test_keyring_password_with_a_line_end(root):
     # `echo PASSWORD | secret-tool store …` stores the line's end too: it is no part of the
     # password. Any other control character is a setting to fix (78), and a flush then keeps

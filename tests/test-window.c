@@ -1777,6 +1777,51 @@ find_button (GtkWidget  *root,
   return NULL;
 }
 
+static gboolean
+details_button_shown (gpointer data)
+{
+  return find_button (data, "Deta_ils") != NULL;
+}
+
+/* A toast that another high-priority one (the keyring's "Password not saved", a later flush's
+ * refusal) puts back in the queue gets a new widget when it comes back: its button is named
+ * once then too. */
+static void
+test_refused_toast_shown_again (Fixture       *f,
+                                gconstpointer  data)
+{
+  const char * const script[] = {
+    "> 220 relay.example.test ESMTP\r\n", "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3", "> 250 2.1.0 Ok\r\n550 5.1.1 <oncall@example.org>: Recipient address rejected: User unknown\r\n"
+            "554 5.5.1 Error: no valid recipients\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  LabelSearch toast = { NULL, "1 message refused for good" };
+  AdwToast *other = adw_toast_new ("Password not saved");
+
+  queue_alert ("RAID degraded", "md0: one disk failed\n");
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
+  toast.root = GTK_WIDGET (f->window);
+  wait_until (label_shown, &toast, 10000);   /* the start-up flush's */
+  assert_buttons_named_once (GTK_WIDGET (f->window));
+
+  g_object_ref (other);
+  adw_toast_set_priority (other, ADW_TOAST_PRIORITY_HIGH);
+  adw_toast_set_timeout (other, 0);
+  adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (child (f, "toast_overlay")), other);
+  spin_main_loop (1000);   /* the refused toast's widget is gone */
+  g_assert_false (details_button_shown (f->window));
+  adw_toast_dismiss (other);
+  g_object_unref (other);
+  wait_until (details_button_shown, f->window, 5000);
+  assert_buttons_named_once (GTK_WIDGET (f->window));
+}
+
 /* A queued message that the relay refuses for good leaves the queue, and the queue row with
  * it: the toast stays, and its Details say why and where the message went. */
 static void
@@ -1820,6 +1865,38 @@ test_refused_toast_details (Fixture       *f,
   g_assert_nonnull (strstr (body, "User unknown"));
   assert_buttons_named_once (GTK_WIDGET (dialog));
   adw_message_dialog_response (dialog, "close");
+}
+
+/* A flush that refuses a message for good and then stops at the relay's fault still says
+ * what it set aside: the message has left the queue row either way. */
+static void
+test_refused_toast_when_flush_fails (Fixture       *f,
+                                     gconstpointer  data)
+{
+  const char * const script[] = {
+    "> 220 relay.example.test ESMTP\r\n", "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3", "> 250 2.1.0 Ok\r\n550 5.1.1 <oncall@example.org>: Recipient address rejected: User unknown\r\n"
+            "554 5.5.1 Error: no valid recipients\r\n",
+    "--",
+    "> 220 relay.example.test ESMTP\r\n", "< EHLO",
+    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+    "<< 3", "> 250 2.1.0 Ok\r\n554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied\r\n"
+            "554 5.5.1 Error: no valid recipients\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  LabelSearch toast = { NULL, "1 message refused for good" };
+
+  queue_alert ("RAID degraded", "md0: one disk failed\n");
+  queue_alert ("RAID degraded", "md0: one disk failed\n");
+  configure_relay (f, "127.0.0.1", script_server_get_port (server));
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
+  toast.root = GTK_WIDGET (f->window);
+  wait_until (label_shown, &toast, 10000);   /* the start-up flush's */
+  g_assert_nonnull (find_button (GTK_WIDGET (f->window), "Deta_ils"));
 }
 
 int
@@ -1870,9 +1947,11 @@ main (int   argc,
   ADD ("detect/module-missing", test_detect_module_missing);
   ADD ("queue/send-now", test_queue_send_now);
   ADD ("queue/retried", test_queue_retried);
+  ADD ("queue/refused-toast-shown-again", test_refused_toast_shown_again);
   ADD ("queue/retried-when-queued-while-open", test_queue_retried_when_queued_while_open);
   ADD ("queue/toast-shows-server-text", test_toast_shows_server_text);
   ADD ("queue/refused-toast-details", test_refused_toast_details);
+  ADD ("queue/refused-toast-when-flush-fails", test_refused_toast_when_flush_fails);
   ADD ("test/refused", test_test_refused);
   ADD ("test/focus-moved-away", test_test_focus_moved_away);
   ADD ("test/success", test_test_success);

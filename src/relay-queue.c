@@ -446,19 +446,51 @@ relay_queue_count (GError **error)
   return names->len;
 }
 
+/* The Last-Error of the entry @name in @directory, or NULL if it cannot be read. */
+static char *
+read_last_error (const char *directory,
+                 const char *name)
+{
+  g_autofree char *path = g_build_filename (directory, name, NULL);
+  g_autofree char *id = id_of (name);
+  g_autoptr(GMappedFile) file = NULL;
+  g_autoptr(GBytes) contents = NULL;
+  g_autoptr(RelayQueueEntry) entry = NULL;
+  int fd = open_entry (path, NULL);
+
+  if (fd < 0)
+    return NULL;
+  file = g_mapped_file_new_from_fd (fd, FALSE, NULL);
+  close (fd);
+  if (file == NULL)
+    return NULL;
+  contents = g_mapped_file_get_bytes (file);
+  entry = parse (id, contents, NULL, NULL);
+  return entry != NULL && entry->last_error != NULL && *entry->last_error != '\0'
+         ? g_strdup (entry->last_error) : NULL;
+}
+
 static void
 count_thread (GTask        *task,
               gpointer      source_object,
               gpointer      task_data,
               GCancellable *cancellable)
 {
+  g_autofree char *directory = relay_queue_get_directory ();
   GError *error = NULL;
-  guint count = relay_queue_count (&error);
+  g_autoptr(GPtrArray) names = list_names (directory, &error);
 
   if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_int (task, count);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* Why the newest message waits, as `send` wrote it down: one small file, read only when the
+   * queue changed. */
+  if (names->len > 0)
+    g_task_set_task_data (task, read_last_error (directory, names->pdata[names->len - 1]),
+                          g_free);
+  g_task_return_int (task, names->len);
 }
 
 /**
@@ -476,6 +508,20 @@ relay_queue_count_async (GCancellable        *cancellable,
 
   g_task_set_source_tag (task, relay_queue_count_async);
   g_task_run_in_thread (task, count_thread);
+}
+
+/**
+ * relay_queue_count_get_newest_error:
+ * @result: the count's result, after relay_queue_count_finish()
+ *
+ * Returns: (nullable): why the newest waiting message is in the queue (its Last-Error: what
+ *   `send` could not do, or the last flush's failure), or %NULL
+ */
+const char *
+relay_queue_count_get_newest_error (GAsyncResult *result)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  return g_task_get_task_data (G_TASK (result));
 }
 
 /**

@@ -49,6 +49,7 @@ void         relay_queue_count_async            (GCancellable         *cancellab
                                                  gpointer              user_data);
 guint        relay_queue_count_finish           (GAsyncResult         *result,
                                                  GError              **error);
+const char  *relay_queue_count_get_newest_error (GAsyncResult         *result);
 
 gboolean     relay_queue_is_temporary_failure   (const GError         *error,
                                                  guint                 reply_code);

@@ -591,6 +591,7 @@ on_queue_counted_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   guint count = relay_queue_count_finish (result, &error);
   g_autofree char *subtitle = NULL;
+  const char *reason;
 
   self->counting = FALSE;
   if (error != NULL || self->queue_row == NULL)
@@ -624,10 +625,13 @@ on_queue_counted_cb (GObject      *object,
                                            "%u message could not be delivered yet; it is tried again every few minutes while SMTP Relay is open",
                                            "%u messages could not be delivered yet; they are tried again every few minutes while SMTP Relay is open",
                                            count), count);
-  if (self->queue_failure != NULL)
+  /* Before the window's own flush has tried, why `send` queued the newest message. */
+  reason = self->queue_failure != NULL ? self->queue_failure
+                                       : relay_queue_count_get_newest_error (result);
+  if (reason != NULL)
     {
       /* The subtitle is markup; the reason may quote a server ("<alerts@example.com>"). */
-      g_autofree char *escaped = g_markup_escape_text (self->queue_failure, -1);
+      g_autofree char *escaped = g_markup_escape_text (reason, -1);
       g_autofree char *both = g_strdup_printf (_("%s. Last attempt: %s"), subtitle, escaped);
 
       g_free (subtitle);

@@ -1151,6 +1151,9 @@ test_queue_retried_when_queued_while_open (Fixture       *f,
 
   queue_alert ("RAID degraded", "md0: 1 of 2 disks\n");
   wait_until (is_visible, child (f, "queue_group"), 5000);
+  /* Before the window has tried it, why `send` queued it. */
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (child (f, "queue_row")),
+                            "Last attempt: the relay did not answer"));
 
   server = script_server_new (script_accept_one);
   configure_relay (f, "127.0.0.1", script_server_get_port (server));

@@ -1902,6 +1902,38 @@ test_refused_toast_when_flush_fails (Fixture       *f,
   g_assert_nonnull (find_button (GTK_WIDGET (f->window), "Deta_ils"));
 }
 
+/* A file in the queue that is no message is set aside, not refused by a server: the toast and
+ * its Details say that, and where it went. */
+static void
+test_damaged_toast (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *queue = relay_queue_get_directory ();
+  g_autofree char *path = g_build_filename (queue, "20261129T000000Z-00000001.msg", NULL);
+  g_autofree char *failed = relay_queue_get_failed_directory ();
+  g_autoptr(GError) error = NULL;
+  LabelSearch toast = { NULL, "1 damaged queue file set aside" };
+  AdwMessageDialog *dialog = NULL;
+  const char *body;
+
+  g_assert_cmpint (g_mkdir_with_parents (queue, 0700), ==, 0);
+  g_file_set_contents (path, "not a queue entry\n", -1, &error);
+  g_assert_no_error (error);
+  configure_relay (f, "127.0.0.1", closed_port ());
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
+  toast.root = GTK_WIDGET (f->window);
+  wait_until (label_shown, &toast, 10000);   /* the start-up flush's */
+  click (find_button (GTK_WIDGET (f->window), "Deta_ils"));
+  wait_until (find_message_dialog, &dialog, 5000);
+  body = adw_message_dialog_get_body (dialog);
+  g_assert_nonnull (strstr (body, "could not be read as a message"));
+  g_assert_nonnull (strstr (body, failed));
+  g_assert_null (strstr (body, "The server refused"));
+  adw_message_dialog_response (dialog, "close");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1954,6 +1986,7 @@ main (int   argc,
   ADD ("queue/retried-when-queued-while-open", test_queue_retried_when_queued_while_open);
   ADD ("queue/toast-shows-server-text", test_toast_shows_server_text);
   ADD ("queue/refused-toast-details", test_refused_toast_details);
+  ADD ("queue/damaged-toast", test_damaged_toast);
   ADD ("queue/refused-toast-when-flush-fails", test_refused_toast_when_flush_fails);
   ADD ("test/refused", test_test_refused);
   ADD ("test/focus-moved-away", test_test_focus_moved_away);

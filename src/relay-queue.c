@@ -1281,6 +1281,14 @@ relay_queue_flush_on_client_async (GSettings           *settings,
  * Returns: %FALSE with @error when the flush stopped: no password, settings at fault,
  *   cancelled
  */
+/* The state behind a flush's result, for the getters below. */
+static Flush *
+flush_of (GAsyncResult *result)
+{
+  g_assert (g_task_is_valid (result, NULL));
+  return g_task_get_task_data (G_TASK (result));
+}
+
 /**
  * relay_queue_flush_get_last_failure:
  * @result: the flush's result, after relay_queue_flush_finish()
@@ -1291,11 +1299,7 @@ relay_queue_flush_on_client_async (GSettings           *settings,
 const char *
 relay_queue_flush_get_last_failure (GAsyncResult *result)
 {
-  Flush *flush;
-
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  flush = g_task_get_task_data (G_TASK (result));
-  return flush->last_failure;
+  return flush_of (result)->last_failure;
 }
 
 /**
@@ -1308,11 +1312,7 @@ relay_queue_flush_get_last_failure (GAsyncResult *result)
 const char *
 relay_queue_flush_get_last_refusal (GAsyncResult *result)
 {
-  Flush *flush;
-
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  flush = g_task_get_task_data (G_TASK (result));
-  return flush->last_refusal;
+  return flush_of (result)->last_refusal;
 }
 
 /**
@@ -1325,11 +1325,7 @@ relay_queue_flush_get_last_refusal (GAsyncResult *result)
 guint
 relay_queue_flush_get_damaged (GAsyncResult *result)
 {
-  Flush *flush;
-
-  g_return_val_if_fail (g_task_is_valid (result, NULL), 0);
-  flush = g_task_get_task_data (G_TASK (result));
-  return flush->damaged;
+  return flush_of (result)->damaged;
 }
 
 gboolean

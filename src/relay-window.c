@@ -739,7 +739,6 @@ show_refused_toast (RelayWindow  *self,
   adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
   adw_toast_set_timeout (toast, 0);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
-  relay_a11y_fix_button_names (GTK_WIDGET (self->toast_overlay));
 }
 
 static void
@@ -1039,8 +1038,6 @@ handle_save_result (RelayWindow *self,
   g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_keyring_toast_dismissed_cb), self,
                            G_CONNECT_SWAPPED);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
-  /* A high-priority toast is shown at once: its "Try A_gain" button exists now. */
-  relay_a11y_fix_button_names (GTK_WIDGET (self->toast_overlay));
 }
 
 static void

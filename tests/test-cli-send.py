@@ -80,6 +80,48 @@ class Server:
 HELD = []
 
 
+def queue_while_down(env, subjects, to="ops@example.org"):
+    """One message per subject, which sendmail queues: env's relay is down."""
+    for subject in subjects:
+        check_rc(env.run(["sendmail", "-i", to], f"Subject: {subject}\n\nqueued\n".encode()),
+                 EX_OK)
+
+
+def signal_and_wait(proc, signum):
+    """Sends @signum to a popen()ed command and waits for it: (exit code, its stderr)."""
+    proc.send_signal(signum)
+    proc.wait(timeout=60)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stdout.close()
+    proc.stderr.close()
+    return proc.returncode, err
+
+
+def slow_relay(session):
+    """A relay of our own on 127.0.0.1 for one connection, in a thread: it greets, answers EHLO
+    with PIPELINING, then runs session(f, reply) on the connection. Returns (listener, thread);
+    the caller closes the listener."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        listener.settimeout(60)
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb") as f:
+            def reply(text):
+                f.write(text.encode() + b"\r\n")
+                f.flush()
+            reply("220 slow ESMTP")
+            f.readline()
+            reply("250-slow\r\n250 PIPELINING")
+            session(f, reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread
+
+
 def closed_port():
     """A port where the relay is "down": bound but not listening, so a connection is refused,
     and kept bound until the end so no server of a parallel test can take it."""
@@ -563,12 +605,9 @@ def test_send_takes_the_backlog_along(root):
     # session (as msmtpq does): no window, no timer needed. Only what the server refuses for
     # good is said, since nothing else would say it.
     env = Env(root, port=closed_port())
-    for subject, to in ((b"first", "ops@example.org"), (b"second", "ops@example.org"),
-                        (b"refused", "reject@example.org")):
-        if subject == b"refused":
-            time.sleep(1.1)   # queued a second later, so tried last: a refusal ends a session
-        check_rc(env.run(["sendmail", "-i", to], b"Subject: " + subject + b"\n\nqueued\n"),
-                 EX_OK)
+    queue_while_down(env, ["first", "second"])
+    time.sleep(1.1)   # queued a second later, so tried last: a refusal ends a session
+    queue_while_down(env, ["refused"], to="reject@example.org")
     check(len(env.queue_files()) == 3, env.queue_files())
     server = Server(root)
     try:
@@ -598,9 +637,7 @@ def test_flush_stops_at_a_silent_relay(root):
     # a dead one): the flush gives up after the first entry's deadline instead of waiting
     # that long for every entry. Takes one reply deadline (30 s).
     env = Env(root, port=closed_port())
-    for i in range(3):
-        check_rc(env.run(["sendmail", "-i", "ops@example.org"], f"Subject: {i}\n\nx\n".encode()),
-                 EX_OK)
+    queue_while_down(env, ["0", "1", "2"])
     check(len(env.queue_files()) == 3, env.queue_files())
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = []
@@ -824,13 +861,8 @@ def test_terminated_while_sending_queues(root):
                 with open(f"/proc/{proc.pid}/limits", encoding="utf-8") as f:
                     core = [l.split()[4:6] for l in f if l.startswith("Max core file size")]
                 check(core == [["0", "0"]], core)
-            proc.send_signal(signum)
-            proc.wait(timeout=60)
-            err = proc.stderr.read().decode(errors="replace")
-            proc.stdout.close()
-            proc.stderr.close()
-            check(proc.returncode == EX_OK and "queued" in err and name in err
-                  and one_line(err), (proc.returncode, err))
+            rc, err = signal_and_wait(proc, signum)
+            check(rc == EX_OK and "queued" in err and name in err and one_line(err), (rc, err))
             files = env.queue_files()
             check(len(files) == 1, "the alert was lost")
             with open(files[0], "rb") as f:
@@ -845,50 +877,31 @@ def test_terminated_after_the_message_waits_for_the_reply(root):
     # The whole message is written and the relay takes a moment to answer (a content scan):
     # a SIGTERM then waits for that answer rather than queue a copy the relay is delivering.
     import signal
-    import threading
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
     received = threading.Event()
     answered = []
 
-    def serve():
-        listener.settimeout(60)
-        conn, _ = listener.accept()
-        with conn, conn.makefile("rwb") as f:
-            def reply(text):
-                f.write(text.encode() + b"\r\n")
-                f.flush()
-            reply("220 slow ESMTP")
+    def session(f, reply):
+        for _ in range(3):   # MAIL, RCPT, DATA
             f.readline()
-            reply("250-slow\r\n250 PIPELINING")
-            for _ in range(3):   # MAIL, RCPT, DATA
-                f.readline()
-            reply("250 ok\r\n250 ok\r\n354 go on")
-            while f.readline() not in (b".\r\n", b""):
-                pass
-            received.set()
-            import time
-            time.sleep(2)
-            reply("250 2.0.0 queued as SLOW1")
-            answered.append(True)
-            f.readline()
-            reply("221 bye")
+        reply("250 ok\r\n250 ok\r\n354 go on")
+        while f.readline() not in (b".\r\n", b""):
+            pass
+        received.set()
+        time.sleep(2)
+        reply("250 2.0.0 queued as SLOW1")
+        answered.append(True)
+        f.readline()
+        reply("221 bye")
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    listener, _ = slow_relay(session)
     try:
         env = Env(root, port=listener.getsockname()[1])
         proc = env.popen(["sendmail", "-i", "ops@example.org"])
         proc.stdin.write(b"Subject: scanned\n\nslowly\n")
         proc.stdin.close()
         check(received.wait(60), "the message never arrived")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        err = proc.stderr.read().decode(errors="replace")
-        proc.stdout.close()
-        proc.stderr.close()
-        check(proc.returncode == EX_OK and "queued" not in err, (proc.returncode, err))
+        rc, err = signal_and_wait(proc, signal.SIGTERM)
+        check(rc == EX_OK and "queued" not in err, (rc, err))
         check(answered == [True] and env.queue_files() == [], "queued a message being delivered")
     finally:
         listener.close()
@@ -901,63 +914,44 @@ def test_terminated_during_the_backlog_stops_it(root):
     # delivers while the entry stays queued: sent twice.
     import signal
     env = Env(root, port=closed_port())
-    for i in range(3):
-        check_rc(env.run(["sendmail", "-i", "ops@example.org"], f"Subject: q{i}\n\nx\n".encode()),
-                 EX_OK)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
+    queue_while_down(env, ["q0", "q1", "q2"])
     second = threading.Event()
     signalled = threading.Event()
     delivered, after_signal = [], []
 
-    def serve():
-        listener.settimeout(60)
-        conn, _ = listener.accept()
-        with conn, conn.makefile("rwb") as f:
-            def reply(text):
-                f.write(text.encode() + b"\r\n")
-                f.flush()
-            reply("220 slow ESMTP")
+    def session(f, reply):
+        while True:
+            line = f.readline()
+            if not line.upper().startswith(b"MAIL"):
+                if line:
+                    reply("221 bye")
+                return
+            if signalled.is_set():
+                after_signal.append(line)
             f.readline()
-            reply("250-slow\r\n250 PIPELINING")
-            while True:
-                line = f.readline()
-                if not line.upper().startswith(b"MAIL"):
-                    if line:
-                        reply("221 bye")
-                    return
-                if signalled.is_set():
-                    after_signal.append(line)
-                f.readline()
-                f.readline()
-                reply("250 ok\r\n250 ok\r\n354 go on")
-                body = b""
-                while (line := f.readline()) not in (b".\r\n", b""):
-                    body += line
-                delivered.append(header(body, "Subject"))
-                if len(delivered) == 2:
-                    second.set()
-                    signalled.wait(60)
-                time.sleep(1)   # a content scan
-                reply("250 2.0.0 queued")
+            f.readline()
+            reply("250 ok\r\n250 ok\r\n354 go on")
+            body = b""
+            while (line := f.readline()) not in (b".\r\n", b""):
+                body += line
+            delivered.append(header(body, "Subject"))
+            if len(delivered) == 2:
+                second.set()
+                signalled.wait(60)
+            time.sleep(1)   # a content scan
+            reply("250 2.0.0 queued")
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    listener, thread = slow_relay(session)
     try:
         env.set(port=listener.getsockname()[1])
         proc = env.popen(["sendmail", "-i", "ops@example.org"])
         proc.stdin.write(b"Subject: own\n\nnow\n")
         proc.stdin.close()
         check(second.wait(60), "the backlog was not sent")
-        proc.send_signal(signal.SIGTERM)
-        signalled.set()
         start = time.monotonic()
-        proc.wait(timeout=60)
-        err = proc.stderr.read().decode(errors="replace")
-        proc.stdout.close()
-        proc.stderr.close()
-        check(proc.returncode == EX_OK and err == "", (proc.returncode, err))
+        signalled.set()   # the server holds its reply 1 s after this: nothing is sent meanwhile
+        rc, err = signal_and_wait(proc, signal.SIGTERM)
+        check(rc == EX_OK and err == "", (rc, err))
         check(after_signal == [], f"{len(after_signal)} entries begun after SIGTERM")
         check(time.monotonic() - start < 10, "waited out the grace period")
         thread.join(timeout=30)

@@ -1742,6 +1742,32 @@ test_password_carry_refused (Fixture       *f,
   g_assert_true (keyring_has (&three_kept));
 }
 
+/* A relay that refuses the recipient of the one message queued, for good. */
+static const char * const script_refuse_recipient[] = {
+  "> 220 relay.example.test ESMTP\r\n", "< EHLO",
+  "> 250-relay.example.test\r\n250 PIPELINING\r\n",
+  "<< 3", "> 250 2.1.0 Ok\r\n550 5.1.1 <oncall@example.org>: Recipient address rejected: User unknown\r\n"
+          "554 5.5.1 Error: no valid recipients\r\n",
+  NULL
+};
+
+/* A new window over the relay at @port, as at login: waits for its start-up flush's toast,
+ * which shows @text. */
+static void
+open_until_toast (Fixture    *f,
+                  guint16     port,
+                  const char *text)
+{
+  LabelSearch toast = { NULL, text };
+
+  configure_relay (f, "127.0.0.1", port);
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
+  toast.root = GTK_WIDGET (f->window);
+  wait_until (label_shown, &toast, 10000);
+}
+
 /* A toast's title is markup: a server's words ("<host[ip]>", "&") are shown as they are, not
  * as an empty toast (or as the server's own markup). */
 static void
@@ -1753,15 +1779,10 @@ test_toast_shows_server_text (Fixture       *f,
     NULL
   };
   g_autoptr(ScriptServer) server = script_server_new (script);
-  LabelSearch toast = { NULL, "<localhost[127.0.0.1]>: Client host rejected & <b>denied</b>" };
 
   queue_alert ("x", "x\n");
-  configure_relay (f, "127.0.0.1", script_server_get_port (server));
-  gtk_window_destroy (GTK_WINDOW (f->window));
-  set_window (f, relay_window_new (NULL, f->settings));
-  gtk_window_present (GTK_WINDOW (f->window));
-  toast.root = GTK_WIDGET (f->window);
-  wait_until (label_shown, &toast, 10000);   /* the start-up flush's toast */
+  open_until_toast (f, script_server_get_port (server),
+                    "<localhost[127.0.0.1]>: Client host rejected & <b>denied</b>");
 }
 
 static GtkButton *
@@ -1793,24 +1814,11 @@ static void
 test_refused_toast_shown_again (Fixture       *f,
                                 gconstpointer  data)
 {
-  const char * const script[] = {
-    "> 220 relay.example.test ESMTP\r\n", "< EHLO",
-    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
-    "<< 3", "> 250 2.1.0 Ok\r\n550 5.1.1 <oncall@example.org>: Recipient address rejected: User unknown\r\n"
-            "554 5.5.1 Error: no valid recipients\r\n",
-    NULL
-  };
-  g_autoptr(ScriptServer) server = script_server_new (script);
-  LabelSearch toast = { NULL, "1 message refused for good" };
+  g_autoptr(ScriptServer) server = script_server_new (script_refuse_recipient);
   AdwToast *other = adw_toast_new ("Password not saved");
 
   queue_alert ("RAID degraded", "md0: one disk failed\n");
-  configure_relay (f, "127.0.0.1", script_server_get_port (server));
-  gtk_window_destroy (GTK_WINDOW (f->window));
-  set_window (f, relay_window_new (NULL, f->settings));
-  gtk_window_present (GTK_WINDOW (f->window));
-  toast.root = GTK_WIDGET (f->window);
-  wait_until (label_shown, &toast, 10000);   /* the start-up flush's */
+  open_until_toast (f, script_server_get_port (server), "1 message refused for good");
   assert_buttons_named_once (GTK_WIDGET (f->window));
 
   g_object_ref (other);
@@ -1831,33 +1839,21 @@ static void
 test_refused_toast_details (Fixture       *f,
                             gconstpointer  data)
 {
-  const char * const script[] = {
-    "> 220 relay.example.test ESMTP\r\n", "< EHLO",
-    "> 250-relay.example.test\r\n250 PIPELINING\r\n",
-    "<< 3", "> 250 2.1.0 Ok\r\n550 5.1.1 <oncall@example.org>: Recipient address rejected: User unknown\r\n"
-            "554 5.5.1 Error: no valid recipients\r\n",
-    NULL
-  };
-  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(ScriptServer) server = script_server_new (script_refuse_recipient);
   g_autofree char *failed = relay_queue_get_failed_directory ();
-  LabelSearch toast = { NULL, "1 message refused for good" };
   AdwMessageDialog *dialog = NULL;
   GtkButton *details;
   const char *body;
 
   queue_alert ("RAID degraded", "md0: one disk failed\n");
-  configure_relay (f, "127.0.0.1", script_server_get_port (server));
-  gtk_window_destroy (GTK_WINDOW (f->window));
-  set_window (f, relay_window_new (NULL, f->settings));
-  gtk_window_present (GTK_WINDOW (f->window));
-  toast.root = GTK_WIDGET (f->window);
-  wait_until (label_shown, &toast, 10000);   /* the start-up flush's toast */
+  open_until_toast (f, script_server_get_port (server), "1 message refused for good");
   details = find_button (GTK_WIDGET (f->window), "Deta_ils");
   g_assert_nonnull (details);
   assert_buttons_named_once (GTK_WIDGET (f->window));
 
   spin_main_loop (6000);   /* longer than a toast's usual 5 s: it waits to be read */
-  g_assert_true (label_shown (&toast));
+  g_assert_true (label_shown (&(LabelSearch) { GTK_WIDGET (f->window),
+                                               "1 message refused for good" }));
 
   click (details);
   wait_until (find_message_dialog, &dialog, 5000);
@@ -1889,16 +1885,10 @@ test_refused_toast_when_flush_fails (Fixture       *f,
     NULL
   };
   g_autoptr(ScriptServer) server = script_server_new (script);
-  LabelSearch toast = { NULL, "1 message refused for good" };
 
   queue_alert ("RAID degraded", "md0: one disk failed\n");
   queue_alert ("RAID degraded", "md0: one disk failed\n");
-  configure_relay (f, "127.0.0.1", script_server_get_port (server));
-  gtk_window_destroy (GTK_WINDOW (f->window));
-  set_window (f, relay_window_new (NULL, f->settings));
-  gtk_window_present (GTK_WINDOW (f->window));
-  toast.root = GTK_WIDGET (f->window);
-  wait_until (label_shown, &toast, 10000);   /* the start-up flush's */
+  open_until_toast (f, script_server_get_port (server), "1 message refused for good");
   g_assert_nonnull (find_button (GTK_WIDGET (f->window), "Deta_ils"));
 }
 
@@ -1912,19 +1902,13 @@ test_damaged_toast (Fixture       *f,
   g_autofree char *path = g_build_filename (queue, "20261129T000000Z-00000001.msg", NULL);
   g_autofree char *failed = relay_queue_get_failed_directory ();
   g_autoptr(GError) error = NULL;
-  LabelSearch toast = { NULL, "1 damaged queue file set aside" };
   AdwMessageDialog *dialog = NULL;
   const char *body;
 
   g_assert_cmpint (g_mkdir_with_parents (queue, 0700), ==, 0);
   g_file_set_contents (path, "not a queue entry\n", -1, &error);
   g_assert_no_error (error);
-  configure_relay (f, "127.0.0.1", closed_port ());
-  gtk_window_destroy (GTK_WINDOW (f->window));
-  set_window (f, relay_window_new (NULL, f->settings));
-  gtk_window_present (GTK_WINDOW (f->window));
-  toast.root = GTK_WIDGET (f->window);
-  wait_until (label_shown, &toast, 10000);   /* the start-up flush's */
+  open_until_toast (f, closed_port (), "1 damaged queue file set aside");
   click (find_button (GTK_WIDGET (f->window), "Deta_ils"));
   wait_until (find_message_dialog, &dialog, 5000);
   body = adw_message_dialog_get_body (dialog);

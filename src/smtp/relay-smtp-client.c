@@ -281,13 +281,27 @@ typedef struct _Idle
   RelaySmtpCapabilities caps;
 } Idle;
 
+/* Closing the socket itself is immediate; a TLS close_notify could block on a stuck peer.
+ * g_io_stream_close() would refuse while a read is pending (a cancelled or timed-out phase)
+ * and leave the server waiting on an open connection: close the socket under it instead. */
+static void
+close_socket (GSocketConnection *connection)
+{
+  g_autoptr(GError) close_error = NULL;
+  GSocket *socket;
+
+  if (connection == NULL)
+    return;
+  socket = g_socket_connection_get_socket (connection);
+  if (!g_socket_is_closed (socket) && !g_socket_close (socket, &close_error))
+    g_debug ("close: %s", close_error->message);
+}
+
 static void
 idle_free (Idle *idle)
 {
   /* Only without relay_smtp_client_close_async(): no QUIT, the socket just closes. */
-  if (idle->connection != NULL
-      && !g_socket_is_closed (g_socket_connection_get_socket (idle->connection)))
-    g_socket_close (g_socket_connection_get_socket (idle->connection), NULL);
+  close_socket (idle->connection);
   g_free (idle->host);
   g_free (idle->username);
   g_free (idle->address);
@@ -569,29 +583,17 @@ close_connection (Session *s)
   /* The caller's cancellable stays connected until the task is freed: disconnecting here could
    * be reached from inside its own "cancelled" emission, where g_cancellable_disconnect()
    * deadlocks. */
-  /* Closing the socket itself is immediate; a TLS close_notify could block on a stuck peer.
-   * g_io_stream_close() would refuse while a read is pending (a cancelled or timed-out phase)
-   * and leave the server waiting on an open connection: close the socket under it instead. */
-  if (s->connection != NULL)
-    {
-      g_autoptr(GError) close_error = NULL;
-      GSocket *socket = g_socket_connection_get_socket (s->connection);
-
-      if (!g_socket_is_closed (socket) && !g_socket_close (socket, &close_error))
-        g_debug ("close: %s", close_error->message);
-    }
+  close_socket (s->connection);
   s->self->busy = FALSE;
 }
 
-/* Moves the connection of @s, whose message was accepted, to the client for the next send. */
+/* Moves the connection of @s, whose message was accepted, to the client for the next send;
+ * close_connection() then has only the timers left to end. */
 static void
 keep_connection (Session *s)
 {
   Idle *idle = g_new0 (Idle, 1);
 
-  clear_source (&s->session_timer);
-  clear_source (&s->phase_timer);
-  clear_source (&s->stagger_timer);
   idle->host = g_strdup (s->host);
   idle->port = s->port;
   idle->security = s->security;
@@ -606,7 +608,6 @@ keep_connection (Session *s)
   memset (&s->caps, 0, sizeof s->caps);
   g_clear_pointer (&s->self->idle, idle_free);
   s->self->idle = idle;
-  s->self->busy = FALSE;
 }
 
 /* Gives @s the session kept open; frees @idle. */
@@ -644,8 +645,7 @@ session_succeed (GTask *task)
     }
   if (s->keep_open && !s->quitting)
     keep_connection (s);
-  else
-    close_connection (s);
+  close_connection (s);
   transcript_add (s->self, "", _("Message accepted"));
   set_step (s->self, RELAY_SMTP_STEP_DONE);
   g_task_return_pointer (task, g_steal_pointer (&s->final_reply), g_free);

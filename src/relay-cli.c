@@ -25,6 +25,7 @@
 #include "relay-mail-input.h"
 #include "relay-module.h"
 #include "relay-queue.h"
+#include "relay-settings-check.h"
 #include "relay-smtp-error.h"
 #include "relay-test-message.h"
 
@@ -161,6 +162,22 @@ relay_cli_open_settings (void)
   return g_settings_new_full (schema, NULL, NULL);
 }
 
+/* A stored value that GSettings ignores (a port of 70000, a security of 'ssl3') would make
+ * this send use the default in its place without a word: say so, then go on with it. */
+static void
+warn_unusable_settings (const char *prog,
+                        GSettings  *settings)
+{
+  g_autoptr(GPtrArray) unusable = relay_settings_find_unusable (settings);
+
+  for (guint i = 0; i < unusable->len; i++)
+    {
+      const RelayUnusableSetting *entry = g_ptr_array_index (unusable, i);
+
+      g_printerr (_("%s: %s\n"), prog, entry->message);
+    }
+}
+
 static int map_local_recipients (const char  *prog,
                                  RelayConfig *config,
                                  GPtrArray   *recipients);
@@ -213,6 +230,7 @@ run_test (int    argc,
   settings = relay_cli_open_settings ();
   if (settings == NULL)
     return EX_CONFIG;
+  warn_unusable_settings ("smtp-relay test", settings);
   config = relay_config_new_from_settings (settings);
 
   recipient = to != NULL ? to : config->test_recipient;
@@ -516,6 +534,19 @@ print_set_aside (const char *prog,
                 prog, damaged, directory);
 }
 
+/* The backlog begins no entry after this long: the program that called this command (an alert
+ * hook, often with a timeout of its own) waits for it, and a relay back after a day's outage
+ * may have a thousand messages waiting. The rest goes with the next send, `smtp-relay flush`
+ * or the window. */
+#define BACKLOG_BUDGET_S 10
+
+static gboolean
+on_backlog_budget_cb (gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return G_SOURCE_REMOVE;
+}
+
 /* Messages that waited in the queue go on the session that just delivered this command's own
  * (as msmtpq does): the relay is back, and nothing else may flush soon (the user timer is not
  * enabled by default, the window may not be open). What fails for now stays queued, without a
@@ -533,9 +564,14 @@ deliver_backlog (const char      *prog,
 
   if (settings != NULL)
     {
+      g_autoptr(GSource) budget = g_timeout_source_new_seconds (BACKLOG_BUDGET_S);
+
+      g_source_set_callback (budget, on_backlog_budget_cb, stop, NULL);
+      g_source_attach (budget, NULL);
       relay_queue_flush_on_client_async (settings, client, stop, cancellable, on_done_cb,
                                          &waiter);
       relay_queue_flush_finish (wait_for (&waiter), NULL, NULL, &failed, NULL);
+      g_source_destroy (budget);   /* fired or not */
       print_set_aside (prog, failed, relay_queue_flush_get_damaged (waiter.result));
       g_clear_object (&waiter.result);
     }
@@ -662,6 +698,7 @@ load_config (const char *prog,
   *code = EX_CONFIG;
   if (settings == NULL)
     return NULL;
+  warn_unusable_settings (prog, settings);
   config = relay_config_new_from_settings (settings);
   if (!check_config (prog, config))
     return NULL;
@@ -1213,6 +1250,7 @@ run_flush (int    argc,
   settings = relay_cli_open_settings ();
   if (settings == NULL)
     return EX_CONFIG;
+  warn_unusable_settings (prog, settings);
 
   relay_queue_flush_async (settings, NULL, on_done_cb, &waiter);
   ok = relay_queue_flush_finish (wait_for (&waiter), &sent, &waiting, &failed, &error);

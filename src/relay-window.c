@@ -18,6 +18,7 @@
 #include "relay-resolver-watch.h"
 #include "relay-secret-store.h"
 #include "relay-security.h"
+#include "relay-settings-check.h"
 #include "relay-smtp-client.h"
 #include "relay-test-group.h"
 #include "relay-window.h"
@@ -54,6 +55,8 @@ struct _RelayWindow
 
   /* Template children */
   AdwToastOverlay      *toast_overlay;
+  AdwPreferencesGroup  *settings_problem_group;
+  GtkLabel             *settings_problem_label;
   AdwEntryRow          *server_row;
   GtkButton            *detect_button;
   GtkBox               *server_note_box;
@@ -1223,11 +1226,42 @@ on_lookup_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A value stored behind the window's back (`dconf write`, a keyfile, a system-wide database)
+ * that GSettings ignores: the rows show the defaults in its place, so say which and why. */
+static void
+update_settings_problem (RelayWindow *self)
+{
+  g_autoptr(GPtrArray) unusable = relay_settings_find_unusable (self->settings);
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < unusable->len; i++)
+    {
+      const RelayUnusableSetting *entry = g_ptr_array_index (unusable, i);
+
+      g_string_append_printf (text, "%s%s", text->len ? "\n" : "", entry->message);
+    }
+  if (text->len > 0)
+    gtk_label_set_text (self->settings_problem_label, text->str);
+  gtk_widget_set_visible (GTK_WIDGET (self->settings_problem_group), text->len > 0);
+}
+
+static void
+on_settings_problem_clicked_cb (RelayWindow *self)
+{
+  g_autoptr(GPtrArray) unusable = relay_settings_find_unusable (self->settings);
+
+  /* The button goes with the group: keep the keyboard focus in the page. */
+  gtk_widget_grab_focus (GTK_WIDGET (self->server_row));
+  relay_settings_replace_unusable (self->settings, unusable);
+  update_settings_problem (self);
+}
+
 static void
 on_settings_changed_cb (RelayWindow *self,
                         const char  *key,
                         GSettings   *settings)
 {
+  update_settings_problem (self);
   if (g_str_equal (key, "security") || g_str_equal (key, "port"))
     {
       update_port_subtitle (self);
@@ -1456,6 +1490,7 @@ bind_settings (RelayWindow *self)
   update_sender_error (self);
   update_address_error (self->local_recipient_row, self->local_recipient_error_label);
   update_server_note (self);
+  update_settings_problem (self);
 }
 
 /* The icons of a test (spinner, result) are loaded by GTK's worker threads now, so that the first
@@ -1650,9 +1685,12 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/smtprelay/SmtpRelay/relay-window.ui");
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, settings_problem_group);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, settings_problem_label);
   /* Reachable with gtk_widget_get_template_child() for the tests, no field needed. */
   gtk_widget_class_bind_template_child_full (widget_class, "sender_group", FALSE, 0);
   gtk_widget_class_bind_template_child_full (widget_class, "auth_group", FALSE, 0);
+  gtk_widget_class_bind_template_child_full (widget_class, "settings_problem_button", FALSE, 0);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, detect_button);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_note_box);
@@ -1680,6 +1718,7 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, queue_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, queue_flush_button);
   gtk_widget_class_bind_template_callback (widget_class, on_detect_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_settings_problem_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_queue_flush_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_input_cb);
   gtk_widget_class_bind_template_callback (widget_class, on_port_spin_output_cb);

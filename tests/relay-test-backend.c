@@ -8,6 +8,7 @@ struct _RelayTestBackend
 {
   GSettingsBackend  parent_instance;
   GHashTable       *values;   /* full key path -> GVariant */
+  GHashTable       *system;   /* the same, below the user's values: dconf's system databases */
   GHashTable       *locks;    /* full key paths */
 };
 
@@ -22,9 +23,9 @@ relay_test_backend_read (GSettingsBackend   *backend,
   RelayTestBackend *self = RELAY_TEST_BACKEND (backend);
   GVariant *value;
 
-  if (default_value)
-    return NULL;
-  value = g_hash_table_lookup (self->values, key);
+  value = default_value ? NULL : g_hash_table_lookup (self->values, key);
+  if (value == NULL)
+    value = g_hash_table_lookup (self->system, key);
   return value != NULL ? g_variant_ref (value) : NULL;
 }
 
@@ -106,6 +107,7 @@ relay_test_backend_finalize (GObject *object)
   RelayTestBackend *self = RELAY_TEST_BACKEND (object);
 
   g_hash_table_unref (self->values);
+  g_hash_table_unref (self->system);
   g_hash_table_unref (self->locks);
   G_OBJECT_CLASS (relay_test_backend_parent_class)->finalize (object);
 }
@@ -127,6 +129,8 @@ static void
 relay_test_backend_init (RelayTestBackend *self)
 {
   self->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify) g_variant_unref);
+  self->system = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) g_variant_unref);
   self->locks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
@@ -154,4 +158,25 @@ relay_test_backend_lock (RelayTestBackend *self,
   else
     g_hash_table_remove (self->locks, path);
   g_settings_backend_writable_changed (G_SETTINGS_BACKEND (self), path);
+}
+
+/**
+ * relay_test_backend_set_system:
+ * @path: the full path of a key
+ * @value: (nullable): any value, of any type, or %NULL to remove it
+ *
+ * Sets the value an administrator's database holds for @path, below the user's own (a reset
+ * leaves it in force), and tells every GSettings on this backend. Neither this nor the
+ * backend's write checks the type: a test can store what `dconf write` can.
+ */
+void
+relay_test_backend_set_system (RelayTestBackend *self,
+                               const char       *path,
+                               GVariant         *value)
+{
+  if (value != NULL)
+    g_hash_table_replace (self->system, g_strdup (path), g_variant_ref_sink (value));
+  else
+    g_hash_table_remove (self->system, path);
+  g_settings_backend_changed (G_SETTINGS_BACKEND (self), path, NULL);
 }

@@ -19,5 +19,8 @@ RelayTestBackend *relay_test_backend_new  (void);
 void              relay_test_backend_lock (RelayTestBackend *self,
                                            const char       *path,
                                            gboolean          locked);
+void              relay_test_backend_set_system (RelayTestBackend *self,
+                                                 const char       *path,
+                                                 GVariant         *value);
 
 G_END_DECLS

@@ -274,6 +274,37 @@ def test_send_composes_from_configured_sender(root):
         server.stop()
 
 
+def test_unusable_stored_setting_is_said(root):
+    """A value GSettings ignores (written by hand into the keyfile, or with `dconf write`) is
+    replaced by the default without a word from GSettings: the command says which and why,
+    then sends with the default."""
+    server = Server(root)
+    try:
+        env = Env(root, port=server.port)
+        env.settings["allow-plaintext-auth"] = "'no'"
+        env.settings["window-width"] = "50"
+        env.set()
+        result = env.run(["send", "--to", "ops@example.org", "--subject", "s"], b"body\n")
+        check_rc(result, EX_OK)
+        lines = result[2].strip().splitlines()
+        check(len(lines) == 2, result[2])
+        check(lines[0].startswith("smtp-relay send: The setting ") and
+              "(allow-plaintext-auth) holds 'no', which is not true or false; the default, "
+              "false, is used instead." in lines[0], lines[0])
+        check("(window-width) holds 50, which is not a number from 200 to 16384" in lines[1],
+              lines[1])
+        check(len(server.messages()) == 1, "not delivered")
+        # Once the value is one GSettings can use, nothing is said.
+        env.settings["allow-plaintext-auth"] = "false"
+        del env.settings["window-width"]
+        env.set()
+        result = env.run(["send", "--to", "ops@example.org", "--subject", "s"], b"body\n")
+        check_rc(result, EX_OK)
+        check(result[2] == "", result[2])
+    finally:
+        server.stop()
+
+
 def test_send_from_a_terminal_says_how_to_end(root):
     # At a terminal `send` says how to end the message instead of waiting silently; Ctrl+D at
     # the start of a line ends it. (With a pipe it stays silent: the test above.)
@@ -960,6 +991,53 @@ def test_terminated_during_the_backlog_stops_it(root):
             with open(path, "rb") as f:
                 left.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
         check(len(left) == 2 and not set(left) & set(delivered), (delivered, left))
+    finally:
+        listener.close()
+
+
+def test_backlog_has_a_time_budget(root):
+    # The program that calls sendmail waits for the backlog that goes along: after 10 s no
+    # further entry begins (the one being sent gets its reply), and the rest stays queued for
+    # the next send, the timer or the window. Here each entry takes 4 s (a content scan): two
+    # or three of five go, in 10–14 s.
+    env = Env(root, port=closed_port())
+    queue_while_down(env, [f"q{i}" for i in range(5)])
+    delivered = []
+
+    def session(f, reply):
+        while True:
+            line = f.readline()
+            if not line.upper().startswith(b"MAIL"):
+                if line:
+                    reply("221 bye")
+                return
+            f.readline()
+            f.readline()
+            reply("250 ok\r\n250 ok\r\n354 go on")
+            body = b""
+            while (line := f.readline()) not in (b".\r\n", b""):
+                body += line
+            delivered.append(header(body, "Subject"))
+            if len(delivered) > 1:
+                time.sleep(4)
+            reply("250 2.0.0 queued")
+
+    listener, thread = slow_relay(session)
+    try:
+        env.set(port=listener.getsockname()[1])
+        start = time.monotonic()
+        result = env.run(["sendmail", "-i", "ops@example.org"], b"Subject: own\n\nnow\n")
+        took = time.monotonic() - start
+        check_rc(result, EX_OK)
+        check(result[2] == "", result[2])
+        thread.join(timeout=30)
+        check(delivered[0] == "own" and 2 <= len(delivered) - 1 < 5, delivered)
+        check(took < 25, f"took {took:.1f} s")
+        left = []
+        for path in env.queue_files():
+            with open(path, "rb") as f:
+                left.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+        check(sorted(left + delivered[1:]) == [f"q{i}" for i in range(5)], (delivered, left))
     finally:
         listener.close()
 

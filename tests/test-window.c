@@ -288,6 +288,54 @@ test_locked_key_insensitive (Fixture       *f,
   g_assert_true (gtk_widget_get_sensitive (child (f, "password_row")));
 }
 
+/* A value stored behind the window's back that GSettings ignores (`dconf write` of port
+ * 70000, security 'ssl3' in an administrator's database): the rows show the defaults, so the
+ * window says which value is ignored and why, from the start and as soon as it is stored, and
+ * "Use Defaults" stores the defaults in its place. */
+static void
+test_unusable_setting (Fixture       *f,
+                       gconstpointer  data)
+{
+  GSettingsBackend *backend = G_SETTINGS_BACKEND (f->backend);
+  GtkWidget *group = child (f, "settings_problem_group");
+  const char *text;
+  g_autoptr(GVariant) security = NULL;
+
+  g_assert_false (gtk_widget_get_visible (group));
+  G_SETTINGS_BACKEND_GET_CLASS (backend)->write (backend, KEY_PATH "port",
+                                                 g_variant_new_int32 (70000), NULL);
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_true (gtk_widget_get_visible (group));
+  text = gtk_label_get_text (child (f, "settings_problem_label"));
+  g_assert_nonnull (strstr (text, "(port) holds 70000"));
+  g_assert_null (strstr (text, "security"));
+
+  /* An administrator's value, which a reset leaves in force; a window opened now says both */
+  relay_test_backend_set_system (f->backend, KEY_PATH "security", g_variant_new_string ("ssl3"));
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  set_window (f, relay_window_new (NULL, f->settings));
+  gtk_window_present (GTK_WINDOW (f->window));
+  group = child (f, "settings_problem_group");
+  g_assert_true (gtk_widget_get_visible (group));
+  text = gtk_label_get_text (child (f, "settings_problem_label"));
+  g_assert_nonnull (strstr (text, "(port) holds 70000"));
+  g_assert_nonnull (strstr (text, "holds 'ssl3', which is not one of 'none', 'starttls', 'tls'"));
+  g_assert_cmpuint (adw_combo_row_get_selected (child (f, "security_row")), ==,
+                    RELAY_SECURITY_STARTTLS);
+
+  gtk_widget_grab_focus (child (f, "settings_problem_button"));
+  g_signal_emit_by_name (child (f, "settings_problem_button"), "clicked");
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_false (gtk_widget_get_visible (group));
+  security = g_settings_get_user_value (f->settings, "security");
+  g_assert_nonnull (security);
+  g_assert_cmpstr (g_variant_get_string (security, NULL), ==, "starttls");
+  g_assert_null (g_settings_get_user_value (f->settings, "port"));
+  /* The button went with the group; the focus did not go with it */
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (f->window)),
+                                         child (f, "server_row")));
+}
+
 /* The user name and password rows are usable only when the server requires authentication. */
 static void
 test_auth_switch_sensitivity (Fixture       *f,
@@ -1953,6 +2001,7 @@ main (int   argc,
   ADD ("row-writes-key", test_row_writes_key);
   ADD ("key-updates-row", test_key_updates_row);
   ADD ("locked-key-insensitive", test_locked_key_insensitive);
+  ADD ("unusable-setting", test_unusable_setting);
   ADD ("auth-switch-sensitivity", test_auth_switch_sensitivity);
   ADD ("plaintext-opt-in", test_plaintext_opt_in);
   ADD ("sender-validation", test_sender_validation);

@@ -461,6 +461,35 @@ test_flush_oldest_first (void)
   assert_sent_in_order (server, subjects, G_N_ELEMENTS (subjects));
 }
 
+/* An entry that the relay refuses after its content, for good (a content filter's 554) or for
+ * now (452, out of storage), ends its transaction, not the session: the next entries go on the
+ * same connection. */
+static void
+test_flush_refused_keeps_session (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(GPtrArray) script = accept_script (4);
+  g_autoptr(ScriptServer) server = NULL;
+  const char *subjects[] = { "Alert one", "Alert two", "Alert three", "Alert four" };
+  g_auto(Flushed) flushed = { 0 };
+
+  /* The final replies of the second and third entries: refused for good, then for now */
+  g_assert_cmpstr (script->pdata[3 + 4 + 3], ==, "> 250 2.0.0 Ok: queued\r\n");
+  script->pdata[3 + 4 + 3] = (char *) "> 554 5.7.1 Rejected by the content filter\r\n";
+  script->pdata[3 + 8 + 3] = (char *) "> 452 4.3.1 Insufficient system storage\r\n";
+  use_script_server_settings (settings);
+  queue_in_order (subjects, G_N_ELEMENTS (subjects));
+  flush_through (settings, (const char * const *) script->pdata, &flushed, &server);
+  g_assert_no_error (flushed.error);
+  g_assert_cmpuint (flushed.sent, ==, 2);
+  g_assert_cmpuint (flushed.failed, ==, 1);
+  g_assert_cmpuint (flushed.waiting, ==, 1);
+  script_server_wait (server);
+  g_assert_cmpstr (script_server_get_failure (server), ==, NULL);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 1);
+  assert_sent_in_order (server, subjects, G_N_ELEMENTS (subjects));
+}
+
 /* The relay ends the session kept open between two entries, by closing it (an idle timeout)
  * or with a 421 (a limit of messages per connection): the entry goes again at once on a new
  * connection, with no error recorded. */
@@ -792,6 +821,7 @@ main (int   argc,
   g_test_add_func ("/relay/queue/count-async", test_count_async);
   g_test_add_func ("/relay/queue/last-failure-is-of-a-waiting-entry", test_last_failure_is_of_a_waiting_entry);
   g_test_add_func ("/relay/queue/flush-oldest-first", test_flush_oldest_first);
+  g_test_add_func ("/relay/queue/flush-refused-keeps-session", test_flush_refused_keeps_session);
   g_test_add_func ("/relay/queue/flush-stale-session", test_flush_stale_session);
   g_test_add_func ("/relay/queue/flush-stops-on-dead-relay-after-reuse", test_flush_stops_on_dead_relay_after_reuse);
   g_test_add_func ("/relay/queue/delivered-but-not-removed", test_delivered_but_not_removed);

@@ -1541,6 +1541,56 @@ test_keep_open_stale (Fixture       *fixture,
   g_assert_cmpuint (script_server_get_connections (server), ==, 3);
 }
 
+static void
+test_keep_open_refused (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  /* A flush meets messages that the server refuses after their content, for good or for now:
+   * the transaction is over and every reply read, so the next message goes on the same
+   * session (DATA and BDAT alike), unless the server said it is closing (421). */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "data", "> 554 5.7.1 spam\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n550 5.7.1 content rejected\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n451 4.3.0 try again later\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 1\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n421 4.3.2 shutting down\r\n", "close",
+    "--",
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 2", "bdat", "< QUIT", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 2\r\n221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) single = single_recipient_message ();
+  struct { const char *reply; guint code; } expected[] = {
+    { NULL, 554 }, { NULL, 550 }, { NULL, 451 }, { "250 2.0.0 queued as 1", 250 },
+    { NULL, 421 }, { "250 2.0.0 queued as 2", 221 },
+  };
+
+  use_server (fixture, server);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *reply = NULL;
+
+      if (i == G_N_ELEMENTS (expected) - 1)
+        relay_smtp_client_set_keep_open (fixture->client, FALSE);
+      reply = run_send (fixture->client, i == 0 ? fixture->message : single, NULL, &error);
+      g_assert_cmpstr (reply, ==, expected[i].reply);
+      if (reply == NULL)
+        g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA);
+      g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==,
+                        expected[i].code);
+      g_assert_false (relay_smtp_client_get_stale_session (fixture->client));
+    }
+  script_server_wait (server);
+  assert_no_failure (server);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 2);
+  g_assert_cmpuint (count_of (script_server_get_received (server), "EHLO "), ==, 2);
+}
+
 /* A message far larger than the socket buffers: the server can answer and close while the
  * client still writes it. */
 static RelaySmtpMessage *
@@ -1713,6 +1763,7 @@ main (int   argc,
   ADD ("keep-open-close-redacts", test_keep_open_close_redacts);
   ADD ("keep-open-helo", test_keep_open_helo);
   ADD ("keep-open-stale", test_keep_open_stale);
+  ADD ("keep-open-refused", test_keep_open_refused);
   ADD ("multi-line-no-pipelining", test_multi_line_no_pipelining);
   ADD ("helo-fallback", test_helo_fallback);
   ADD ("quit-ignored", test_quit_ignored);

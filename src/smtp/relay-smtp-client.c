@@ -989,6 +989,11 @@ on_body_reply (GTask          *task,
 
   if (reply->code / 100 != 2)
     {
+      /* The transaction is over and every reply read: the session is where it was after EHLO
+       * (RFC 5321 §4.1.4), and a flush's next message may go on it, unless the server said
+       * that it is closing. */
+      if (s->keep_open && reply->code != 421)
+        keep_connection (s);
       fail_with_reply (task, RELAY_SMTP_ERROR_DATA, _("The server refused the message"), reply);
       return;
     }
@@ -3347,13 +3352,15 @@ relay_smtp_client_get_message_written (RelaySmtpClient *self)
 
 /**
  * relay_smtp_client_set_keep_open:
- * @keep_open: whether the session stays open after the next message is accepted
+ * @keep_open: whether the session stays open after the next message
  *
  * For a run of messages to the same server (a queue flush): the message goes without QUIT, and
  * the next relay_smtp_client_send_async() with the same server, port, security and user name
  * sends on the same session, without connecting, securing and logging in again. The last
  * message of the run goes with this %FALSE; relay_smtp_client_close_async() ends a session
- * left open otherwise. A failed send always closes its session.
+ * left open otherwise. A send that fails closes its session, except when the server refused
+ * the message after its content (the final reply to DATA or BDAT, other than 421): the
+ * transaction is over then, and the session stays open for the next message.
  */
 void
 relay_smtp_client_set_keep_open (RelaySmtpClient *self,

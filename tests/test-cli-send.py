@@ -637,7 +637,7 @@ def test_send_takes_the_backlog_along(root):
     # good is said, since nothing else would say it.
     env = Env(root, port=closed_port())
     queue_while_down(env, ["first", "second"])
-    time.sleep(1.1)   # queued a second later, so tried last: a refusal ends a session
+    time.sleep(1.1)   # queued a second later, so tried last
     queue_while_down(env, ["refused"], to="reject@example.org")
     check(len(env.queue_files()) == 3, env.queue_files())
     server = Server(root)

@@ -351,6 +351,58 @@ test_recipient_rejected (Fixture       *fixture,
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 }
 
+static void
+test_keep_open_after_refusal (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  /* A queue flush on a real server, over STARTTLS with a login: the session kept after a
+   * refused recipient takes the next message after an RSET (aiosmtpd keeps the sender of the
+   * refused transaction, and offers no PIPELINING: the RSET goes alone). So does the session
+   * after one refused recipient among two: without PIPELINING, DATA was not sent. */
+  const char * const rejected[] = { "reject@example.org", NULL };
+  const char * const mixed[] = { "ops@example.org", "reject@example.org", NULL };
+  g_autoptr(RelaySmtpMessage) refused = relay_smtp_message_new ("alerts@example.com", NULL,
+                                                                rejected, "s", "b", NULL);
+  g_autoptr(RelaySmtpMessage) half = relay_smtp_message_new ("alerts@example.com", NULL, mixed,
+                                                             "s", "b", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  const char *transcript;
+
+  if (fixture->port == 0)
+    return;
+  relay_smtp_client_set_security (fixture->client, RELAY_SECURITY_STARTTLS);
+  trust_test_ca (fixture);
+  relay_smtp_client_set_username (fixture->client, USER);
+  relay_smtp_client_set_password (fixture->client, PASSWORD);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+
+  reply = run_send (fixture->client, refused, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RECIPIENT);
+  g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==, 550);
+  g_clear_error (&error);
+
+  reply = send_ok (fixture);
+  assert_delivered (fixture);
+  transcript = relay_smtp_client_get_transcript (fixture->client);
+  g_assert_nonnull (strstr (transcript, "Still connected to"));
+  g_assert_nonnull (strstr (transcript, "C: RSET"));
+  g_assert_null (strstr (transcript, "AUTH"));
+  g_clear_pointer (&reply, g_free);
+
+  reply = run_send (fixture->client, half, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RECIPIENT);
+  g_clear_error (&error);
+  relay_smtp_client_set_keep_open (fixture->client, FALSE);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as TEST2"));
+  transcript = relay_smtp_client_get_transcript (fixture->client);
+  g_assert_nonnull (strstr (transcript, "Still connected to"));
+  g_assert_nonnull (strstr (transcript, "C: RSET"));
+  g_assert_nonnull (strstr (transcript, "C: QUIT"));
+}
+
 static char *
 fingerprint_of_file (const char *file)
 {
@@ -497,6 +549,7 @@ main (int   argc,
   ADD ("auth/login", starttls_login_auth, test_auth);
   ADD ("auth/implicit-tls", tls_plain_auth, test_auth);
   ADD ("auth/wrong-password", starttls_plain_auth, test_wrong_password);
+  ADD ("keep-open-after-refusal", starttls_plain_auth, test_keep_open_after_refusal);
   ADD ("certificate/unknown-issuer", tls_server, test_unknown_issuer);
   ADD ("certificate/pinned", tls_server, test_pinned);
   ADD ("certificate/pinned-other", starttls_server, test_pinned_other);

@@ -1474,12 +1474,15 @@ test_keep_open_helo (Fixture       *fixture,
     "data", "> 250 done\r\n",
     "<< 4", "> 250 2.1.0 Ok\r\n554 5.7.1 <[127.0.0.1]>: Helo command rejected: use your FQDN\r\n"
             "554 5.5.1 Error: no valid recipients\r\n554 5.5.1 Error: no valid recipients\r\n",
+    /* every reply read: the session stays for the flush to end */
+    "< QUIT", "> 221 bye\r\n",
     NULL
   };
   g_autoptr(ScriptServer) server = script_server_new (script);
   g_autoptr(GError) error = NULL;
   g_autofree char *reply = NULL;
   g_autofree char *second = NULL;
+  gboolean closed = FALSE;
 
   if (strchr (g_get_host_name (), '.') != NULL)
     {
@@ -1495,6 +1498,12 @@ test_keep_open_helo (Fixture       *fixture,
   g_assert_null (second);
   g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_EHLO);
   g_assert_nonnull (strstr (error->message, "(EHLO [127.0.0.1])"));
+  g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==, 554);
+  relay_smtp_client_close_async (fixture->client, NULL, on_closed_cb, &closed);
+  while (!closed)
+    g_main_context_iteration (NULL, TRUE);
+  script_server_wait (server);
+  assert_no_failure (server);
   g_assert_cmpuint (script_server_get_connections (server), ==, 1);
 }
 
@@ -1545,27 +1554,51 @@ static void
 test_keep_open_refused (Fixture       *fixture,
                         gconstpointer  data)
 {
-  /* A flush meets messages that the server refuses after their content, for good or for now:
-   * the transaction is over and every reply read, so the next message goes on the same
-   * session (DATA and BDAT alike), unless the server said it is closing (421). */
+  /* A flush meets messages that the server refuses: after their content, at a recipient
+   * (greylisting), at the sender. Each transaction ends with every reply read, so the next
+   * message goes on the same session, after an RSET in its own flight (the server may still
+   * hold the refused transaction's sender). A 421 ends the session, and so does a 354 (the
+   * server waits for a message to the recipient it accepted, which only closing aborts). The
+   * code the caller judges by is the refusal's, not that of the replies read after it. */
   const char * const script[] = {
     GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
-    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
-    "data", "> 554 5.7.1 spam\r\n",
-    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n550 5.7.1 content rejected\r\n",
-    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n451 4.3.0 try again later\r\n",
-    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 1\r\n",
+    /* 1: DATA, refused after the content */
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "data", "> 554 5.7.1 spam\r\n",
+    /* 2: BDAT, refused after the content */
+    "< RSET", "<< 2", "bdat",
+    "> 250 2.0.0 reset\r\n250 ok\r\n250 ok\r\n550 5.7.1 content rejected\r\n",
+    /* 3: greylisted recipient; the BDAT is refused for want of one */
+    "< RSET", "<< 2", "bdat",
+    "> 250 2.0.0 reset\r\n250 ok\r\n451 4.7.1 greylisted\r\n554 5.5.1 no valid recipients\r\n",
+    /* 4: refused sender; so are the recipient and the BDAT */
+    "< RSET", "<< 2", "bdat",
+    "> 250 2.0.0 reset\r\n553 5.7.1 sender not owned\r\n503 5.5.1 need MAIL\r\n"
+    "503 5.5.1 need MAIL\r\n",
+    /* 5: accepted */
+    "< RSET", "<< 2", "bdat", "> 250 2.0.0 reset\r\n250 ok\r\n250 ok\r\n250 2.0.0 queued as 1\r\n",
+    /* 6: refused after the content by a server that is closing */
     "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n421 4.3.2 shutting down\r\n", "close",
     "--",
     GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    /* 7: two recipients, the first refused, the second accepted: DATA gets 354 */
+    "<< 4", "> 250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n", "close",
+    "--",
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    /* 8: the last, with QUIT */
     "<< 2", "bdat", "< QUIT", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 2\r\n221 bye\r\n",
     NULL
   };
   g_autoptr(ScriptServer) server = script_server_new (script);
   g_autoptr(RelaySmtpMessage) single = single_recipient_message ();
-  struct { const char *reply; guint code; } expected[] = {
-    { NULL, 554 }, { NULL, 550 }, { NULL, 451 }, { "250 2.0.0 queued as 1", 250 },
-    { NULL, 421 }, { "250 2.0.0 queued as 2", 221 },
+  struct { gboolean two; const char *reply; RelaySmtpError error; guint code; } expected[] = {
+    { TRUE, NULL, RELAY_SMTP_ERROR_DATA, 554 },
+    { FALSE, NULL, RELAY_SMTP_ERROR_DATA, 550 },
+    { FALSE, NULL, RELAY_SMTP_ERROR_RECIPIENT, 451 },
+    { FALSE, NULL, RELAY_SMTP_ERROR_SENDER, 553 },
+    { FALSE, "250 2.0.0 queued as 1", 0, 250 },
+    { FALSE, NULL, RELAY_SMTP_ERROR_DATA, 421 },
+    { TRUE, NULL, RELAY_SMTP_ERROR_RECIPIENT, 550 },
+    { FALSE, "250 2.0.0 queued as 2", 0, 221 },
   };
 
   use_server (fixture, server);
@@ -1575,20 +1608,66 @@ test_keep_open_refused (Fixture       *fixture,
       g_autoptr(GError) error = NULL;
       g_autofree char *reply = NULL;
 
+      g_test_message ("message %u", i + 1);
       if (i == G_N_ELEMENTS (expected) - 1)
         relay_smtp_client_set_keep_open (fixture->client, FALSE);
-      reply = run_send (fixture->client, i == 0 ? fixture->message : single, NULL, &error);
+      reply = run_send (fixture->client, expected[i].two ? fixture->message : single, NULL,
+                        &error);
       g_assert_cmpstr (reply, ==, expected[i].reply);
       if (reply == NULL)
-        g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA);
+        g_assert_error (error, RELAY_SMTP_ERROR, (int) expected[i].error);
       g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==,
                         expected[i].code);
       g_assert_false (relay_smtp_client_get_stale_session (fixture->client));
     }
   script_server_wait (server);
   assert_no_failure (server);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 3);
+  g_assert_cmpuint (count_of (script_server_get_received (server), "RSET"), ==, 4);
+}
+
+static void
+test_keep_open_rset_refused (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  /* The RSET that follows a refused transaction gets 421, or an error: nothing of the message
+   * was taken, so the send is "stale" and may go again on a new connection. Without
+   * PIPELINING the RSET goes alone, before MAIL. */
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n550 5.7.1 content rejected\r\n",
+    "< RSET", "<< 2", "bdat",
+    "> 421 4.4.2 mx timeout\r\n", "close",
+    "--",
+    GREETING, "< EHLO ", "> 250 mx\r\n",
+    "< MAIL", "> 250 ok\r\n", "< RCPT", "> 550 5.1.1 no such user\r\n",
+    "< RSET", "> 502 5.5.1 not implemented\r\n", "close",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) single = single_recipient_message ();
+  struct { guint code; gboolean stale; } expected[] = {
+    { 550, FALSE }, { 421, TRUE }, { 550, FALSE }, { 502, TRUE },
+  };
+
+  use_server (fixture, server);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *reply = run_send (fixture->client, single, NULL, &error);
+
+      g_test_message ("message %u", i + 1);
+      g_assert_null (reply);
+      g_assert_nonnull (error);
+      g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==,
+                        expected[i].code);
+      g_assert_cmpint (relay_smtp_client_get_stale_session (fixture->client), ==,
+                       expected[i].stale);
+    }
+  script_server_wait (server);
+  assert_no_failure (server);
   g_assert_cmpuint (script_server_get_connections (server), ==, 2);
-  g_assert_cmpuint (count_of (script_server_get_received (server), "EHLO "), ==, 2);
 }
 
 /* A message far larger than the socket buffers: the server can answer and close while the
@@ -1764,6 +1843,7 @@ main (int   argc,
   ADD ("keep-open-helo", test_keep_open_helo);
   ADD ("keep-open-stale", test_keep_open_stale);
   ADD ("keep-open-refused", test_keep_open_refused);
+  ADD ("keep-open-rset-refused", test_keep_open_rset_refused);
   ADD ("multi-line-no-pipelining", test_multi_line_no_pipelining);
   ADD ("helo-fallback", test_helo_fallback);
   ADD ("quit-ignored", test_quit_ignored);

@@ -263,6 +263,15 @@ struct _Session
   gboolean              reused;        /* this send went on a session kept open */
   gboolean              closing;       /* relay_smtp_client_close_async(): QUIT only */
   guint                 replies;       /* complete replies read in this send */
+  /* A refused transaction on a session to keep: the replies still due to the commands
+   * pipelined after the refused one are read before the session is kept (drain_error is what
+   * the send reports, whatever happens meanwhile). The next send begins with RSET. */
+  GError               *drain_error;
+  guint                 drain_code;    /* the refusal's, which the caller judges by */
+  guint                 drain_left;
+  gboolean              needs_rset;    /* when kept: the server may hold the failed transaction */
+  gboolean              rset_first;    /* this send, on a session kept so: RSET before MAIL */
+  gboolean              rset_failed;   /* ... which the server refused: treated as stale */
 };
 
 /* A session left open after its message was accepted (relay_smtp_client_set_keep_open()). */
@@ -279,6 +288,7 @@ typedef struct _Idle
   GIOStream            *stream;      /* borrowed: tls or connection */
   GByteArray           *inbuf;
   RelaySmtpCapabilities caps;
+  gboolean              needs_rset;
 } Idle;
 
 /* Closing the socket itself is immediate; a TLS close_notify could block on a stuck peer.
@@ -381,6 +391,7 @@ session_free (Session *s)
   g_clear_pointer (&s->body, g_bytes_unref);
   g_free (s->final_reply);
   g_clear_error (&s->write_error);
+  g_clear_error (&s->drain_error);
   g_object_unref (s->self);
   g_free (s);
 }
@@ -606,6 +617,7 @@ keep_connection (Session *s)
   idle->inbuf = g_steal_pointer (&s->inbuf);
   idle->caps = s->caps;
   memset (&s->caps, 0, sizeof s->caps);
+  idle->needs_rset = s->needs_rset;
   g_clear_pointer (&s->self->idle, idle_free);
   s->self->idle = idle;
 }
@@ -628,6 +640,7 @@ adopt_connection (Session *s,
   g_free (s->helo);
   s->helo = g_steal_pointer (&idle->helo);
   s->reused = TRUE;
+  s->rset_first = idle->needs_rset;
   idle_free (idle);
 }
 
@@ -659,13 +672,27 @@ session_fail (GTask  *task,
   Session *s = g_task_get_task_data (task);
   const char *during = phase_describe (s->phase);
 
+  /* The message was refused already; what went wrong while reading the replies after that
+   * only means that the session is not kept. */
+  if (s->drain_error != NULL)
+    {
+      g_error_free (error);
+      error = g_steal_pointer (&s->drain_error);
+    }
+  /* A 451 to RCPT is followed by a 554 to BDAT ("no valid recipients"): the refusal's code
+   * says whether to try again later. */
+  if (s->drain_code != 0)
+    s->self->last_reply_code = s->drain_code;
+
   /* Before the server took anything of this message, the session kept open turned out to be
-   * gone: closed for idleness (EOF, a reset) or closing (421). A new connection may retry. */
+   * gone: closed for idleness (EOF, a reset) or closing (421), or it would not reset the
+   * transaction that failed on it. A new connection may retry. */
   s->self->stale_session =
     s->reused && !s->quitting
     && ((s->replies == 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
          && (error->domain != RELAY_SMTP_ERROR || error->code == RELAY_SMTP_ERROR_CLOSED))
-        || (s->replies == 1 && s->self->last_reply_code == 421));
+        || (s->replies == 1 && s->self->last_reply_code == 421)
+        || s->rset_failed);
 
   if (s->quitting)
     {
@@ -735,13 +762,12 @@ session_fail (GTask  *task,
   g_task_return_error (task, error);
 }
 
-static void
-fail_with_reply (GTask                *task,
-                 RelaySmtpError        code,
-                 const char           *what,
-                 const RelaySmtpReply *reply)
+static GError *
+reply_error (Session              *s,
+             RelaySmtpError        code,
+             const char           *what,
+             const RelaySmtpReply *reply)
 {
-  Session *s = g_task_get_task_data (task);
   g_auto(GStrv) lines = g_strdupv (reply->lines);
   RelaySmtpReply redacted = *reply;
   g_autofree char *shown = NULL;
@@ -757,8 +783,71 @@ fail_with_reply (GTask                *task,
    * on a line of their own. */
   /* Translators: the first %s says which step failed, the second is the server's name, the
    * third its reply. */
-  session_fail (task, g_error_new (RELAY_SMTP_ERROR, code, _("%s. The server %s replied: “%s”."),
-                                   what, s->host, shown));
+  return g_error_new (RELAY_SMTP_ERROR, code, _("%s. The server %s replied: “%s”."),
+                      what, s->host, shown);
+}
+
+static void
+fail_with_reply (GTask                *task,
+                 RelaySmtpError        code,
+                 const char           *what,
+                 const RelaySmtpReply *reply)
+{
+  session_fail (task, reply_error (g_task_get_task_data (task), code, what, reply));
+}
+
+static void expect_reply (GTask        *task,
+                          Phase         phase,
+                          ReplyHandler  handler);
+
+static void
+on_drain_reply (GTask          *task,
+                RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+  /* 354: the server waits for a message (another recipient was accepted), which only closing
+   * can abort; 421: it is closing. */
+  gboolean usable = reply->code != 354 && reply->code != 421;
+
+  if (usable && --s->drain_left > 0)
+    {
+      expect_reply (task, s->phase, on_drain_reply);
+      return;
+    }
+  if (usable)
+    keep_connection (s);
+  session_fail (task, g_steal_pointer (&s->drain_error));
+}
+
+/* The server refused MAIL, a recipient or the message: the send fails with its reply. On a
+ * session to keep (a flush), the session is kept for the next message, which begins with RSET
+ * (the server may still hold the sender of this one), once the @pending replies still due to
+ * the commands pipelined after the refused one are read; a 421 (closing) ends it. */
+static void
+refuse_transaction (GTask                *task,
+                    RelaySmtpError        code,
+                    const char           *what,
+                    const RelaySmtpReply *reply,
+                    guint                 pending)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (!s->keep_open || reply->code == 421)
+    {
+      fail_with_reply (task, code, what, reply);
+      return;
+    }
+  s->needs_rset = TRUE;
+  if (pending == 0)
+    {
+      keep_connection (s);
+      fail_with_reply (task, code, what, reply);
+      return;
+    }
+  s->drain_error = reply_error (s, code, what, reply);
+  s->drain_code = reply->code;
+  s->drain_left = pending;
+  expect_reply (task, s->phase, on_drain_reply);
 }
 
 /* --- reading and writing ------------------------------------------------------------------ */
@@ -989,12 +1078,8 @@ on_body_reply (GTask          *task,
 
   if (reply->code / 100 != 2)
     {
-      /* The transaction is over and every reply read: the session is where it was after EHLO
-       * (RFC 5321 §4.1.4), and a flush's next message may go on it, unless the server said
-       * that it is closing. */
-      if (s->keep_open && reply->code != 421)
-        keep_connection (s);
-      fail_with_reply (task, RELAY_SMTP_ERROR_DATA, _("The server refused the message"), reply);
+      refuse_transaction (task, RELAY_SMTP_ERROR_DATA, _("The server refused the message"),
+                          reply, 0);
       return;
     }
   s->final_reply = redact_secrets (s->self, relay_smtp_reply_to_display (reply));
@@ -1021,7 +1106,8 @@ on_data_reply (GTask          *task,
 
   if (reply->code != 354)
     {
-      fail_with_reply (task, RELAY_SMTP_ERROR_DATA, _("The server would not accept the message"), reply);
+      refuse_transaction (task, RELAY_SMTP_ERROR_DATA,
+                          _("The server would not accept the message"), reply, 0);
       return;
     }
 
@@ -1120,7 +1206,9 @@ on_rcpt_reply (GTask          *task,
           what = g_strdup_printf (_("The server refused the recipient %s"), rcpts[s->rcpt_index]);
           break;
         }
-      fail_with_reply (task, code, what, reply);
+      /* Pipelined: the replies to the recipients after this one, and to DATA or BDAT. */
+      refuse_transaction (task, code, what, reply,
+                          s->pipelined ? g_strv_length ((char **) rcpts) - s->rcpt_index : 0);
       return;
     }
   s->rcpt_index++;
@@ -1152,8 +1240,11 @@ on_mail_reply (GTask          *task,
     {
       g_autofree char *what = g_strdup_printf (_("The server refused the sender %s"),
                                                relay_smtp_message_get_sender (s->message));
+      const char * const *rcpts = relay_smtp_message_get_recipients (s->message);
 
-      fail_with_reply (task, RELAY_SMTP_ERROR_SENDER, what, reply);
+      /* Pipelined: the replies to every recipient, and to DATA or BDAT. */
+      refuse_transaction (task, RELAY_SMTP_ERROR_SENDER, what, reply,
+                          s->pipelined ? g_strv_length ((char **) rcpts) + 1 : 0);
       return;
     }
   if (s->pipelined)
@@ -1191,6 +1282,28 @@ crlf_normalize (const guint8 *data,
   return g_string_free_to_bytes (out);
 }
 
+/* RSET on a session kept after a refused transaction: pipelined before MAIL, or alone. */
+static void
+on_rset_reply (GTask          *task,
+               RelaySmtpReply *reply)
+{
+  Session *s = g_task_get_task_data (task);
+
+  if (reply->code / 100 != 2)
+    {
+      /* Nothing of this message was taken: a new connection may send it (see session_fail()). */
+      s->rset_failed = TRUE;
+      fail_with_reply (task, RELAY_SMTP_ERROR_CLOSED, _("The server would not reset the session"),
+                       reply);
+      return;
+    }
+  s->rset_first = FALSE;
+  if (s->pipelined)
+    expect_reply (task, PHASE_MAIL, on_mail_reply);
+  else
+    start_mail (task);
+}
+
 static void
 start_mail (GTask *task)
 {
@@ -1204,6 +1317,12 @@ start_mail (GTask *task)
 
   set_step (s->self, RELAY_SMTP_STEP_SENDING);
   s->phase = PHASE_MAIL;
+  s->pipelined = s->caps.pipelining;
+  if (s->rset_first && !s->pipelined)
+    {
+      send_command (task, PHASE_MAIL, "RSET", NULL, on_rset_reply);
+      return;
+    }
   rcpts = relay_smtp_message_get_recipients (message);
   if (relay_smtp_message_is_8bit (message) && !s->caps.eightbitmime)
     {
@@ -1247,7 +1366,9 @@ start_mail (GTask *task)
     }
 
   s->rcpt_index = 0;
-  s->pipelined = s->caps.pipelining;
+  /* RFC 2920 §3.1: RSET may begin a group */
+  if (s->rset_first)
+    queue_command (s, "RSET", NULL);
   queue_command (s, mail->str, NULL);
   if (s->pipelined)
     {
@@ -1276,7 +1397,7 @@ start_mail (GTask *task)
       else
         queue_command (s, "DATA", NULL);
     }
-  send_flight (task, PHASE_MAIL, on_mail_reply);
+  send_flight (task, PHASE_MAIL, s->rset_first ? on_rset_reply : on_mail_reply);
 }
 
 /* --- AUTH (RFC 4954) ---------------------------------------------------------------------- */
@@ -3359,8 +3480,10 @@ relay_smtp_client_get_message_written (RelaySmtpClient *self)
  * sends on the same session, without connecting, securing and logging in again. The last
  * message of the run goes with this %FALSE; relay_smtp_client_close_async() ends a session
  * left open otherwise. A send that fails closes its session, except when the server refused
- * the message after its content (the final reply to DATA or BDAT, other than 421): the
- * transaction is over then, and the session stays open for the next message.
+ * the sender, a recipient or the message itself (other than with 421): the replies still due
+ * are read, the session stays open, and the next message begins with RSET (in its flight, with
+ * PIPELINING). A refused recipient whose DATA got 354 anyway (another one was accepted) still
+ * closes: only that aborts the message.
  */
 void
 relay_smtp_client_set_keep_open (RelaySmtpClient *self,

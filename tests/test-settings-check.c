@@ -132,6 +132,7 @@ test_replace (Fixture       *f,
   g_autoptr(GPtrArray) after = NULL;
   g_autoptr(GVariant) port = NULL;
   g_autoptr(GVariant) security = NULL;
+  g_autofree char *server = NULL;
 
   store_raw (f, "port", g_variant_new_int32 (70000));
   /* An administrator's database: a reset leaves it in force, so the default is written */
@@ -151,7 +152,8 @@ test_replace (Fixture       *f,
   g_assert_nonnull (security);
   g_assert_cmpstr (g_variant_get_string (security, NULL), ==, "starttls");
   /* What was fine stays */
-  g_assert_cmpstr (g_settings_get_string (f->settings, "server"), ==, "relay.example.com");
+  server = g_settings_get_string (f->settings, "server");
+  g_assert_cmpstr (server, ==, "relay.example.com");
 }
 
 /* The keyfile backend, which the Flatpak and `GSETTINGS_BACKEND=keyfile` use: a file with
@@ -165,6 +167,7 @@ test_keyfile (void)
   g_autoptr(GSettingsBackend) backend = NULL;
   g_autoptr(GSettings) settings = NULL;
   g_autoptr(GPtrArray) unusable = NULL;
+  g_autofree char *server = NULL;
 
   g_assert_no_error (error);
   path = g_build_filename (dir, "keyfile", NULL);
@@ -178,7 +181,8 @@ test_keyfile (void)
   backend = g_keyfile_settings_backend_new (path, "/", NULL);
   settings = g_settings_new_with_backend (APP_ID, backend);
 
-  g_assert_cmpstr (g_settings_get_string (settings, "server"), ==, "relay.example.com");
+  server = g_settings_get_string (settings, "server");
+  g_assert_cmpstr (server, ==, "relay.example.com");
   unusable = relay_settings_find_unusable (settings);
   g_assert_cmpuint (unusable->len, ==, 3);
   g_assert_nonnull (find (unusable, "port"));

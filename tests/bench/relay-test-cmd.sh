@@ -11,7 +11,8 @@
 # under its own Xvfb, with RELAY_BENCH_FRAME_GAPS=FILE: the window looks up a name, reads the
 # keyring and sends the test message (the Test button) while it records the longest gap between
 # frames (src/relay-bench.c), then writes FILE and exits.  With RELAY_BENCH_FLUSH=N it queues N
-# messages and runs `smtp-relay flush` instead (one session for all of them).  smtp-rtt.sh calls
+# messages and runs `smtp-relay flush` instead (one session for all of them); with
+# RELAY_BENCH_FLUSH_DEFERRED=K as well, every K-th of them is deferred at RCPT.  smtp-rtt.sh calls
 # it through a client spec such as
 #   'ours:starttls=tests/bench/relay-test-cmd.sh _build {mode} {host} {port} {user} {passfile} {from} {to} {cafile}'
 set -eu
@@ -72,12 +73,19 @@ if [ -n "${RELAY_BENCH_FLUSH:-}" ]; then
   export XDG_STATE_HOME="$STATE/state"
   QUEUE="$XDG_STATE_HOME/smtp-relay/queue"
   mkdir -p -m 0700 "$XDG_STATE_HOME/smtp-relay" "$QUEUE"
+  rm -f "$QUEUE"/*.msg   # what an earlier run left (RELAY_BENCH_FLUSH_DEFERRED)
   NOW=$(date +%s)
   i=0
   while [ "$i" -lt "$RELAY_BENCH_FLUSH" ]; do
     i=$((i + 1))
+    RCPT=$TO
+    # With RELAY_BENCH_FLUSH_DEFERRED=K, every K-th message goes to an address that the server
+    # defers at RCPT (greylisting; smtp-rtt.sh --postconf sets the 451), and stays queued.
+    if [ -n "${RELAY_BENCH_FLUSH_DEFERRED:-}" ] && [ $((i % RELAY_BENCH_FLUSH_DEFERRED)) = 0 ]; then
+      RCPT=greylisted@perfb.test
+    fi
     printf 'SMTP-Relay-Queue: 1\nQueued: %s\nAttempts: 0\nSender: %s\nRecipient: %s\nLast-Error: bench\n\nFrom: <%s>\r\nTo: <%s>\r\nSubject: Backlog %s\r\nDate: %s\r\nMessage-ID: <bench-%s-%s@perfb.test>\r\n\r\nQueued alert %s.\r\n' \
-      "$NOW" "$FROM" "$TO" "$FROM" "$TO" "$i" "$(date -R)" "$NOW" "$i" "$i" \
+      "$NOW" "$FROM" "$RCPT" "$FROM" "$RCPT" "$i" "$(date -R)" "$NOW" "$i" "$i" \
       > "$QUEUE/$(date -u +%Y%m%dT%H%M%SZ)-$(printf %08x "$i").msg"
   done
   exec ${RELAY_BENCH_WRAP:-} "$BUILD/src/smtp-relay" flush

@@ -671,6 +671,17 @@ deliver (const char       *prog,
     }
 
   code = relay_smtp_client_get_last_reply_code (client);
+  /* The relay refused this message and kept the session (a refused recipient, a content
+   * filter, greylisting): what waited may well go through, on that session, before this
+   * message joins it. */
+  if (backlog && interrupt.signum == 0 && relay_smtp_client_has_open_session (client))
+    {
+      g_autoptr(GCancellable) stop = g_cancellable_new ();
+
+      interrupt.backlog = stop;
+      deliver_backlog (prog, client, stop, cancellable, loop);
+      interrupt.backlog = NULL;
+    }
   if (relay_queue_is_temporary_failure (error, code))
     return queue_message (prog, message, error->message);
 

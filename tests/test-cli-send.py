@@ -663,6 +663,28 @@ def test_send_takes_the_backlog_along(root):
         server.stop()
 
 
+def test_refused_message_takes_the_backlog_along(root):
+    # The relay refuses this command's own message (an unknown recipient) and keeps the
+    # session: what waited goes on that session all the same, and the command then fails for
+    # its own message, with the server's words.
+    env = Env(root, port=closed_port())
+    queue_while_down(env, ["first", "second"])
+    server = Server(root)
+    try:
+        env.set(port=server.port)
+        result = env.run(["sendmail", "-i", "reject@example.org"], b"Subject: own\n\nnow\n")
+        check_rc(result, EX_UNAVAILABLE)
+        check("550" in result[2] and one_line(result[2]), result[2])
+        messages = server.messages()
+        subjects = sorted(header(eml, "Subject") for _, eml in messages)
+        check(subjects == ["first", "second"], subjects)
+        check(len({envelope["peer_port"] for envelope, _ in messages}) == 1,
+              [envelope for envelope, _ in messages])
+        check(env.queue_files() == [], env.queue_files())
+    finally:
+        server.stop()
+
+
 def test_flush_stops_at_a_silent_relay(root):
     # A relay that accepts connections and never answers (a hung server, a proxy in front of
     # a dead one): the flush gives up after the first entry's deadline instead of waiting

@@ -3495,6 +3495,20 @@ relay_smtp_client_set_keep_open (RelaySmtpClient *self,
 }
 
 /**
+ * relay_smtp_client_has_open_session:
+ *
+ * Whether a session is open for the next send (relay_smtp_client_set_keep_open()): after an
+ * accepted message, or one that the server refused without ending the session.
+ */
+gboolean
+relay_smtp_client_has_open_session (RelaySmtpClient *self)
+{
+  g_return_val_if_fail (RELAY_IS_SMTP_CLIENT (self), FALSE);
+
+  return self->idle != NULL;
+}
+
+/**
  * relay_smtp_client_get_stale_session:
  *
  * Whether the last send failed because the session kept open for it had ended on the server's

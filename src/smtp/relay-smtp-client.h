@@ -86,6 +86,7 @@ char                 *relay_smtp_client_send_finish             (RelaySmtpClient
 void                  relay_smtp_client_set_keep_open           (RelaySmtpClient   *self,
                                                                  gboolean           keep_open);
 gboolean              relay_smtp_client_get_stale_session       (RelaySmtpClient   *self);
+gboolean              relay_smtp_client_has_open_session        (RelaySmtpClient   *self);
 void                  relay_smtp_client_close_async             (RelaySmtpClient   *self,
                                                                  GCancellable      *cancellable,
                                                                  GAsyncReadyCallback callback,

@@ -111,17 +111,18 @@ describe_unusable (GSettingsSchemaKey *key,
                           fallback_text);
 }
 
-/* The value stored for @key, as the backend holds it, or NULL. GSettings asks its backend for
- * the key's type and drops anything else; asking for no type returns what is stored (dconf and
- * the memory backend ignore the type, the keyfile backend then parses the text as it is). */
+/* The value stored for @name, read as GSettings reads it (@type, the key's) or, with %NULL,
+ * as the backend holds it (dconf and the memory backend ignore the type, the keyfile backend
+ * then parses the text with the types GVariant guesses: "587" is an int32 there), or NULL. */
 static GVariant *
-read_stored (GSettingsBackend *backend,
-             const char       *path,
-             const char       *name)
+read_stored (GSettingsBackend   *backend,
+             const char         *path,
+             const char         *name,
+             const GVariantType *type)
 {
   g_autofree char *full_path = g_strconcat (path, name, NULL);
 
-  return G_SETTINGS_BACKEND_GET_CLASS (backend)->read (backend, full_path, NULL, FALSE);
+  return G_SETTINGS_BACKEND_GET_CLASS (backend)->read (backend, full_path, type, FALSE);
 }
 
 static GSettingsBackend *
@@ -143,6 +144,26 @@ is_usable (GSettingsSchemaKey *key,
 {
   return g_variant_is_of_type (stored, g_settings_schema_key_get_value_type (key))
          && g_settings_schema_key_range_check (key, stored);
+}
+
+/* The value stored for @key if GSettings ignores it, or NULL: what the backend gives for the
+ * key's type is what GSettings uses (the keyfile backend parses "587" as a uint16 only when
+ * asked for one); only when that is unusable or missing is the value read as it is stored,
+ * to be shown. */
+static GVariant *
+find_ignored (GSettingsBackend   *backend,
+              const char         *path,
+              GSettingsSchemaKey *key)
+{
+  const char *name = g_settings_schema_key_get_name (key);
+  g_autoptr(GVariant) typed = read_stored (backend, path, name,
+                                           g_settings_schema_key_get_value_type (key));
+
+  if (typed != NULL && is_usable (key, typed))
+    return NULL;
+  if (typed != NULL && g_variant_is_of_type (typed, g_settings_schema_key_get_value_type (key)))
+    return g_steal_pointer (&typed);   /* out of range */
+  return read_stored (backend, path, name, NULL);
 }
 
 static int
@@ -179,10 +200,10 @@ relay_settings_find_unusable (GSettings *settings)
   for (guint i = 0; names[i] != NULL; i++)
     {
       g_autoptr(GSettingsSchemaKey) key = g_settings_schema_get_key (schema, names[i]);
-      g_autoptr(GVariant) stored = read_stored (backend, path, names[i]);
+      g_autoptr(GVariant) stored = find_ignored (backend, path, key);
       RelayUnusableSetting *unusable;
 
-      if (stored == NULL || is_usable (key, stored))
+      if (stored == NULL)
         continue;
       unusable = g_new0 (RelayUnusableSetting, 1);
       unusable->key = g_strdup (names[i]);
@@ -198,7 +219,8 @@ relay_settings_find_unusable (GSettings *settings)
  *
  * Replaces each of those stored values by the default that is used in its place. The user's
  * value is reset; a value that stays (from a system-wide database, which a reset leaves in
- * force) is overridden by writing the default as the user's value.
+ * force) is overridden by writing the default as the user's value. A locked key is left as
+ * it is.
  */
 void
 relay_settings_replace_unusable (GSettings *settings,
@@ -217,12 +239,14 @@ relay_settings_replace_unusable (GSettings *settings,
       g_autoptr(GSettingsSchemaKey) key = NULL;
       g_autoptr(GVariant) stored = NULL;
 
-      if (!g_settings_schema_has_key (schema, entry->key))
+      /* locked (an administrator's): neither a reset nor a write would take */
+      if (!g_settings_schema_has_key (schema, entry->key)
+          || !g_settings_is_writable (settings, entry->key))
         continue;
       key = g_settings_schema_get_key (schema, entry->key);
       g_settings_reset (settings, entry->key);
-      stored = read_stored (backend, path, entry->key);
-      if (stored != NULL && !is_usable (key, stored))
+      stored = find_ignored (backend, path, key);
+      if (stored != NULL)
         {
           g_autoptr(GVariant) fallback = g_settings_schema_key_get_default_value (key);
 

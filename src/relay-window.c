@@ -57,6 +57,7 @@ struct _RelayWindow
   AdwToastOverlay      *toast_overlay;
   AdwPreferencesGroup  *settings_problem_group;
   GtkLabel             *settings_problem_label;
+  GtkButton            *settings_problem_button;
   AdwEntryRow          *server_row;
   GtkButton            *detect_button;
   GtkBox               *server_note_box;
@@ -1233,15 +1234,19 @@ update_settings_problem (RelayWindow *self)
 {
   g_autoptr(GPtrArray) unusable = relay_settings_find_unusable (self->settings);
   g_autoptr(GString) text = g_string_new (NULL);
+  gboolean writable = FALSE;
 
   for (guint i = 0; i < unusable->len; i++)
     {
       const RelayUnusableSetting *entry = g_ptr_array_index (unusable, i);
 
       g_string_append_printf (text, "%s%s", text->len ? "\n" : "", entry->message);
+      writable |= g_settings_is_writable (self->settings, entry->key);
     }
   if (text->len > 0)
     gtk_label_set_text (self->settings_problem_label, text->str);
+  /* An administrator's lock: "Use Defaults" could store nothing */
+  gtk_widget_set_visible (GTK_WIDGET (self->settings_problem_button), writable);
   gtk_widget_set_visible (GTK_WIDGET (self->settings_problem_group), text->len > 0);
 }
 
@@ -1304,6 +1309,7 @@ on_writable_changed_cb (RelayWindow *self,
 {
   if (g_str_equal (key, "username") || g_str_equal (key, "requires-auth"))
     update_auth_sensitivity (self);
+  update_settings_problem (self);
 }
 
 static void
@@ -1687,10 +1693,10 @@ relay_window_class_init (RelayWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, settings_problem_group);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, settings_problem_label);
+  gtk_widget_class_bind_template_child (widget_class, RelayWindow, settings_problem_button);
   /* Reachable with gtk_widget_get_template_child() for the tests, no field needed. */
   gtk_widget_class_bind_template_child_full (widget_class, "sender_group", FALSE, 0);
   gtk_widget_class_bind_template_child_full (widget_class, "auth_group", FALSE, 0);
-  gtk_widget_class_bind_template_child_full (widget_class, "settings_problem_button", FALSE, 0);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, detect_button);
   gtk_widget_class_bind_template_child (widget_class, RelayWindow, server_note_box);

@@ -159,7 +159,9 @@ class Env:
             if isinstance(value, bool):
                 value = "true" if value else "false"
             elif isinstance(value, int):
-                value = f"uint16 {value}"
+                # as GSettings writes it to the keyfile: no type, which read_stored() of
+                # relay-settings-check.c must not take for an int32 that does not fit
+                value = str(value)
             else:
                 value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
             self.settings[key] = value

@@ -210,6 +210,49 @@ test_delayed (Fixture       *f,
   relay_settings_replace_unusable (f->settings, unusable);
 }
 
+/* What GSettings itself writes to a keyfile (the Flatpak's backend) is fine: numbers go there
+ * without a type ("port=587"), which parses as an int32 unless a uint16 is asked for. */
+static void
+test_keyfile_own_values (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("relay-settings-check-XXXXXX", &error);
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GSettingsBackend) backend = NULL;
+  g_autoptr(GSettings) settings = NULL;
+  g_autoptr(GPtrArray) unusable = NULL;
+
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "keyfile", NULL);
+  backend = g_keyfile_settings_backend_new (path, "/", NULL);
+  settings = g_settings_new_with_backend (APP_ID, backend);
+  g_settings_set (settings, "port", "q", 587);
+  g_settings_set_enum (settings, "security", RELAY_SECURITY_TLS);
+  g_settings_set_int (settings, "window-width", 800);
+  g_settings_set_boolean (settings, "requires-auth", TRUE);
+  g_settings_sync ();
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (contents, "port=587\n"));
+
+  unusable = relay_settings_find_unusable (settings);
+  g_assert_cmpuint (unusable->len, ==, 0);
+  /* and "Use Defaults" would leave them alone */
+  relay_settings_replace_unusable (settings, unusable);
+  {
+    guint16 port = 0;
+
+    g_settings_get (settings, "port", "q", &port);
+    g_assert_cmpuint (port, ==, 587);
+  }
+
+  g_clear_object (&settings);
+  g_clear_object (&backend);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -225,5 +268,6 @@ main (int    argc,
   g_test_add ("/settings-check/delayed", Fixture, NULL, fixture_set_up, test_delayed,
               fixture_tear_down);
   g_test_add_func ("/settings-check/keyfile", test_keyfile);
+  g_test_add_func ("/settings-check/keyfile-own-values", test_keyfile_own_values);
   return g_test_run ();
 }

@@ -1556,8 +1556,9 @@ test_keep_open_refused (Fixture       *fixture,
 {
   /* A flush meets messages that the server refuses: after their content, at a recipient
    * (greylisting), at the sender. Each transaction ends with every reply read, so the next
-   * message goes on the same session, after an RSET in its own flight (the server may still
-   * hold the refused transaction's sender). A 421 ends the session, and so does a 354 (the
+   * message goes on the same session, after an RSET (the server may still hold the refused
+   * transaction's sender): alone when the flight would carry the message (BDAT), so that a
+   * refused RSET leaves nothing of it taken. A 421 ends the session, and so does a 354 (the
    * server waits for a message to the recipient it accepted, which only closing aborts). The
    * code the caller judges by is the refusal's, not that of the replies read after it. */
   const char * const script[] = {
@@ -1565,17 +1566,18 @@ test_keep_open_refused (Fixture       *fixture,
     /* 1: DATA, refused after the content */
     "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "data", "> 554 5.7.1 spam\r\n",
     /* 2: BDAT, refused after the content */
-    "< RSET", "<< 2", "bdat",
-    "> 250 2.0.0 reset\r\n250 ok\r\n250 ok\r\n550 5.7.1 content rejected\r\n",
+    "< RSET", "alone", "> 250 2.0.0 reset\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n550 5.7.1 content rejected\r\n",
     /* 3: greylisted recipient; the BDAT is refused for want of one */
-    "< RSET", "<< 2", "bdat",
-    "> 250 2.0.0 reset\r\n250 ok\r\n451 4.7.1 greylisted\r\n554 5.5.1 no valid recipients\r\n",
+    "< RSET", "alone", "> 250 2.0.0 reset\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n451 4.7.1 greylisted\r\n554 5.5.1 no valid recipients\r\n",
     /* 4: refused sender; so are the recipient and the BDAT */
-    "< RSET", "<< 2", "bdat",
-    "> 250 2.0.0 reset\r\n553 5.7.1 sender not owned\r\n503 5.5.1 need MAIL\r\n"
+    "< RSET", "alone", "> 250 2.0.0 reset\r\n",
+    "<< 2", "bdat", "> 553 5.7.1 sender not owned\r\n503 5.5.1 need MAIL\r\n"
     "503 5.5.1 need MAIL\r\n",
     /* 5: accepted */
-    "< RSET", "<< 2", "bdat", "> 250 2.0.0 reset\r\n250 ok\r\n250 ok\r\n250 2.0.0 queued as 1\r\n",
+    "< RSET", "alone", "> 250 2.0.0 reset\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued as 1\r\n",
     /* 6: refused after the content by a server that is closing */
     "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n421 4.3.2 shutting down\r\n", "close",
     "--",
@@ -1626,18 +1628,61 @@ test_keep_open_refused (Fixture       *fixture,
   g_assert_cmpuint (count_of (script_server_get_received (server), "RSET"), ==, 4);
 }
 
+/* A server that says more than the replies due (here a 500 after the last one, as when it
+ * reads a refused BDAT's chunk as commands) is out of step: the session is not kept, or the
+ * next message's RSET would read a reply to something else. */
+static void
+test_keep_open_refused_extra_reply (Fixture       *fixture,
+                                    gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 2", "bdat",
+    "> 250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n"
+    "500 5.5.2 command not recognized\r\n",
+    "--",
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 2", "bdat", "< QUIT", "> 250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) single = single_recipient_message ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  reply = run_send (fixture->client, single, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_RECIPIENT);
+  g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==, 550);
+  g_clear_error (&error);
+
+  relay_smtp_client_set_keep_open (fixture->client, FALSE);
+  reply = run_send (fixture->client, single, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 2.0.0 queued");
+  g_assert_false (relay_smtp_client_get_stale_session (fixture->client));
+  script_server_wait (server);
+  assert_no_failure (server);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 2);
+}
+
 static void
 test_keep_open_rset_refused (Fixture       *fixture,
                              gconstpointer  data)
 {
   /* The RSET that follows a refused transaction gets 421, or an error: nothing of the message
    * was taken, so the send is "stale" and may go again on a new connection. Without
-   * PIPELINING the RSET goes alone, before MAIL. */
+   * PIPELINING the RSET goes alone, before MAIL, and so it does when the flight would carry
+   * the message (BDAT): a server that refuses the RSET may still take what follows it. */
   const char * const script[] = {
     GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
     "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n550 5.7.1 content rejected\r\n",
-    "< RSET", "<< 2", "bdat",
-    "> 421 4.4.2 mx timeout\r\n", "close",
+    "< RSET", "alone", "> 421 4.4.2 mx timeout\r\n", "close",
+    "--",
+    GREETING, "< EHLO ", "> 250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    "<< 2", "bdat", "> 250 ok\r\n250 ok\r\n550 5.7.1 content rejected\r\n",
+    "< RSET", "alone", "> 502 5.5.1 not now\r\n", "close",
     "--",
     GREETING, "< EHLO ", "> 250 mx\r\n",
     "< MAIL", "> 250 ok\r\n", "< RCPT", "> 550 5.1.1 no such user\r\n",
@@ -1647,7 +1692,7 @@ test_keep_open_rset_refused (Fixture       *fixture,
   g_autoptr(ScriptServer) server = script_server_new (script);
   g_autoptr(RelaySmtpMessage) single = single_recipient_message ();
   struct { guint code; gboolean stale; } expected[] = {
-    { 550, FALSE }, { 421, TRUE }, { 550, FALSE }, { 502, TRUE },
+    { 550, FALSE }, { 421, TRUE }, { 550, FALSE }, { 502, TRUE }, { 550, FALSE }, { 502, TRUE },
   };
 
   use_server (fixture, server);
@@ -1664,10 +1709,13 @@ test_keep_open_rset_refused (Fixture       *fixture,
                         expected[i].code);
       g_assert_cmpint (relay_smtp_client_get_stale_session (fixture->client), ==,
                        expected[i].stale);
+      /* stale: nothing of it went, so a new connection may send it without a duplicate */
+      if (expected[i].stale)
+        g_assert_false (relay_smtp_client_get_message_written (fixture->client));
     }
   script_server_wait (server);
   assert_no_failure (server);
-  g_assert_cmpuint (script_server_get_connections (server), ==, 2);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 3);
 }
 
 /* A message far larger than the socket buffers: the server can answer and close while the
@@ -1725,6 +1773,45 @@ test_refused_while_writing (Fixture       *fixture,
   g_assert_nonnull (strstr (relay_smtp_client_get_transcript (fixture->client),
                             "S: 552 5.3.4 Message size exceeds fixed limit"));
   assert_no_failure (server);
+}
+
+/* As above in a flush: the refusal is read after the write failed, on a connection that the
+ * server closed, so the session is not kept: the next message connects at once, rather than
+ * failing first on the dead session. */
+static void
+test_keep_open_refused_while_writing (Fixture       *fixture,
+                                      gconstpointer  data)
+{
+  const char * const script[] = {
+    GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "> 552 5.3.4 Message size exceeds fixed limit\r\n", "close",
+    "--",
+    GREETING, "< EHLO ", "> 250-mx\r\n250 PIPELINING\r\n",
+    "<< 4", "> 250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    "data", "< QUIT", "> 250 2.0.0 queued\r\n221 bye\r\n",
+    NULL
+  };
+  g_autoptr(ScriptServer) server = script_server_new (script);
+  g_autoptr(RelaySmtpMessage) big = big_message (2);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  use_server (fixture, server);
+  relay_smtp_client_set_keep_open (fixture->client, TRUE);
+  reply = run_send (fixture->client, big, NULL, &error);
+  g_assert_error (error, RELAY_SMTP_ERROR, RELAY_SMTP_ERROR_DATA);
+  g_assert_cmpuint (relay_smtp_client_get_last_reply_code (fixture->client), ==, 552);
+  g_clear_error (&error);
+
+  relay_smtp_client_set_keep_open (fixture->client, FALSE);
+  reply = run_send (fixture->client, fixture->message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (reply, ==, "250 2.0.0 queued");
+  g_assert_null (strstr (relay_smtp_client_get_transcript (fixture->client), "Still connected"));
+  script_server_wait (server);
+  assert_no_failure (server);
+  g_assert_cmpuint (script_server_get_connections (server), ==, 2);
 }
 
 /* A message that takes longer to arrive than a reply deadline, on a slow link, and a server
@@ -1844,6 +1931,8 @@ main (int   argc,
   ADD ("keep-open-stale", test_keep_open_stale);
   ADD ("keep-open-refused", test_keep_open_refused);
   ADD ("keep-open-rset-refused", test_keep_open_rset_refused);
+  ADD ("keep-open-refused-extra-reply", test_keep_open_refused_extra_reply);
+  ADD ("keep-open-refused-while-writing", test_keep_open_refused_while_writing);
   ADD ("multi-line-no-pipelining", test_multi_line_no_pipelining);
   ADD ("helo-fallback", test_helo_fallback);
   ADD ("quit-ignored", test_quit_ignored);

@@ -336,6 +336,33 @@ test_unusable_setting (Fixture       *f,
                                          child (f, "server_row")));
 }
 
+/* An unusable value that an administrator set and locked: the window still says it, but offers
+ * no "Use Defaults" that could not store them; once the lock goes, it does. */
+static void
+test_unusable_setting_locked (Fixture       *f,
+                              gconstpointer  data)
+{
+  GtkWidget *group;
+  GtkWidget *button;
+
+  relay_test_backend_set_system (f->backend, KEY_PATH "security", g_variant_new_string ("ssl3"));
+  relay_test_backend_lock (f->backend, KEY_PATH "security", TRUE);
+  while (g_main_context_iteration (NULL, FALSE));
+  group = child (f, "settings_problem_group");
+  button = child (f, "settings_problem_button");
+  g_assert_true (gtk_widget_get_visible (group));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "settings_problem_label")),
+                            "holds 'ssl3'"));
+  g_assert_false (gtk_widget_get_visible (button));
+
+  relay_test_backend_lock (f->backend, KEY_PATH "security", FALSE);
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_true (gtk_widget_get_visible (button));
+  g_signal_emit_by_name (button, "clicked");
+  while (g_main_context_iteration (NULL, FALSE));
+  g_assert_false (gtk_widget_get_visible (group));
+}
+
 /* The user name and password rows are usable only when the server requires authentication. */
 static void
 test_auth_switch_sensitivity (Fixture       *f,
@@ -2002,6 +2029,7 @@ main (int   argc,
   ADD ("key-updates-row", test_key_updates_row);
   ADD ("locked-key-insensitive", test_locked_key_insensitive);
   ADD ("unusable-setting", test_unusable_setting);
+  ADD ("unusable-setting-locked", test_unusable_setting_locked);
   ADD ("auth-switch-sensitivity", test_auth_switch_sensitivity);
   ADD ("plaintext-opt-in", test_plaintext_opt_in);
   ADD ("sender-validation", test_sender_validation);

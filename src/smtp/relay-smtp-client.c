@@ -272,6 +272,7 @@ struct _Session
   gboolean              needs_rset;    /* when kept: the server may hold the failed transaction */
   gboolean              rset_first;    /* this send, on a session kept so: RSET before MAIL */
   gboolean              rset_failed;   /* ... which the server refused: treated as stale */
+  gboolean              rset_alone;    /* ... in a flight of its own */
 };
 
 /* A session left open after its message was accepted (relay_smtp_client_set_keep_open()). */
@@ -800,6 +801,15 @@ static void expect_reply (GTask        *task,
                           Phase         phase,
                           ReplyHandler  handler);
 
+/* Whether the session of a refused transaction, every reply due read, is in a known state:
+ * not after a failed write (the server closed), nor with more received than was due (a
+ * server out of step, whose extra replies the next message's commands would read). */
+static gboolean
+can_keep_after_refusal (Session *s)
+{
+  return s->write_error == NULL && s->inbuf->len == 0;
+}
+
 static void
 on_drain_reply (GTask          *task,
                 RelaySmtpReply *reply)
@@ -814,7 +824,7 @@ on_drain_reply (GTask          *task,
       expect_reply (task, s->phase, on_drain_reply);
       return;
     }
-  if (usable)
+  if (usable && can_keep_after_refusal (s))
     keep_connection (s);
   session_fail (task, g_steal_pointer (&s->drain_error));
 }
@@ -832,7 +842,8 @@ refuse_transaction (GTask                *task,
 {
   Session *s = g_task_get_task_data (task);
 
-  if (!s->keep_open || reply->code == 421)
+  /* After a failed write the server has closed: its replies still buffered say why */
+  if (!s->keep_open || reply->code == 421 || s->write_error != NULL)
     {
       fail_with_reply (task, code, what, reply);
       return;
@@ -840,7 +851,8 @@ refuse_transaction (GTask                *task,
   s->needs_rset = TRUE;
   if (pending == 0)
     {
-      keep_connection (s);
+      if (can_keep_after_refusal (s))
+        keep_connection (s);
       fail_with_reply (task, code, what, reply);
       return;
     }
@@ -1298,10 +1310,10 @@ on_rset_reply (GTask          *task,
       return;
     }
   s->rset_first = FALSE;
-  if (s->pipelined)
-    expect_reply (task, PHASE_MAIL, on_mail_reply);
-  else
+  if (s->rset_alone)
     start_mail (task);
+  else
+    expect_reply (task, PHASE_MAIL, on_mail_reply);
 }
 
 static void
@@ -1313,17 +1325,27 @@ start_mail (GTask *task)
   g_autoptr(GBytes) seven_bit = NULL;
   g_autoptr(GString) mail = g_string_new (NULL);
   const char * const *rcpts;
+  gboolean chunked;
   gsize length;
 
   set_step (s->self, RELAY_SMTP_STEP_SENDING);
   s->phase = PHASE_MAIL;
   s->pipelined = s->caps.pipelining;
-  if (s->rset_first && !s->pipelined)
+  rcpts = relay_smtp_message_get_recipients (message);
+  /* RFC 3030 BDAT saves the round trip of the 354 when it can be pipelined. Only with a single
+   * recipient: a refused recipient then leaves the server none, so it must refuse the BDAT and
+   * nothing is delivered, just as the DATA path never sends a message after a refused RCPT. */
+  chunked = s->caps.chunking && s->caps.pipelining && rcpts[0] != NULL && rcpts[1] == NULL;
+  /* The RSET goes alone without PIPELINING, and when the flight would carry the message
+   * (BDAT): a refused RSET makes the send stale, to go again on a new connection, which must
+   * not be after the server took this very message from the rest of the flight. */
+  s->rset_alone = s->rset_first && (!s->pipelined || chunked);
+  if (s->rset_alone)
     {
       send_command (task, PHASE_MAIL, "RSET", NULL, on_rset_reply);
       return;
     }
-  rcpts = relay_smtp_message_get_recipients (message);
+  s->bdat = chunked;
   if (relay_smtp_message_is_8bit (message) && !s->caps.eightbitmime)
     {
       g_autoptr(GError) why = NULL;
@@ -1340,10 +1362,6 @@ start_mail (GTask *task)
       transcript_add (s->self, "", _("The server does not accept 8-bit content (no 8BITMIME): the message is sent re-encoded as quoted-printable."));
       data = seven_bit;
     }
-  /* RFC 3030 BDAT saves the round trip of the 354 when it can be pipelined. Only with a single
-   * recipient: a refused recipient then leaves the server none, so it must refuse the BDAT and
-   * nothing is delivered, just as the DATA path never sends a message after a refused RCPT. */
-  s->bdat = s->caps.chunking && s->caps.pipelining && rcpts[0] != NULL && rcpts[1] == NULL;
   if (s->bdat)
     s->body = crlf_normalize (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   else
@@ -3482,8 +3500,9 @@ relay_smtp_client_get_message_written (RelaySmtpClient *self)
  * left open otherwise. A send that fails closes its session, except when the server refused
  * the sender, a recipient or the message itself (other than with 421): the replies still due
  * are read, the session stays open, and the next message begins with RSET (in its flight, with
- * PIPELINING). A refused recipient whose DATA got 354 anyway (another one was accepted) still
- * closes: only that aborts the message.
+ * PIPELINING, unless that flight would carry the message itself: BDAT). A refused recipient
+ * whose DATA got 354 anyway (another one was accepted) still closes: only that aborts the
+ * message.
  */
 void
 relay_smtp_client_set_keep_open (RelaySmtpClient *self,

@@ -366,14 +366,19 @@ read_stdin (const char  *prog,
   return TRUE;
 }
 
+/* Queues @message; with @held, the entry stays held (relay_queue_hold()) until *@held, a file
+ * descriptor or -1, is closed. */
 static int
-queue_message (const char       *prog,
-               RelaySmtpMessage *message,
-               const char       *reason)
+queue_message_held (const char       *prog,
+                    RelaySmtpMessage *message,
+                    const char       *reason,
+                    int              *held)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *id = NULL;
 
+  if (held != NULL)
+    *held = -1;
   if (!relay_queue_add (message, reason, &id, &error))
     {
       /* TRANSLATORS: the second %s is why it was not sent, the third why it could not be
@@ -385,7 +390,17 @@ queue_message (const char       *prog,
                 "while it is open, and so does “smtp-relay flush” (smtp-relay-flush.timer, "
                 "once enabled).\n"),
               prog, id, reason);
+  if (held != NULL)
+    *held = relay_queue_hold (id);
   return EX_OK;
+}
+
+static int
+queue_message (const char       *prog,
+               RelaySmtpMessage *message,
+               const char       *reason)
+{
+  return queue_message_held (prog, message, reason, NULL);
 }
 
 static gboolean
@@ -672,15 +687,26 @@ deliver (const char       *prog,
 
   code = relay_smtp_client_get_last_reply_code (client);
   /* The relay refused this message and kept the session (a refused recipient, a content
-   * filter, greylisting): what waited may well go through, on that session, before this
-   * message joins it. */
+   * filter, greylisting): what waited may well go through, on that session. */
   if (backlog && interrupt.signum == 0 && relay_smtp_client_has_open_session (client))
     {
       g_autoptr(GCancellable) stop = g_cancellable_new ();
+      gboolean temporary = relay_queue_is_temporary_failure (error, code);
+      int held = -1;
+      int status = EX_OK;
 
+      /* Queued first: the backlog may take long (the reply to the entry begun last), and a
+       * SIGKILL or a crash meanwhile must not lose this message. Held meanwhile, so that the
+       * backlog does not try it again at once on the session that has just deferred it. */
+      if (temporary)
+        status = queue_message_held (prog, message, error->message, &held);
       interrupt.backlog = stop;
       deliver_backlog (prog, client, stop, cancellable, loop);
       interrupt.backlog = NULL;
+      if (held >= 0)
+        close (held);
+      if (temporary)
+        return status;
     }
   if (relay_queue_is_temporary_failure (error, code))
     return queue_message (prog, message, error->message);

@@ -740,6 +740,26 @@ claim (const char  *path,
   return CLAIM_OK;
 }
 
+/**
+ * relay_queue_hold:
+ * @id: an entry's id, as relay_queue_add() gave it
+ *
+ * Holds the entry as a flush holds the one it sends: every flush (this process's too) leaves
+ * it where it is until the file descriptor returned is closed.
+ *
+ * Returns: the descriptor to close(), or -1 when the entry is gone or held already
+ */
+int
+relay_queue_hold (const char *id)
+{
+  g_autofree char *directory = relay_queue_get_directory ();
+  g_autofree char *name = g_strconcat (id, SUFFIX, NULL);
+  g_autofree char *path = g_build_filename (directory, name, NULL);
+  int fd = -1;
+
+  return claim (path, &fd, NULL) == CLAIM_OK ? fd : -1;
+}
+
 /* --- file steps ----------------------------------------------------------------------------
  * Listing, claiming, reading, rewriting and unlinking entries, and the fsync()s that make the
  * last two durable, can each stall for long on a slow or network home folder, and the flush

@@ -38,6 +38,7 @@ gboolean     relay_queue_add                    (RelaySmtpMessage     *message,
                                                  const char           *reason,
                                                  char                **id,
                                                  GError              **error);
+int          relay_queue_hold                   (const char           *id);
 const char  *relay_queue_flush_get_last_failure (GAsyncResult         *result);
 const char  *relay_queue_flush_get_last_refusal (GAsyncResult         *result);
 guint        relay_queue_flush_get_damaged      (GAsyncResult         *result);

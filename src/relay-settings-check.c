@@ -146,6 +146,29 @@ is_usable (GSettingsSchemaKey *key,
          && g_settings_schema_key_range_check (key, stored);
 }
 
+/* The value stored for @name as it is, to be shown, or NULL. Asked for no type, the keyfile
+ * backend parses the text with GVariant's guesses and, when it does not parse at all
+ * ("port=abc", "requires-auth=yes"), fails a GLib assertion (g_variant_type_equal() on the
+ * NULL type) and gives nothing. Asked for a string, it gives the text of anything but a quoted
+ * string as it is (GSettings' leniency for unquoted strings); so the text is read that way
+ * first, and without a type only when that is safe: when the text parses. dconf and the memory
+ * backend give the value, whatever its type, either way. */
+static GVariant *
+read_as_stored (GSettingsBackend *backend,
+                const char       *path,
+                const char       *name)
+{
+  g_autoptr(GVariant) text = read_stored (backend, path, name, G_VARIANT_TYPE_STRING);
+  g_autoptr(GVariant) parsed = NULL;
+
+  if (text == NULL || !g_variant_is_of_type (text, G_VARIANT_TYPE_STRING))
+    return g_steal_pointer (&text);
+  parsed = g_variant_parse (NULL, g_variant_get_string (text, NULL), NULL, NULL, NULL);
+  if (parsed == NULL)
+    return g_steal_pointer (&text);
+  return read_stored (backend, path, name, NULL);
+}
+
 /* The value stored for @key if GSettings ignores it, or NULL: what the backend gives for the
  * key's type is what GSettings uses (the keyfile backend parses "587" as a uint16 only when
  * asked for one); only when that is unusable or missing is the value read as it is stored,
@@ -163,7 +186,7 @@ find_ignored (GSettingsBackend   *backend,
     return NULL;
   if (typed != NULL && g_variant_is_of_type (typed, g_settings_schema_key_get_value_type (key)))
     return g_steal_pointer (&typed);   /* out of range */
-  return read_stored (backend, path, name, NULL);
+  return read_as_stored (backend, path, name);
 }
 
 static int

@@ -687,6 +687,92 @@ def test_refused_message_takes_the_backlog_along(root):
         server.stop()
 
 
+def deferred_then_backlog(env, kill):
+    """sendmail's own message is deferred (451 to its recipient) on a session that stays open,
+    and the one queued entry follows on it; the relay holds the reply to that entry's content
+    while the queue is looked at, then answers it, or the command is killed (SIGKILL) first.
+    Returns (proc, the MAIL commands the relay received, the queue's subjects meanwhile)."""
+    mails, during = [], []
+    holding = threading.Event()
+
+    def session(f, reply):
+        mails.append(f.readline())
+        f.readline()
+        f.readline()
+        reply("250 ok\r\n451 4.7.1 greylisted\r\n554 5.5.1 no valid recipients")
+        while True:
+            line = f.readline()
+            if line.upper().startswith(b"RSET"):
+                reply("250 reset")
+                continue
+            if not line.upper().startswith(b"MAIL"):
+                if line:
+                    reply("221 bye")
+                return
+            mails.append(line)
+            f.readline()
+            f.readline()
+            reply("250 ok\r\n250 ok\r\n354 go on")
+            while f.readline() not in (b".\r\n", b""):
+                pass
+            holding.set()
+            if not release.wait(60) or kill:
+                return
+            reply("250 2.0.0 queued")
+
+    release = threading.Event()
+    listener, thread = slow_relay(session)
+    try:
+        env.set(port=listener.getsockname()[1])
+        proc = env.popen(["sendmail", "-i", "ops@example.org"])
+        proc.stdin.write(b"Subject: own\n\nnow\n")
+        proc.stdin.close()
+        check(holding.wait(60), "the backlog was not sent")
+        for path in env.queue_files():
+            with open(path, "rb") as f:
+                during.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+        if kill:
+            proc.kill()
+            proc.wait(timeout=60)
+        release.set()
+        thread.join(timeout=30)
+    finally:
+        listener.close()
+    return proc, mails, during
+
+
+def test_deferred_message_is_queued_before_the_backlog(root):
+    # The command's own message is deferred (greylisting) on a session that stays open, and the
+    # backlog goes on it. The backlog may take long (an entry's reply may take minutes): the
+    # message is in the queue before it begins, not after, so a kill meanwhile loses nothing,
+    # and the backlog does not send it again at once on the session that deferred it.
+    env = Env(root, port=closed_port())
+    queue_while_down(env, ["q0"])
+    proc, mails, during = deferred_then_backlog(env, kill=False)
+    proc.wait(timeout=60)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stdout.close()
+    proc.stderr.close()
+    check(sorted(during) == ["own", "q0"], f"not queued while the backlog ran: {during}")
+    check(proc.returncode == EX_OK, (proc.returncode, err))
+    check("451" in err and "queued as" in err and one_line(err), err)
+    check(len(mails) == 2, mails)   # its own, then q0's: the deferred one not again
+    left = []
+    for path in env.queue_files():
+        with open(path, "rb") as f:
+            left.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+    check(left == ["own"], left)
+
+    # Killed (SIGKILL: a caller's `timeout -k`, the OOM killer) while the backlog waits.
+    env = Env(root, port=closed_port())
+    queue_while_down(env, ["q0"])
+    proc, mails, during = deferred_then_backlog(env, kill=True)
+    proc.stdout.close()
+    proc.stderr.close()
+    check("own" in during, f"not queued while the backlog ran: {during}")
+    check(len(env.queue_files()) == 2, env.queue_files())
+
+
 def test_flush_stops_at_a_silent_relay(root):
     # A relay that accepts connections and never answers (a hung server, a proxy in front of
     # a dead one): the flush gives up after the first entry's deadline instead of waiting

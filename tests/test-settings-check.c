@@ -195,6 +195,52 @@ test_keyfile (void)
   g_rmdir (dir);
 }
 
+/* Written by hand into a keyfile, text that is no GVariant at all: an unquoted word for a
+ * number or a boolean. GSettings ignores it as it ignores the rest; it is said too, with no
+ * critical from GLib's keyfile backend (fatal here), and "Use Defaults" removes it. */
+static void
+test_keyfile_unparsable (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("relay-settings-check-XXXXXX", &error);
+  g_autofree char *path = NULL;
+  g_autoptr(GSettingsBackend) backend = NULL;
+  g_autoptr(GSettings) settings = NULL;
+  g_autoptr(GPtrArray) unusable = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+  g_autofree char *server = NULL;
+
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "keyfile", NULL);
+  g_file_set_contents (path,
+                       "[io/github/smtprelay/SmtpRelay]\n"
+                       "port=abc\n"
+                       "requires-auth=yes\n"
+                       "window-width=50\n"
+                       "server=relay.example.com\n", -1, &error);
+  g_assert_no_error (error);
+  backend = g_keyfile_settings_backend_new (path, "/", NULL);
+  settings = g_settings_new_with_backend (APP_ID, backend);
+
+  /* an unquoted string is one GSettings takes */
+  server = g_settings_get_string (settings, "server");
+  g_assert_cmpstr (server, ==, "relay.example.com");
+  unusable = relay_settings_find_unusable (settings);
+  g_assert_cmpuint (unusable->len, ==, 3);
+  g_assert_nonnull (strstr (find (unusable, "port")->message, "holds 'abc',"));
+  g_assert_nonnull (strstr (find (unusable, "requires-auth")->message, "holds 'yes',"));
+  g_assert_nonnull (strstr (find (unusable, "window-width")->message, "holds 50,"));
+
+  relay_settings_replace_unusable (settings, unusable);
+  after = relay_settings_find_unusable (settings);
+  g_assert_cmpuint (after->len, ==, 0);
+
+  g_clear_object (&settings);
+  g_clear_object (&backend);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 /* A GSettings in delay-apply mode reads through a backend of GLib's that needs a type: no check
  * (and no critical). */
 static void
@@ -269,5 +315,6 @@ main (int    argc,
               fixture_tear_down);
   g_test_add_func ("/settings-check/keyfile", test_keyfile);
   g_test_add_func ("/settings-check/keyfile-own-values", test_keyfile_own_values);
+  g_test_add_func ("/settings-check/keyfile-unparsable", test_keyfile_unparsable);
   return g_test_run ();
 }

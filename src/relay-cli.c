@@ -610,6 +610,7 @@ deliver (const char       *prog,
   /* A directory listing, well under a millisecond: an empty or unreadable queue is no backlog. */
   gboolean backlog = relay_queue_count (NULL) > 0;
   guint code;
+  gboolean temporary;
 
   interrupt.sources[0] = g_unix_signal_add (SIGTERM, on_sigterm_cb, &interrupt);
   interrupt.sources[1] = g_unix_signal_add (SIGINT, on_sigint_cb, &interrupt);
@@ -686,12 +687,12 @@ deliver (const char       *prog,
     }
 
   code = relay_smtp_client_get_last_reply_code (client);
+  temporary = relay_queue_is_temporary_failure (error, code);
   /* The relay refused this message and kept the session (a refused recipient, a content
    * filter, greylisting): what waited may well go through, on that session. */
   if (backlog && interrupt.signum == 0 && relay_smtp_client_has_open_session (client))
     {
       g_autoptr(GCancellable) stop = g_cancellable_new ();
-      gboolean temporary = relay_queue_is_temporary_failure (error, code);
       int held = -1;
       int status = EX_OK;
 
@@ -708,7 +709,7 @@ deliver (const char       *prog,
       if (temporary)
         return status;
     }
-  if (relay_queue_is_temporary_failure (error, code))
+  if (temporary)
     return queue_message (prog, message, error->message);
 
   {

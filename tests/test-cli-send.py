@@ -205,6 +205,14 @@ class Env:
         out, err = proc.communicate(data, timeout=120)
         return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
+    def queue_subjects(self):
+        """The Subject of each message in the queue, in the queue's order."""
+        subjects = []
+        for path in self.queue_files():
+            with open(path, "rb") as f:
+                subjects.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+        return subjects
+
     def queue_files(self):
         queue = os.path.join(self.state, "smtp-relay", "queue")
         if not os.path.isdir(queue):
@@ -728,9 +736,7 @@ def deferred_then_backlog(env, kill):
         proc.stdin.write(b"Subject: own\n\nnow\n")
         proc.stdin.close()
         check(holding.wait(60), "the backlog was not sent")
-        for path in env.queue_files():
-            with open(path, "rb") as f:
-                during.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+        during.extend(env.queue_subjects())
         if kill:
             proc.kill()
             proc.wait(timeout=60)
@@ -757,10 +763,7 @@ def test_deferred_message_is_queued_before_the_backlog(root):
     check(proc.returncode == EX_OK, (proc.returncode, err))
     check("451" in err and "queued as" in err and one_line(err), err)
     check(len(mails) == 2, mails)   # its own, then q0's: the deferred one not again
-    left = []
-    for path in env.queue_files():
-        with open(path, "rb") as f:
-            left.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+    left = env.queue_subjects()
     check(left == ["own"], left)
 
     # Killed (SIGKILL: a caller's `timeout -k`, the OOM killer) while the backlog waits.
@@ -1096,10 +1099,7 @@ def test_terminated_during_the_backlog_stops_it(root):
         check(after_signal == [], f"{len(after_signal)} entries begun after SIGTERM")
         check(time.monotonic() - start < 10, "waited out the grace period")
         thread.join(timeout=30)
-        left = []
-        for path in env.queue_files():
-            with open(path, "rb") as f:
-                left.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+        left = env.queue_subjects()
         check(len(left) == 2 and not set(left) & set(delivered), (delivered, left))
     finally:
         listener.close()
@@ -1143,10 +1143,7 @@ def test_backlog_has_a_time_budget(root):
         thread.join(timeout=30)
         check(delivered[0] == "own" and 2 <= len(delivered) - 1 < 5, delivered)
         check(took < 25, f"took {took:.1f} s")
-        left = []
-        for path in env.queue_files():
-            with open(path, "rb") as f:
-                left.append(header(f.read().split(b"\n\n", 1)[1], "Subject"))
+        left = env.queue_subjects()
         check(sorted(left + delivered[1:]) == [f"q{i}" for i in range(5)], (delivered, left))
     finally:
         listener.close()

@@ -156,43 +156,67 @@ test_replace (Fixture       *f,
   g_assert_cmpstr (server, ==, "relay.example.com");
 }
 
-/* The keyfile backend, which the Flatpak and `GSETTINGS_BACKEND=keyfile` use: a file with
- * values of the wrong type, as someone may write it by hand. */
+/* Settings on the keyfile backend (the Flatpak's, and `GSETTINGS_BACKEND=keyfile`'s), in a
+ * throw-away file that holds @contents, or nothing yet. */
+typedef struct
+{
+  char             *dir;
+  char             *path;
+  GSettingsBackend *backend;
+  GSettings        *settings;
+} Keyfile;
+
+static void
+keyfile_open (Keyfile    *k,
+              const char *contents)
+{
+  g_autoptr(GError) error = NULL;
+
+  k->dir = g_dir_make_tmp ("relay-settings-check-XXXXXX", &error);
+  g_assert_no_error (error);
+  k->path = g_build_filename (k->dir, "keyfile", NULL);
+  if (contents != NULL)
+    {
+      g_file_set_contents (k->path, contents, -1, &error);
+      g_assert_no_error (error);
+    }
+  k->backend = g_keyfile_settings_backend_new (k->path, "/", NULL);
+  k->settings = g_settings_new_with_backend (APP_ID, k->backend);
+}
+
+static void
+keyfile_close (Keyfile *k)
+{
+  g_clear_object (&k->settings);
+  g_clear_object (&k->backend);
+  g_unlink (k->path);
+  g_rmdir (k->dir);
+  g_free (k->path);
+  g_free (k->dir);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Keyfile, keyfile_close)
+
+/* A file with values of the wrong type, as someone may write it by hand. */
 static void
 test_keyfile (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("relay-settings-check-XXXXXX", &error);
-  g_autofree char *path = NULL;
-  g_autoptr(GSettingsBackend) backend = NULL;
-  g_autoptr(GSettings) settings = NULL;
+  g_auto(Keyfile) k = { 0 };
   g_autoptr(GPtrArray) unusable = NULL;
   g_autofree char *server = NULL;
 
-  g_assert_no_error (error);
-  path = g_build_filename (dir, "keyfile", NULL);
-  g_file_set_contents (path,
-                       "[io/github/smtprelay/SmtpRelay]\n"
-                       "port=70000\n"
-                       "security='ssl3'\n"
-                       "server='relay.example.com'\n"
-                       "requires-auth=1\n", -1, &error);
-  g_assert_no_error (error);
-  backend = g_keyfile_settings_backend_new (path, "/", NULL);
-  settings = g_settings_new_with_backend (APP_ID, backend);
-
-  server = g_settings_get_string (settings, "server");
+  keyfile_open (&k, "[io/github/smtprelay/SmtpRelay]\n"
+                    "port=70000\n"
+                    "security='ssl3'\n"
+                    "server='relay.example.com'\n"
+                    "requires-auth=1\n");
+  server = g_settings_get_string (k.settings, "server");
   g_assert_cmpstr (server, ==, "relay.example.com");
-  unusable = relay_settings_find_unusable (settings);
+  unusable = relay_settings_find_unusable (k.settings);
   g_assert_cmpuint (unusable->len, ==, 3);
   g_assert_nonnull (find (unusable, "port"));
   g_assert_nonnull (find (unusable, "security"));
   g_assert_nonnull (strstr (find (unusable, "requires-auth")->message, "holds 1,"));
-
-  g_clear_object (&settings);
-  g_clear_object (&backend);
-  g_unlink (path);
-  g_rmdir (dir);
 }
 
 /* Written by hand into a keyfile, text that is no GVariant at all: an unquoted word for a
@@ -201,44 +225,28 @@ test_keyfile (void)
 static void
 test_keyfile_unparsable (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("relay-settings-check-XXXXXX", &error);
-  g_autofree char *path = NULL;
-  g_autoptr(GSettingsBackend) backend = NULL;
-  g_autoptr(GSettings) settings = NULL;
+  g_auto(Keyfile) k = { 0 };
   g_autoptr(GPtrArray) unusable = NULL;
   g_autoptr(GPtrArray) after = NULL;
   g_autofree char *server = NULL;
 
-  g_assert_no_error (error);
-  path = g_build_filename (dir, "keyfile", NULL);
-  g_file_set_contents (path,
-                       "[io/github/smtprelay/SmtpRelay]\n"
-                       "port=abc\n"
-                       "requires-auth=yes\n"
-                       "window-width=50\n"
-                       "server=relay.example.com\n", -1, &error);
-  g_assert_no_error (error);
-  backend = g_keyfile_settings_backend_new (path, "/", NULL);
-  settings = g_settings_new_with_backend (APP_ID, backend);
-
+  keyfile_open (&k, "[io/github/smtprelay/SmtpRelay]\n"
+                    "port=abc\n"
+                    "requires-auth=yes\n"
+                    "window-width=50\n"
+                    "server=relay.example.com\n");
   /* an unquoted string is one GSettings takes */
-  server = g_settings_get_string (settings, "server");
+  server = g_settings_get_string (k.settings, "server");
   g_assert_cmpstr (server, ==, "relay.example.com");
-  unusable = relay_settings_find_unusable (settings);
+  unusable = relay_settings_find_unusable (k.settings);
   g_assert_cmpuint (unusable->len, ==, 3);
   g_assert_nonnull (strstr (find (unusable, "port")->message, "holds 'abc',"));
   g_assert_nonnull (strstr (find (unusable, "requires-auth")->message, "holds 'yes',"));
   g_assert_nonnull (strstr (find (unusable, "window-width")->message, "holds 50,"));
 
-  relay_settings_replace_unusable (settings, unusable);
-  after = relay_settings_find_unusable (settings);
+  relay_settings_replace_unusable (k.settings, unusable);
+  after = relay_settings_find_unusable (k.settings);
   g_assert_cmpuint (after->len, ==, 0);
-
-  g_clear_object (&settings);
-  g_clear_object (&backend);
-  g_unlink (path);
-  g_rmdir (dir);
 }
 
 /* A GSettings in delay-apply mode reads through a backend of GLib's that needs a type: no check
@@ -261,42 +269,28 @@ test_delayed (Fixture       *f,
 static void
 test_keyfile_own_values (void)
 {
+  g_auto(Keyfile) k = { 0 };
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("relay-settings-check-XXXXXX", &error);
-  g_autofree char *path = NULL;
   g_autofree char *contents = NULL;
-  g_autoptr(GSettingsBackend) backend = NULL;
-  g_autoptr(GSettings) settings = NULL;
   g_autoptr(GPtrArray) unusable = NULL;
+  guint16 port = 0;
 
-  g_assert_no_error (error);
-  path = g_build_filename (dir, "keyfile", NULL);
-  backend = g_keyfile_settings_backend_new (path, "/", NULL);
-  settings = g_settings_new_with_backend (APP_ID, backend);
-  g_settings_set (settings, "port", "q", 587);
-  g_settings_set_enum (settings, "security", RELAY_SECURITY_TLS);
-  g_settings_set_int (settings, "window-width", 800);
-  g_settings_set_boolean (settings, "requires-auth", TRUE);
+  keyfile_open (&k, NULL);
+  g_settings_set (k.settings, "port", "q", 587);
+  g_settings_set_enum (k.settings, "security", RELAY_SECURITY_TLS);
+  g_settings_set_int (k.settings, "window-width", 800);
+  g_settings_set_boolean (k.settings, "requires-auth", TRUE);
   g_settings_sync ();
-  g_file_get_contents (path, &contents, NULL, &error);
+  g_file_get_contents (k.path, &contents, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (contents, "port=587\n"));
 
-  unusable = relay_settings_find_unusable (settings);
+  unusable = relay_settings_find_unusable (k.settings);
   g_assert_cmpuint (unusable->len, ==, 0);
   /* and "Use Defaults" would leave them alone */
-  relay_settings_replace_unusable (settings, unusable);
-  {
-    guint16 port = 0;
-
-    g_settings_get (settings, "port", "q", &port);
-    g_assert_cmpuint (port, ==, 587);
-  }
-
-  g_clear_object (&settings);
-  g_clear_object (&backend);
-  g_unlink (path);
-  g_rmdir (dir);
+  relay_settings_replace_unusable (k.settings, unusable);
+  g_settings_get (k.settings, "port", "q", &port);
+  g_assert_cmpuint (port, ==, 587);
 }
 
 int
